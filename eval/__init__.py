@@ -1,0 +1,1 @@
+"""Evaluation: COCO detection mAP, segmentation IoU/Dice, classification accuracy, reports."""

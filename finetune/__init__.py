@@ -1,0 +1,1 @@
+"""Fine-tuning: YOLO (detect/segment), YOLO-World, SAM adapters, classification baselines."""
