@@ -1,0 +1,199 @@
+"""Write a synthetic category in exact MVTec AD layout (the I/O half of `wood synth`).
+
+```
+OUT/train/good/000.png ...
+OUT/test/good/000.png ...
+OUT/test/<defect>/000.png ...
+OUT/ground_truth/<defect>/000_mask.png     single channel, 0/255, same size as the image
+```
+
+Every image has its own generator seeded from (seed, split, defect, index), so changing one
+count leaves the other images unchanged, and a re-run with the same seed writes the same bytes.
+The tree is built in a temporary sibling folder and renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from wood.errors import ConfigError, WoodError
+from wood.prep.synth import WOOD_DEFECTS, defect_image, good_image
+
+CATEGORIES: dict[str, tuple[str, ...]] = {"wood": WOOD_DEFECTS}
+"""Categories with defect drawers, and their defect types."""
+
+PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 3]
+"""Fixed PNG settings, so the same pixels always give the same bytes."""
+
+
+@dataclass
+class SynthConfig:
+    """What `wood synth` writes."""
+
+    out: Path = field(metadata={"help": "Category folder to write (MVTec layout)."})
+    category: str = field(default="wood", metadata={"help": f"Category to draw; one of {sorted(CATEGORIES)}."})
+    size: int = field(default=256, metadata={"help": "Image side in pixels (square images)."})
+    per_defect: int = field(default=10, metadata={"help": "Test images per defect type."})
+    good: int = field(default=10, metadata={"help": "Defect-free test images (test/good)."})
+    train_good: int = field(default=10, metadata={"help": "Defect-free training images (train/good)."})
+    seed: int = field(default=0, metadata={"help": "Random seed; the same seed writes the same bytes."})
+    gray: bool = field(default=False, metadata={"help": "Write single-channel grayscale images."})
+    force: bool = field(default=False, metadata={"help": "Replace OUT if it exists and is not empty."})
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        if self.category not in CATEGORIES:
+            raise ConfigError(
+                f"no synthetic drawer for category {self.category!r}; supported: {', '.join(sorted(CATEGORIES))}"
+            )
+        if not 32 <= self.size <= 4096:
+            raise ConfigError(f"--size must be between 32 and 4096 pixels, but got {self.size}")
+        for name in ("per_defect", "good", "train_good"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, but got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ConfigError(f"--seed must be >= 0, but got {self.seed}")
+
+
+@dataclass(frozen=True)
+class SynthItem:
+    """One image to draw: where it goes and how it is seeded."""
+
+    split: str  # "train" or "test"
+    defect: str  # "good" or a defect type
+    index: int
+    tiny: bool = False
+    holed: bool = False
+
+    @property
+    def image_path(self) -> str:
+        return f"{self.split}/{self.defect}/{self.index:03d}.png"
+
+    @property
+    def mask_path(self) -> str | None:
+        return None if self.defect == "good" else f"ground_truth/{self.defect}/{self.index:03d}_mask.png"
+
+
+def plan(config: SynthConfig) -> list[SynthItem]:
+    """The images to write, in order. Every third defect image has a tiny component (index 1, 4, ...)
+    and, for color, liquid and combined, every third one a mask with a hole (index 2, 5, ...)."""
+    items = [SynthItem("train", "good", i) for i in range(config.train_good)]
+    items += [SynthItem("test", "good", i) for i in range(config.good)]
+    for defect in CATEGORIES[config.category]:
+        for i in range(config.per_defect):
+            holed = i % 3 == 2 and defect in ("color", "liquid", "combined")
+            items.append(SynthItem("test", defect, i, tiny=i % 3 == 1, holed=holed))
+    return items
+
+
+def item_rng(config: SynthConfig, item: SynthItem) -> np.random.Generator:
+    """A generator for one image, independent of the counts of the others."""
+    kind = (("good",) + CATEGORIES[config.category]).index(item.defect)
+    key = [config.seed, 0 if item.split == "train" else 1, kind, item.index]
+    return np.random.default_rng(np.random.SeedSequence(key))
+
+
+def draw_item(config: SynthConfig, item: SynthItem) -> tuple[np.ndarray, np.ndarray]:
+    """(image uint8, (H, W, 3) RGB or (H, W) gray, mask bool (H, W)) for one planned image."""
+    rng = item_rng(config, item)
+    if item.defect == "good":
+        image, mask = good_image(rng, config.size)
+    else:
+        image, mask = defect_image(rng, config.size, item.defect, tiny=item.tiny, holed=item.holed)
+    if config.gray:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return image, mask
+
+
+def encode_png(array: np.ndarray, path: str | Path) -> bytes:
+    """PNG bytes of a uint8 array (RGB (H, W, 3) is stored as BGR, as PNG readers expect)."""
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", array, PNG_PARAMS)
+    if not ok:
+        raise WoodError("could not encode PNG", path)
+    return buf.tobytes()
+
+
+def _check_out(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise WoodError("exists and is not a folder; choose another OUT", out)
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise WoodError("folder exists and is not empty; pass --force to replace it", out)
+
+
+def write_synth(
+    out: str | Path,
+    size: int = 256,
+    per_defect: int = 10,
+    good: int = 10,
+    train_good: int = 10,
+    seed: int = 0,
+    gray: bool = False,
+    category: str = "wood",
+    force: bool = True,
+    progress: Callable | None = None,
+) -> Path:
+    """Write a synthetic MVTec category to ``out`` (replacing it by default) and return its path.
+
+    The helper tests use for fixtures; `wood synth` calls it with ``force`` from the CLI.
+    ``progress`` wraps the item list (for example ``wood.console.track``).
+    """
+    config = SynthConfig(
+        out=Path(out), category=category, size=size, per_defect=per_defect, good=good,
+        train_good=train_good, seed=seed, gray=gray, force=force,
+    )
+    return write_config_tree(config, progress)
+
+
+def write_config_tree(config: SynthConfig, progress: Callable | None = None) -> Path:
+    """Draw and write everything ``config`` asks for, atomically (temp sibling folder, then rename)."""
+    out = config.out.absolute()
+    _check_out(out, config.force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        folders = {"train/good", "test/good"} | {f"test/{d}" for d in CATEGORIES[config.category]}
+        folders |= {f"ground_truth/{d}" for d in CATEGORIES[config.category]}
+        for folder in sorted(folders):
+            (tmp / folder).mkdir(parents=True, exist_ok=True)
+        items = plan(config)
+        for item in progress(items, "synth") if progress else items:
+            image, mask = draw_item(config, item)
+            (tmp / item.image_path).write_bytes(encode_png(image, out / item.image_path))
+            if item.mask_path is not None:
+                mask8 = np.where(mask, np.uint8(255), np.uint8(0))
+                (tmp / item.mask_path).write_bytes(encode_png(mask8, out / item.mask_path))
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the tree is ordinary data
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename ``tmp`` to ``out``; an existing ``out`` is moved aside first and removed after."""
+    if not out.exists():
+        tmp.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    old.rmdir()
+    out.rename(old)
+    try:
+        tmp.rename(out)
+    except BaseException:
+        old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+__all__ = ["CATEGORIES", "SynthConfig", "SynthItem", "plan", "draw_item", "write_synth", "write_config_tree"]
