@@ -1,0 +1,168 @@
+"""Classifier architectures (a registry, as in segment-anything) and offline pretrained weights.
+
+- ``simple-cnn``: :class:`SimpleCNN`, a small from-scratch baseline.
+- ``resnet18``: torchvision ResNet18 with a new ``fc`` head of ``num_classes`` outputs.
+
+Pretrained ResNet18 weights are never downloaded: they come from ``--weights PATH`` (a torchvision
+ResNet18 state dict) or from torchvision's hub cache, ``<torch.hub.get_dir()>/checkpoints/resnet18-*.pth``,
+which is where ``resnet18(weights="DEFAULT")`` stores the file when it *is* online.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from wood.errors import ConfigError, WeightsError
+
+RESNET18_FILE = "resnet18-f37072fd.pth"
+"""The file name torchvision uses for ResNet18_Weights.IMAGENET1K_V1 (the DEFAULT)."""
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def build_simple_cnn(num_classes: int):
+    """SimpleCNN: four conv blocks and a linear head; input (B, 3, H, W), any H, W >= 16.
+
+    Each block is Conv3x3 -> BatchNorm -> ReLU -> MaxPool2 with 16, 32, 64, 128 channels, so a
+    224 x 224 input becomes 128 x 14 x 14. Global average pooling then makes the output independent
+    of the input size; dropout 0.3 and a Linear(128, num_classes) give the logits. About 99k
+    parameters: small enough to train from scratch on a few dozen images without memorising at once.
+    """
+    from torch import nn
+
+    def block(cin: int, cout: int) -> nn.Sequential:
+        return nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True), nn.MaxPool2d(2)
+        )
+
+    class SimpleCNN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.features = nn.Sequential(block(3, 16), block(16, 32), block(32, 64), block(64, 128))
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.dropout = nn.Dropout(0.3)
+            self.fc = nn.Linear(128, num_classes)
+
+        def forward(self, x):
+            x = self.pool(self.features(x)).flatten(1)
+            return self.fc(self.dropout(x))
+
+    return SimpleCNN()
+
+
+def build_resnet18(num_classes: int):
+    """torchvision ResNet18 (random init, built offline) with ``fc`` replaced by Linear(512, num_classes)."""
+    from torch import nn
+    from torchvision.models import resnet18
+
+    model = resnet18(weights=None)
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    return model
+
+
+model_registry = {"simple-cnn": build_simple_cnn, "resnet18": build_resnet18}
+
+
+def build_model(arch: str, num_classes: int):
+    if arch not in model_registry:
+        raise ConfigError(f"unknown arch {arch!r}; expected one of {sorted(model_registry)}")
+    return model_registry[arch](num_classes)
+
+
+def head_parameters(model) -> list:
+    """The parameters of the classification head (``fc``) of either architecture."""
+    return list(model.fc.parameters())
+
+
+def count_params(model, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def hub_checkpoint_dir() -> Path:
+    """torchvision's download cache: <torch.hub.get_dir()>/checkpoints (honours TORCH_HOME)."""
+    return Path(_torch().hub.get_dir()) / "checkpoints"
+
+
+def find_resnet18_weights(weights: str | Path | None = None) -> Path:
+    """The ResNet18 weights file to use: ``weights`` if given, else the newest hub-cache resnet18-*.pth.
+
+    Raises WeightsError (one line: which file, where to put it, the from-scratch alternative).
+    """
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsError("weights file does not exist; pass a torchvision ResNet18 state dict (.pth)", path)
+        return path
+    cache = hub_checkpoint_dir()
+    found = sorted(cache.glob("resnet18-*.pth"), key=lambda p: p.stat().st_mtime, reverse=True) if cache.is_dir() else []
+    if found:
+        return found[0]
+    raise WeightsError(
+        f"no pretrained ResNet18 weights (offline): put {RESNET18_FILE} in {cache}/ or pass --weights PATH, "
+        f"or use --strategy scratch"
+    )
+
+
+def load_resnet18_state(path: str | Path) -> dict[str, Any]:
+    """Read a ResNet18 state dict (plain, or under a 'state_dict'/'model' key) on the CPU."""
+    torch = _torch()
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle, zip and torch errors all mean "not a usable weights file"
+        raise WeightsError(f"cannot read weights ({exc.__class__.__name__}); expected a torch state dict (.pth)", path) from exc
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+        raise WeightsError("not a state dict (expected a mapping of parameter names to tensors)", path)
+    return state
+
+
+def load_pretrained_backbone(model, path: str | Path) -> dict[str, Any]:
+    """Copy every ResNet18 weight except the ImageNet ``fc`` head into ``model``.
+
+    The head keeps its fresh init (its shape is num_classes, not 1000). Returns a short record
+    {"path", "loaded", "skipped"} for metrics.json. Missing backbone keys are a WeightsError.
+    """
+    state = load_resnet18_state(path)
+    own = model.state_dict()
+    backbone = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    missing = sorted(k for k in own if not k.startswith("fc.") and k not in backbone
+                     and not k.endswith("num_batches_tracked"))  # absent from torchvision's own 2017 files
+    if missing:
+        raise WeightsError(f"not a torchvision ResNet18 state dict: {len(missing)} keys missing (first: {missing[0]})", path)
+    wrong = [k for k, v in backbone.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if wrong:
+        raise WeightsError(f"not a ResNet18 state dict: shape of {wrong[0]} is {tuple(backbone[wrong[0]].shape)}, "
+                           f"expected {tuple(own[wrong[0]].shape)}", path)
+    unexpected = sorted(k for k in backbone if k not in own)
+    model.load_state_dict({k: v for k, v in backbone.items() if k in own}, strict=False)
+    return {"path": str(path), "loaded": len(backbone) - len(unexpected), "skipped": sorted(set(state) - set(backbone)) + unexpected}
+
+
+def freeze_all_but_head(model) -> None:
+    """Strategy transfer: only ``fc`` trains. Frozen BatchNorm layers are also kept in eval mode
+    by the training loop (see :func:`set_train_mode`), so their running statistics stay ImageNet's."""
+    for p in model.parameters():
+        p.requires_grad = False
+    for p in head_parameters(model):
+        p.requires_grad = True
+
+
+def unfreeze_all(model) -> None:
+    for p in model.parameters():
+        p.requires_grad = True
+
+
+def set_train_mode(model, head_only: bool) -> None:
+    """model.train(), except that a frozen backbone stays in eval mode (BatchNorm statistics fixed)."""
+    if head_only:
+        model.eval()
+        model.fc.train()
+    else:
+        model.train()

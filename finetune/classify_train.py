@@ -1,0 +1,265 @@
+"""Training glue of `wood finetune classify`: phases, loss, loop, run folder.
+
+Strategies become phases (see :func:`plan_phases`):
+- scratch:  one phase, every layer trainable, random init.
+- transfer: one phase, pretrained ResNet18 backbone frozen (BatchNorm statistics too), only ``fc`` trains.
+- finetune: the transfer phase for ``epochs`` at ``lr``, then every layer trainable for
+  ``finetune_epochs`` at ``finetune_lr`` with a fresh optimizer.
+
+``--balance loss`` uses logit-adjusted cross-entropy (Menon et al., "Long-tail learning via logit
+adjustment", ICLR 2021): during training the logits get ``+ tau * log(prior)`` (tau = 1, prior =
+train class frequencies) before the usual cross-entropy; predictions use the raw logits. We chose it
+over inverse-frequency class weights because (1) it is consistent for the balanced error, which is
+what per-class accuracy measures; (2) it does not multiply the gradient of a class with two or three
+images by 10-30x, which with batch sizes of 16 and a few dozen images makes the class-weighted loss
+very noisy; (3) it has no weight normalisation to choose. ``--balance sampler`` instead draws each
+class equally often (with replacement); the two are alternatives, not meant to be combined.
+
+The run folder (written under a temporary name and renamed when complete, so an interrupted run
+never leaves a half-written folder) holds config.yaml, metrics.json, weights.pt and
+confusion_test.png (plus confusion_val.png when there is a val split).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wood.config import write_config
+from wood.errors import ConfigError, DataError
+from wood.finetune.classify_config import ClassifyConfig
+from wood.finetune.classify_data import SPLITS, SplitData, augment, class_counts, epoch_order, load_dataset, normalize, to_unit
+from wood.finetune.classify_models import (
+    build_model,
+    count_params,
+    find_resnet18_weights,
+    freeze_all_but_head,
+    load_pretrained_backbone,
+    set_train_mode,
+    unfreeze_all,
+)
+
+LOGIT_ADJUST_TAU = 1.0
+WEIGHTS_FORMAT = "wood-classify/1"
+
+
+@dataclass
+class Phase:
+    name: str
+    epochs: int
+    lr: float
+    head_only: bool
+
+
+def plan_phases(cfg: ClassifyConfig) -> list[Phase]:
+    """The training phases of a config's strategy (see the module docstring)."""
+    if cfg.strategy == "scratch":
+        return [Phase("scratch", cfg.epochs, cfg.lr, head_only=False)]
+    phases = [Phase("transfer", cfg.epochs, cfg.lr, head_only=True)]
+    if cfg.strategy == "finetune" and cfg.finetune_epochs > 0:
+        phases.append(Phase("finetune", cfg.finetune_epochs, cfg.finetune_lr, head_only=False))
+    return phases
+
+
+def resolve_device(device: str):
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda requested but torch sees no CUDA device; use --device cpu")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+
+
+def configure_phase(model, phase: Phase, cfg: ClassifyConfig):
+    """Freeze or unfreeze for ``phase`` and return a fresh optimizer over the trainable parameters."""
+    import torch
+
+    if phase.head_only:
+        freeze_all_but_head(model)
+    else:
+        unfreeze_all(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=phase.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=phase.lr, weight_decay=cfg.weight_decay)
+
+
+def batches(order, batch: int) -> list:
+    """Split an epoch's indices into batches; a trailing batch of one joins the previous one
+    (BatchNorm cannot train on a single image once the feature map is 1 x 1)."""
+    chunks = list(order.split(batch))
+    if len(chunks) > 1 and len(chunks[-1]) == 1:
+        import torch
+
+        chunks[-2] = torch.cat([chunks[-2], chunks[-1]])
+        chunks.pop()
+    return chunks
+
+
+def predict(model, images_uint8, device, batch: int = 64) -> np.ndarray:
+    """Predicted class indices (N,) for uint8 images (N, 3, S, S)."""
+    import torch
+
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(images_uint8), batch):
+            x = normalize(to_unit(images_uint8[start : start + batch], device))
+            out.append(model(x).argmax(1).cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0,), dtype=np.int64)
+
+
+def train_epoch(model, data: SplitData, cfg: ClassifyConfig, phase: Phase, optimizer, device, generator, log_prior) -> float:
+    """One epoch; returns the mean training loss."""
+    import torch
+    import torch.nn.functional as F
+
+    set_train_mode(model, phase.head_only)
+    num_classes = log_prior.shape[0]
+    total, seen = 0.0, 0
+    for idx in batches(epoch_order(data.labels, num_classes, cfg.balance, generator), cfg.batch):
+        x = to_unit(data.images[idx], device)
+        if cfg.augment:
+            x = augment(x, generator)
+        y = data.labels[idx].to(device)
+        logits = model(normalize(x))
+        if cfg.balance == "loss":
+            logits = logits + LOGIT_ADJUST_TAU * log_prior
+        loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * len(idx)
+        seen += len(idx)
+        del x, y
+    if not np.isfinite(total):
+        raise DataError(f"training diverged (loss {total}) in phase {phase.name}; lower --lr", cfg.data)
+    return total / max(seen, 1)
+
+
+def prepare_run_dir(cfg: ClassifyConfig) -> tuple[Path, Path]:
+    """(final run folder, temporary folder to write into). Without exist_ok a taken name gets -2, -3..."""
+    parent = Path(cfg.out)
+    parent.mkdir(parents=True, exist_ok=True)
+    final = parent / cfg.run_name
+    if not cfg.exist_ok:
+        n = 2
+        while final.exists():
+            final = parent / f"{cfg.run_name}-{n}"
+            n += 1
+    tmp = parent / f".{final.name}.tmp-{os.getpid()}-{time.time_ns()}"
+    tmp.mkdir()
+    return final, tmp
+
+
+def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] | None = None) -> Path:
+    """Train per ``cfg`` and return the run folder. ``dataset`` (classes, splits) may be given
+    preloaded at cfg.imgsz (experiments reuse it across rows); otherwise it is read from cfg.data.
+
+    Raises WeightsError before reading any image when pretrained weights are needed and absent.
+    """
+    import torch
+
+    from wood.console import console, progress_bar
+    from wood.eval.classify import save_confusion_png, split_metrics
+
+    weights_path = find_resnet18_weights(cfg.weights) if cfg.needs_pretrained else None
+    device = resolve_device(cfg.device)
+    classes, splits = dataset if dataset is not None else load_dataset(cfg.data, cfg.imgsz)
+    if splits["train"].images.shape[-1] != cfg.imgsz:
+        raise ConfigError(f"preloaded images are {splits['train'].images.shape[-1]} px but imgsz is {cfg.imgsz}")
+    seed_everything(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    model = build_model(cfg.arch, len(classes))
+    pretrained = load_pretrained_backbone(model, weights_path) if weights_path is not None else None
+    model.to(device)
+    counts = class_counts(splits["train"].labels, len(classes))
+    log_prior = torch.log(torch.tensor(counts, dtype=torch.float32).clamp(min=1) / max(sum(counts), 1)).to(device)
+
+    final, tmp = prepare_run_dir(cfg)
+    try:
+        history, phase_log = [], []
+        start = time.time()
+        total_epochs = sum(p.epochs for p in plan_phases(cfg))
+        with progress_bar() as bar:
+            task = bar.add_task(f"classify {final.name}", total=total_epochs, info="")
+            for phase in plan_phases(cfg):
+                optimizer = configure_phase(model, phase, cfg)
+                phase_log.append({"name": phase.name, "epochs": phase.epochs, "lr": phase.lr, "head_only": phase.head_only,
+                                  "trainable_params": count_params(model, trainable_only=True),
+                                  "total_params": count_params(model)})
+                for epoch in range(phase.epochs):
+                    loss = train_epoch(model, splits["train"], cfg, phase, optimizer, device, generator, log_prior)
+                    val_acc = None
+                    if len(splits["val"]):
+                        val_acc = float((predict(model, splits["val"].images, device) == splits["val"].labels.numpy()).mean())
+                    history.append({"phase": phase.name, "epoch": len(history) + 1, "loss": round(loss, 5), "val_acc": val_acc})
+                    info = f"loss {loss:.3f}" + (f" val {val_acc:.1%}" if val_acc is not None else "")
+                    bar.update(task, advance=1, info=info)
+        elapsed = time.time() - start
+
+        metrics: dict[str, Any] = {"classes": classes, "seed": cfg.seed, "device": str(device)}
+        for split in SPLITS:
+            data = splits[split]
+            preds = predict(model, data.images, device) if len(data) else np.zeros((0,), dtype=np.int64)
+            metrics[split] = split_metrics(data.labels.numpy(), preds, classes)
+            if len(data) and split != "train":
+                save_confusion_png(np.array(metrics[split]["confusion"]), classes, tmp / f"confusion_{split}.png",
+                                   f"{final.name} {split}")
+        metrics.update({
+            "train_class_counts": dict(zip(classes, counts)),
+            "phases": phase_log,
+            "history": history,
+            "pretrained": pretrained,
+            "train_time_s": round(elapsed, 2),
+            "train_acc_note": "train accuracy is measured after training, without augmentation",
+        })
+        torch.save({"format": WEIGHTS_FORMAT, "arch": cfg.arch, "classes": classes, "imgsz": cfg.imgsz,
+                    "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, tmp / "weights.pt")
+        write_config(cfg, tmp / "config.yaml")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    acc = {s: metrics[s]["acc"] for s in SPLITS}
+    console.print(f"{final}: " + "  ".join(f"{s} {a:.1%}" for s, a in acc.items() if a is not None))
+    return final
+
+
+def load_run_model(weights: str | Path, device):
+    """Rebuild the model saved by :func:`train`; returns (model on device in eval mode, meta dict)."""
+    import torch
+
+    try:
+        saved = torch.load(str(weights), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise DataError(f"cannot read classify weights ({exc.__class__.__name__})", weights) from exc
+    if not isinstance(saved, dict) or saved.get("format") != WEIGHTS_FORMAT:
+        raise DataError(f"not a classify weights file (expected format {WEIGHTS_FORMAT})", weights)
+    model = build_model(saved["arch"], len(saved["classes"]))
+    model.load_state_dict(saved["state_dict"])
+    model.to(device).eval()
+    return model, {k: saved[k] for k in ("arch", "classes", "imgsz")}
