@@ -1,0 +1,89 @@
+"""One image of the category -> its manifest record and instances (the per-image work of prep).
+
+Reads the image and mask bytes once, hashes the image, decodes both, checks them, and turns
+the mask into instances. Returns plain dicts so it can run in worker processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from wood.errors import DataError, MisMatchError
+from wood.prep.imageio import MASK_THRESHOLD, decode, mask_to_bool, read_bytes
+from wood.prep.instances import find_instances
+from wood.prep.mvtec import Sample
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    """Per-image options (picklable)."""
+
+    min_area: int = 4
+    allow_empty_masks: bool = False
+
+
+def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:
+    """Read, check and annotate one image. Raises DataError / MisMatchError naming the file.
+
+    Returns a dict with the manifest fields of the image and ``instances``: a list of dicts
+    with ``bbox_xyxy``, ``area``, ``has_hole``, ``segmentation`` (COCO) and ``outer`` (flat
+    polygon on pixel corners, for YOLO-seg).
+    """
+    image_path = root / sample.source
+    data = read_bytes(image_path)
+    image = decode(data, image_path)
+    height, width = image.shape[:2]
+    record = {
+        "name": sample.name,
+        "source": sample.source,
+        "mask": sample.mask,
+        "defect": sample.defect,
+        "origin": sample.origin,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "height": int(height),
+        "width": int(width),
+        "channels": 1 if image.ndim == 2 else int(image.shape[2]),
+        "dtype": str(image.dtype),
+        "flags": [],
+        "instances": [],
+    }
+    if sample.mask is None:
+        return record
+    mask_path = root / sample.mask
+    raw = decode(read_bytes(mask_path), mask_path)
+    if raw.shape[:2] != (height, width):
+        raise MisMatchError(
+            f"mask size {raw.shape[1]}x{raw.shape[0]} differs from its image {sample.source} ({width}x{height})",
+            mask_path,
+        )
+    values = np.unique(raw)
+    if not set(values.tolist()) <= {0, 255}:
+        record["flags"].append("non_binary_mask")
+    mask = mask_to_bool(raw, mask_path)
+    if not mask.any():
+        if not options.allow_empty_masks:
+            raise DataError(
+                f"mask is empty (no pixel >= {MASK_THRESHOLD}) on a defect image; fix the mask, "
+                "or pass --allow-empty-masks to keep it as a flagged image with no instances",
+                mask_path,
+            )
+        record["flags"].append("empty_mask")
+        return record
+    instances, dropped = find_instances(mask, options.min_area)
+    if dropped:
+        record["flags"].append("small_components_dropped")
+    record["instances"] = [
+        {
+            "bbox_xyxy": list(inst.bbox_xyxy),
+            "area": inst.area,
+            "has_hole": inst.has_hole,
+            "segmentation": inst.coco_segmentation(),
+            "outer": inst.outer,
+        }
+        for inst in instances
+    ]
+    return record

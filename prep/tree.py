@@ -1,0 +1,88 @@
+"""Writing the prepared dataset tree (YOLO, YOLO-seg, COCO, classify, manifest, stats).
+
+Image files are COPIED once into yolo/images/<split>/ (so the prepared set does not change
+when the source does) and HARD-LINKED from there into yolo-seg/ and classify/ (a copy where
+the file system cannot link).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import yaml
+
+from wood.dataset_config import DatasetConfig
+from wood.fsutil import link_or_copy, write_json
+from wood.prep.formats import coco_dataset, label_text, yolo_box_line, yolo_seg_line
+from wood.prep.imageio import read_image_rgb
+from wood.prep.preview import draw_overlay, pick_preview_records
+from wood.prep.splits import SPLITS
+
+
+def write_data_yaml(folder: Path, final_folder: Path, classes: list[str]) -> None:
+    """Ultralytics data.yaml with an ABSOLUTE path (a relative one resolves against a
+    user-global datasets_dir)."""
+    data = {
+        "path": str(final_folder),
+        "train": "images/train",
+        "val": "images/val",
+        "test": "images/test",
+        "nc": len(classes),
+        "names": dict(enumerate(classes)),
+    }
+    (folder / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def write_tree(tmp: Path, final: Path, root: Path, records: list[dict], classes: list[str], category: str) -> None:
+    """Write every format for ``records`` (each has ``split``, ``id`` and annotated instances)."""
+    for fmt in ("yolo", "yolo-seg"):
+        for split in SPLITS:
+            (tmp / fmt / "images" / split).mkdir(parents=True)
+            (tmp / fmt / "labels" / split).mkdir(parents=True)
+        write_data_yaml(tmp / fmt, final / fmt, classes)
+    for record in records:
+        split, name = record["split"], record["name"]
+        stem = Path(name).stem
+        image = tmp / "yolo" / "images" / split / name
+        shutil.copyfile(root / record["source"], image)
+        link_or_copy(image, tmp / "yolo-seg" / "images" / split / name)
+        class_dir = tmp / "classify" / split / record["defect"]
+        class_dir.mkdir(parents=True, exist_ok=True)
+        link_or_copy(image, class_dir / name)
+        w, h = record["width"], record["height"]
+        boxes = [yolo_box_line(i["class_id"], i["bbox_xyxy"], w, h) for i in record["instances"]]
+        polys = [yolo_seg_line(i["class_id"], i["outer"], w, h) for i in record["instances"]]
+        (tmp / "yolo" / "labels" / split / f"{stem}.txt").write_text(label_text(boxes), encoding="utf-8")
+        (tmp / "yolo-seg" / "labels" / split / f"{stem}.txt").write_text(label_text(polys), encoding="utf-8")
+    (tmp / "coco").mkdir()
+    for split in SPLITS:
+        subset = [r for r in records if r["split"] == split]
+        coco = coco_dataset(subset, classes, category, images_dir=f"../yolo/images/{split}")
+        write_json(tmp / "coco" / f"{split}.json", coco, compact=True)
+
+
+def manifest_record(record: dict) -> dict:
+    """The manifest view of a record: no polygons (they are in coco/), instance summaries only."""
+    keys = ("id", "name", "source", "mask", "origin", "split", "defect", "sha256", "height", "width", "channels", "dtype", "flags")
+    out = {k: record[k] for k in keys}
+    out["instances"] = [
+        {k: inst[k] for k in ("class", "class_id", "bbox_xyxy", "area", "has_hole")} for inst in record["instances"]
+    ]
+    return out
+
+
+def write_previews(folder: Path, root: Path, records: list[dict], n: int, dataset: DatasetConfig, classes: list[str]) -> int:
+    """Overlay PNGs of up to ``n`` annotated images; returns how many were written."""
+    picked = pick_preview_records(records, n)
+    if not picked:
+        return 0
+    folder.mkdir()
+    for record in picked:
+        overlay = draw_overlay(read_image_rgb(root / record["source"]), record, dataset, classes)
+        ok, png = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise OSError(f"could not encode preview for {record['name']}")
+        (folder / f"{Path(record['name']).stem}.png").write_bytes(png.tobytes())
+    return len(picked)

@@ -1,0 +1,74 @@
+"""Dataset configs (datasets/<category>.yaml): class colours and YOLO-World text prompts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from wood.config import read_yaml
+from wood.errors import ConfigError
+
+DEFAULT_PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45", "#469990", "#9a6324"]
+
+
+@dataclass
+class ClassInfo:
+    """Display colour ("#rrggbb") and text prompts of one class."""
+
+    colour: str
+    prompts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DatasetConfig:
+    category: str
+    classes: dict[str, ClassInfo]
+    path: str | None = None
+
+    def colour_rgb(self, name: str, index: int = 0) -> tuple[int, int, int]:
+        """The RGB colour of a class (a palette colour for classes the config does not list)."""
+        info = self.classes.get(name)
+        hexcode = info.colour if info else DEFAULT_PALETTE[index % len(DEFAULT_PALETTE)]
+        return tuple(int(hexcode[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+    def prompts_for(self, name: str) -> list[str]:
+        """Text prompts of a class; a class with none gets "a <name> defect"."""
+        info = self.classes.get(name)
+        return list(info.prompts) if info and info.prompts else [f"a {name.replace('_', ' ')} defect"]
+
+    def check_classes(self, known: list[str]) -> None:
+        """Raise ConfigError if the config names a class the dataset does not have."""
+        unknown = sorted(set(self.classes) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown class name(s) {unknown}; the dataset has {sorted(known)}", self.path)
+
+
+def packaged_config_path(category: str) -> Path | None:
+    """datasets/<category>.yaml shipped with wood, if there is one."""
+    candidate = resources.files("wood.datasets").joinpath(f"{category}.yaml")
+    return Path(str(candidate)) if candidate.is_file() else None
+
+
+def load_dataset_config(category: str, path: str | Path | None = None) -> DatasetConfig:
+    """Load a dataset config from ``path``, else the packaged one for ``category``, else an empty one."""
+    path = Path(path) if path is not None else packaged_config_path(category)
+    if path is None:
+        return DatasetConfig(category=category, classes={})
+    data = read_yaml(path)
+    raw_classes = data.get("classes", {}) or {}
+    if not isinstance(raw_classes, dict):
+        raise ConfigError("`classes` must map class names to {colour, prompts}", path)
+    classes: dict[str, ClassInfo] = {}
+    for i, (name, info) in enumerate(raw_classes.items()):
+        info = info or {}
+        if not isinstance(info, dict):
+            raise ConfigError(f"class '{name}' must be a mapping with colour and prompts", path)
+        prompts = info.get("prompts", [])
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        colour = str(info.get("colour", DEFAULT_PALETTE[i % len(DEFAULT_PALETTE)]))
+        if not (len(colour) == 7 and colour.startswith("#")):
+            raise ConfigError(f"class '{name}': colour must look like '#rrggbb', but got '{colour}'", path)
+        classes[str(name)] = ClassInfo(colour=colour, prompts=[str(p) for p in prompts])
+    return DatasetConfig(category=str(data.get("category", category)), classes=classes, path=str(path))
