@@ -1,0 +1,108 @@
+"""The `wood finetune yolo` config: one dataclass, help text per field, validated on creation.
+
+Default image size, justified: MVTec AD wood images are 1024x1024. Measured on real wood masks
+(shared/data/wood_derived_512, scaled to 1024), the smallest defect boxes have a short side of
+about 26 px (holes; 10th percentile 32 px) and scratches are lines a few pixels wide. At the
+Ultralytics default imgsz=640 every image is shrunk by 0.625, so those holes become 16 px (two
+cells of the stride-8 P3 head) and thin scratches fall under 2 px, where they blur into the grain.
+``imgsz=1024`` trains at native resolution: nothing is resampled away, at about 2.6x the compute
+of 640. Pass ``--imgsz 640`` to trade recall on tiny defects for speed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TASKS = ("detect", "segment")
+TEXT_ENCODERS = ("minilm", "clip")
+
+
+def _help(text: str, **kw: Any) -> Any:
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class YoloConfig:
+    """Options of `wood finetune yolo` (also the keys of its ``--config`` YAML file)."""
+
+    data: Path = _help("Prepared dataset folder (output of `wood prep`), holding yolo/ and yolo-seg/.")
+    model: str = _help(
+        "Weights name (yolov8n.pt, yolo11n.pt: looked up locally), a .pt path, or a model .yaml "
+        "(yolov8n.yaml) to train from scratch.",
+        default="yolov8n.pt",
+    )
+    task: str = _help("detect (boxes, yolo/) or segment (masks, yolo-seg/).", default="detect")
+    epochs: int = _help("Training epochs.", default=100)
+    imgsz: int = _help("Train/predict image size; 1024 keeps 1024x1024 wood defects at native size.", default=1024)
+    batch: int = _help("Batch size (-1: Ultralytics AutoBatch on GPU).", default=8)
+    device: str | None = _help("cpu, 0, cuda:0, ... (default: first GPU if any, else cpu).", default=None)
+    seed: int = _help("Random seed (Ultralytics also runs deterministic).", default=0)
+    workers: int = _help("Data loader workers.", default=2)
+    patience: int = _help("Stop after this many epochs without val improvement.", default=50)
+    out: Path = _help("Folder holding run folders.", default=Path("runs/yolo"))
+    name: str | None = _help("Run folder name (default: <task>, <task>-2, ... the next free one).", default=None)
+    resume: bool = _help("Resume the interrupted run named by --name from its weights/last.pt.", default=False)
+    overwrite: bool = _help("Delete an existing run folder of the same name and start clean.", default=False)
+    balance: bool = _help("Oversample rare classes: repeat train images of rare classes (see finetune/balance.py).", default=False)
+    balance_max_repeat: int = _help("Most times one image is repeated by --balance.", default=4)
+    weights_dir: Path | None = _help("Local folder of pretrained weights (default ~/.cache/wood/weights or $WOOD_WEIGHTS).", default=None)
+    download: bool = _help("Let Ultralytics download a missing pretrained weight (needs network).", default=False)
+    plots: bool = _help("Let Ultralytics write its training plots.", default=True)
+    amp: bool = _help("Mixed precision on GPU (checked offline first).", default=True)
+    train_args: dict[str, Any] = _help(
+        "Extra Ultralytics train arguments (config file only), e.g. {mosaic: 0.5, lr0: 0.005}.",
+        default_factory=dict,
+    )
+    # YOLO-World options (finetune/yolo_world.py): open-vocabulary detection with text prompts.
+    world: bool = _help("Train YOLO-World (text prompts) instead of plain YOLO; model e.g. yolov8s-worldv2.yaml.", default=False)
+    text_encoder: str = _help("YOLO-World text encoder: minilm (offline, bundled) or clip (needs local ViT-B/32).", default="minilm")
+    prompts: str | None = _help("YOLO-World prompts: a YAML file mapping class name -> text, or None for the dataset's names.", default=None)
+
+    def __post_init__(self) -> None:
+        self.data = Path(self.data)
+        self.out = Path(self.out)
+        if self.weights_dir is not None:
+            self.weights_dir = Path(self.weights_dir)
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {list(TASKS)}, but got {self.task!r}")
+        for key in ("epochs", "imgsz", "balance_max_repeat"):
+            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
+                raise ValueError(f"{key} must be an integer >= 1, but got {getattr(self, key)!r}")
+        if self.imgsz % 32:
+            raise ValueError(f"imgsz must be a multiple of 32 (the largest YOLO stride), but got {self.imgsz}")
+        if not isinstance(self.batch, int) or (self.batch < 1 and self.batch != -1):
+            raise ValueError(f"batch must be >= 1 or -1 (AutoBatch), but got {self.batch!r}")
+        if not isinstance(self.workers, int) or self.workers < 0:
+            raise ValueError(f"workers must be an integer >= 0, but got {self.workers!r}")
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise ValueError(f"patience must be an integer >= 0, but got {self.patience!r}")
+        if not str(self.model).strip():
+            raise ValueError("model must name weights, a .pt path or a .yaml, but got an empty string")
+        if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
+            raise ValueError(f"name must be a plain folder name, but got {self.name!r}")
+        if self.resume and self.name is None:
+            raise ValueError("resume needs --name: the run folder to resume")
+        if self.resume and self.overwrite:
+            raise ValueError("resume and overwrite exclude each other")
+        if not isinstance(self.train_args, dict):
+            raise ValueError(f"train_args must be a mapping, but got {type(self.train_args).__name__}")
+        if self.text_encoder not in TEXT_ENCODERS:
+            raise ValueError(f"text_encoder must be one of {list(TEXT_ENCODERS)}, but got {self.text_encoder!r}")
+        if self.prompts is not None and not self.world:
+            raise ValueError("prompts only apply to YOLO-World: add --world")
+        if self.world and self.task != "detect":
+            raise ValueError("YOLO-World trains detection only: use --task detect with --world")
+
+    @property
+    def data_subdir(self) -> str:
+        """The prep sub-folder Ultralytics trains on for this task."""
+        return "yolo" if self.task == "detect" else "yolo-seg"
+
+
+RESERVED_TRAIN_ARGS = frozenset(
+    {"data", "model", "epochs", "imgsz", "batch", "device", "seed", "workers", "patience", "project",
+     "name", "exist_ok", "resume", "plots", "amp", "task", "mode"}
+)
+"""Ultralytics arguments set from YoloConfig fields: not allowed in ``train_args``."""
