@@ -240,8 +240,11 @@ def train(cfg: YoloConfig) -> Path:
     if cfg.resume:
         from ultralytics import YOLO
 
-        model = YOLO(str(run_dir / "weights" / "last.pt"))
-        model.train(resume=True)
+        if cfg.world:  # resume with the same offline text encoder (Ultralytics' own would call CLIP)
+            model = _train_world(cfg, run_dir / "data.yaml", run_dir)
+        else:
+            model = YOLO(str(run_dir / "weights" / "last.pt"))
+            model.train(resume=True)
         info = json.loads((run_dir / "run_info.json").read_text(encoding="utf-8")) if (run_dir / "run_info.json").is_file() else {}
     else:
         data_yaml, data_info = write_run_data_yaml(cfg, run_dir)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 TASKS = ("detect", "segment")
-TEXT_ENCODERS = ("minilm", "clip")
+TEXT_ENCODERS = ("minilm", "clip", "clip:ViT-B/32")  # "clip" is short for clip:ViT-B/32 (finetune/text_encoders.py)
 
 
 def _help(text: str, **kw: Any) -> Any:

@@ -73,25 +73,25 @@ def resolve_prompts(names: list[str], category: str | None = None, prompts_file:
 
     config = load_dataset_config(category or "")
     config.check_classes(names)
+    bare = [n for n in names if not (n in config.classes and config.classes[n].prompts)]
+    if bare:
+        from wood.console import console
+
+        console.print(f"note: no prompts for {bare} in datasets/{category}.yaml; using \"a <name> defect\" (--prompts FILE to set them)")
     return {n: config.prompts_for(n) for n in names}
 
 
 def dataset_names_and_category(data_yaml: str | Path) -> tuple[list[str], str | None]:
-    """Class names (in id order) from a prep data.yaml and the category from its manifest.json."""
+    """Class names (in id order) from a data.yaml, and the category from the prep manifest.json
+    next to its ``path:`` folder (None when there is none)."""
     data = read_yaml(data_yaml)
     names = data.get("names")
     if isinstance(names, dict):
         names = [names[k] for k in sorted(names)]
     if not isinstance(names, list) or not names:
         raise DataError("data.yaml has no `names` list", data_yaml)
-    manifest = Path(data_yaml).resolve().parent.parent / "manifest.json"
-    category = None
-    if manifest.is_file():
-        try:
-            category = json.loads(manifest.read_text(encoding="utf-8")).get("category")
-        except ValueError:
-            category = None
-    return [str(n) for n in names], category
+    root = Path(str(data.get("path", Path(data_yaml).parent)))
+    return [str(n) for n in names], _manifest_category(root.parent / "manifest.json")
 
 
 # ---------------------------------------------------------------- the hook
@@ -116,21 +116,35 @@ def _stack(names: list[str], emb: dict[str, "torch.Tensor"]) -> "torch.Tensor":
 
 
 @functools.lru_cache(maxsize=1)
-def world_trainer_class() -> type:
+def _base_trainer_class() -> type:
     """WoodWorldTrainer, defined on first use so that importing this module stays light."""
     from ultralytics.models.yolo.world import WorldTrainer
     from ultralytics.nn.tasks import WorldModel
     from ultralytics.utils import RANK
 
     def on_pretrain_routine_end(trainer) -> None:
-        """Set the EMA model's classes from the dataset names with our vectors (replaces CLIP's)."""
-        names = [trainer.test_loader.dataset.data["names"][i] for i in sorted(trainer.test_loader.dataset.data["names"])]
-        apply_text_embeddings(trainer.ema.ema, names, _stack(names, trainer.wood_class_embeddings))
+        """Set the EMA model's classes with our vectors (replaces Ultralytics' CLIP set_classes)."""
+        names = trainer.test_loader.dataset.data["names"]
+        names = [names[i] for i in sorted(names)]
+        emb = trainer.wood_embeddings()
+        apply_text_embeddings(trainer.ema.ema, names, _stack(names, emb))
 
     class WoodWorldTrainer(WorldTrainer):
-        """WorldTrainer whose text embeddings come from ``wood_class_embeddings`` (set before train)."""
+        """WorldTrainer whose text embeddings come from ``wood_text_encoder`` and ``wood_prompts``.
 
-        wood_class_embeddings: dict[str, "torch.Tensor"] = {}
+        Use :func:`world_trainer_class` to get a subclass with both set (class attributes, so
+        that Ultralytics can build it itself, for ``model.train(trainer=...)`` and resume).
+        """
+
+        wood_text_encoder: str = DEFAULT_ENCODER
+        wood_prompts: dict[str, list[str]] = {}
+        wood_cache_file: Path | None = None
+
+        def wood_embeddings(self, cache_dir: Path | None = None) -> dict[str, "torch.Tensor"]:
+            """Class name -> unit vector, computed once per trainer (cached on disk in ``cache_dir``)."""
+            if getattr(self, "_wood_emb", None) is None:
+                self._wood_emb, self.wood_cache_file = class_embeddings(self.wood_text_encoder, self.wood_prompts, cache_dir)
+            return self._wood_emb
 
         def get_model(self, cfg=None, weights=None, verbose=True):
             model = WorldModel(
@@ -146,57 +160,88 @@ def world_trainer_class() -> type:
             return model
 
         def generate_text_embeddings(self, texts, batch, cache_dir):
-            """Category texts -> our class vectors (a text "a/b" part maps to its class's vector)."""
-            by_part = {p.strip(): vec for name, vec in self.wood_class_embeddings.items() for p in name.split("/")}
+            """Dataset texts -> our class vectors; the cache in ``cache_dir`` is keyed by encoder + prompts."""
+            emb = self.wood_embeddings(Path(cache_dir))
+            by_part = {p.strip(): vec for name, vec in emb.items() for p in name.split("/")}
             missing = sorted(set(texts) - set(by_part))
             if missing:
-                raise WoodError(f"no text embedding for dataset name(s) {missing}")
+                raise WoodError(f"no text prompts for dataset name(s) {missing}")
             return {t: by_part[t].to(self.device) for t in texts}
 
     return WoodWorldTrainer
 
 
+def world_trainer_class(text_encoder: str, prompts: dict[str, list[str]]) -> type:
+    """A WoodWorldTrainer subclass bound to one encoder and one class -> prompts mapping."""
+    attrs = {"wood_text_encoder": check_encoder_name(text_encoder), "wood_prompts": dict(prompts)}
+    return type("WoodWorldTrainer", (_base_trainer_class(),), attrs)
+
+
 # ---------------------------------------------------------------- train
-def train_world_model(
-    data_yaml: str | Path,
-    run_dir: str | Path,
-    model: str = "yolov8n-worldv2.yaml",
-    text_encoder: str = DEFAULT_ENCODER,
-    prompts: dict[str, list[str]] | None = None,
-    train_args: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train YOLO-World on a prep data.yaml into ``run_dir`` (Ultralytics save dir); offline.
+DEFAULT_WORLD_MODEL = "yolov8s-worldv2.yaml"
 
-    ``model`` is a worldv2 .yaml (from scratch) or a YOLO-World .pt file. ``prompts`` maps every
-    dataset class to its prompts (default: :func:`resolve_prompts`). ``train_args`` go to the
-    Ultralytics trainer (epochs, imgsz, batch, device, ...). Returns a summary dict: weights,
-    text_prompts.json path, the cache file and the final Ultralytics metrics.
+
+def world_model_arg(cfg: Any) -> str:
+    """The model for ``YOLO(...)``: cfg.model if it is a YOLO-World yaml or .pt, else an error.
+
+    ``cfg.model`` left at YoloConfig's plain-YOLO default means DEFAULT_WORLD_MODEL.
     """
-    from wood.offline import setup_ultralytics
+    import dataclasses
 
-    setup_ultralytics()
-    names, category = dataset_names_and_category(data_yaml)
-    text_encoder = check_encoder_name(text_encoder)
-    prompts = prompts if prompts is not None else resolve_prompts(names, category)
-    if list(prompts) != names:
-        raise ConfigError(f"prompts must list the dataset classes {names} in order, but got {list(prompts)}")
-    run_dir = Path(run_dir).resolve()
-    cache_dir = Path(read_yaml(data_yaml).get("path", Path(data_yaml).parent)) / "images"
-    emb, cache_file = class_embeddings(text_encoder, prompts, cache_dir=cache_dir)
-    record = {"encoder": text_encoder, "dim": TEXT_DIM, "classes": names, "prompts": prompts,
-              "cache": str(cache_file) if cache_file else None}
-    run_dir.mkdir(parents=True, exist_ok=True)
+    from wood.finetune.yolo import resolve_model
+
+    default = next((f.default for f in dataclasses.fields(cfg) if f.name == "model"), None)
+    if str(cfg.model) == str(default):
+        return DEFAULT_WORLD_MODEL
+    if str(cfg.model).endswith((".yaml", ".yml")) and "world" not in Path(str(cfg.model)).stem:
+        raise ConfigError(f"--world needs a YOLO-World model such as yolov8s-worldv2.yaml, but got {cfg.model!r}")
+    return resolve_model(cfg)
+
+
+def train_world(cfg: Any, data_yaml: str | Path, run_dir: str | Path):
+    """Train (or resume) YOLO-World for ``wood finetune yolo --world``; returns the Ultralytics model.
+
+    ``cfg`` is a YoloConfig (model, text_encoder, prompts, data, ...); ``data_yaml`` the run's
+    data.yaml; ``run_dir`` the run folder, where ``text_prompts.json`` records the encoder and
+    prompts (``wood predict --prompt`` encodes new text with the same encoder).
+    """
+    from ultralytics import YOLO
+    from ultralytics.nn.tasks import WorldModel
+
+    from wood.console import console
+    from wood.finetune.yolo import load_model, train_kwargs
+
+    run_dir = Path(run_dir)
+    if cfg.resume:
+        info = world_run_info(run_dir)
+        model = YOLO(str(run_dir / "weights" / "last.pt"))
+        model.train(resume=True, trainer=world_trainer_class(info["encoder"], info["prompts"]))
+        return model
+    names, _ = dataset_names_and_category(data_yaml)
+    category = _manifest_category(Path(cfg.data) / "manifest.json")
+    encoder = check_encoder_name(cfg.text_encoder)
+    prompts = resolve_prompts(names, category, cfg.prompts)
+    model_arg = world_model_arg(cfg)
+    model = load_model(cfg, model_arg)
+    if not isinstance(model.model, WorldModel):
+        raise ConfigError(f"--world needs a YOLO-World model, but {model_arg} is a plain YOLO model")
+    if model_arg.endswith(".pt") and encoder != "clip:ViT-B/32":
+        console.print(f"note: {Path(model_arg).name} was pretrained with CLIP text vectors; with {encoder} the "
+                      "text path is relearned from your prompts (open-vocabulary transfer is lost)")
+    record = {"encoder": encoder, "dim": TEXT_DIM, "model": model_arg, "classes": names, "prompts": prompts}
     (run_dir / PROMPTS_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    trainer_cls = world_trainer_class(encoder, prompts)
+    model.train(trainer=trainer_cls, **train_kwargs(cfg, Path(data_yaml), run_dir))
+    record["cache"] = str(model.trainer.wood_cache_file) if model.trainer.wood_cache_file else None
+    (run_dir / PROMPTS_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return model
 
-    args = {"plots": False, "verbose": False, **(train_args or {})}
-    args.update(model=str(model), data=str(Path(data_yaml).resolve()), task="detect",
-                project=str(run_dir.parent), name=run_dir.name, exist_ok=True)
-    trainer = world_trainer_class()(overrides=args)
-    trainer.wood_class_embeddings = emb
-    trainer.train()
-    metrics = {k: float(v) for k, v in (trainer.metrics or {}).items() if isinstance(v, (int, float))}
-    return {"weights": str(trainer.best if trainer.best.exists() else trainer.last),
-            "prompts_file": str(run_dir / PROMPTS_FILE), "cache": record["cache"], "metrics": metrics}
+
+def _manifest_category(manifest: Path) -> str | None:
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8")).get("category")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 # ---------------------------------------------------------------- load / predict
