@@ -1,0 +1,105 @@
+"""The config of `wood finetune sam` (a dataclass: help text per field, checks in __post_init__)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wood.finetune.sam_adapters import ADAPTER_MODES, AdapterSettings
+from wood.finetune.sam_models import SAM_VARIANTS
+
+EMBEDDING_CACHES = ("memory", "disk", "none")
+
+
+def _help(text: str, default: Any = None, **kwargs: Any) -> Any:
+    if "default_factory" in kwargs:
+        return field(metadata={"help": text}, **kwargs)
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class SamTrainConfig:
+    """Fine-tune Segment Anything on a prepared dataset (box or point prompts per COCO instance)."""
+
+    data: str = _help("prepared dataset folder (`wood prep --out`): reads coco/<split>.json and yolo/images/<split>/", "")
+    model: str = _help("SAM variant: vit_b, vit_l, vit_h or tiny", "vit_b")
+    checkpoint: str | None = _help("official SAM weights (.pth); default: looked up in ./weights and ~/.cache/wood/weights")
+    random_init: bool = _help("allow random initialisation when no weights are found (a warning says so)", False)
+    image_size: int | None = _help("input size of the tiny model (multiple of 16; default 256); official variants use 1024")
+    adapter: str = _help("what trains besides the mask decoder: lora, adapter (bottleneck) or decoder (decoder only)", "lora")
+    lora_r: int = _help("LoRA rank", 4)
+    lora_alpha: float = _help("LoRA alpha (scaling = alpha / r)", 4.0)
+    lora_dropout: float = _help("LoRA dropout", 0.0)
+    lora_decoder: bool = _help("also put LoRA on the mask decoder's attention projections (q/k/v/out_proj)", False)
+    adapter_dim: int = _help("bottleneck width of the adapters", 32)
+    adapter_positions: list[str] = _help("where adapters go in each encoder block: attn, mlp", default_factory=lambda: ["attn", "mlp"])
+    train_prompt_encoder: bool = _help("also train the prompt encoder", False)
+    prompt: str = _help("prompt per instance: box (from the COCO bbox) or points (sampled inside the mask)", "box")
+    n_points: int = _help("positive points per instance with --prompt points", 1)
+    box_jitter: float = _help("training box noise: std as a fraction of the box side (max 20 px per 1024 px)", 0.1)
+    max_instances: int = _help("at most this many prompts per image per step (sampled)", 16)
+    epochs: int = _help("passes over the training images", 10)
+    batch_size: int = _help("images per step", 1)
+    accumulate: int = _help("gradient accumulation: steps per optimizer update", 1)
+    lr: float = _help("AdamW peak learning rate", 1e-4)
+    weight_decay: float = _help("AdamW weight decay", 0.01)
+    warmup_steps: int = _help("linear warmup (optimizer updates), then cosine decay to 0", 10)
+    max_steps: int | None = _help("stop after this many optimizer updates (smoke tests)")
+    embedding_cache: str = _help("decoder mode: keep image embeddings in memory, on disk (run/embeddings) or none", "memory")
+    train_split: str = _help("split to train on", "train")
+    val_split: str | None = _help("split scored after each epoch (best weights kept); none or missing skips it", "val")
+    seed: int = _help("random seed (prompt sampling, jitter, shuffling)", 0)
+    device: str = _help("cpu, cuda or auto", "auto")
+    out: str = _help("folder of SAM runs", "runs/sam")
+    name: str | None = _help("run name (default <model>-<adapter>); an existing run gets a numbered new name")
+    resume: bool = _help("continue the run <out>/<name> from checkpoints/last.pt", False)
+    merge: bool = _help("also export weights/sam_merged.pth, a plain SAM state dict (lora and decoder modes)", False)
+
+    def __post_init__(self) -> None:
+        if self.model not in SAM_VARIANTS:
+            raise ValueError(f"model must be one of {sorted(SAM_VARIANTS)}, but got {self.model!r}")
+        if self.adapter not in ADAPTER_MODES:
+            raise ValueError(f"adapter must be one of {list(ADAPTER_MODES)}, but got {self.adapter!r}")
+        if self.prompt not in ("box", "points"):
+            raise ValueError(f"prompt must be 'box' or 'points', but got {self.prompt!r}")
+        if self.embedding_cache not in EMBEDDING_CACHES:
+            raise ValueError(f"embedding_cache must be one of {list(EMBEDDING_CACHES)}, but got {self.embedding_cache!r}")
+        if isinstance(self.adapter_positions, str):
+            self.adapter_positions = [p.strip() for p in self.adapter_positions.split(",") if p.strip()]
+        if self.image_size is not None and self.model != "tiny" and self.image_size != 1024:
+            raise ValueError(f"image_size applies to the tiny model only ({self.model} is 1024 px), but got {self.image_size}")
+        if self.image_size is not None and (self.image_size < 32 or self.image_size % 16):
+            raise ValueError(f"image_size must be a multiple of 16 and >= 32, but got {self.image_size}")
+        for name in ("epochs", "batch_size", "accumulate", "n_points", "max_instances"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, but got {getattr(self, name)}")
+        if self.lr <= 0 or self.weight_decay < 0 or self.warmup_steps < 0 or self.box_jitter < 0:
+            raise ValueError("lr must be > 0 and weight_decay, warmup_steps, box_jitter >= 0")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, but got {self.max_steps}")
+        if self.val_split in ("", "none", "None"):
+            self.val_split = None
+        self.adapter_settings()  # validates the adapter fields
+
+    def adapter_settings(self) -> AdapterSettings:
+        return AdapterSettings(
+            mode=self.adapter,
+            lora_r=self.lora_r,
+            lora_alpha=self.lora_alpha,
+            lora_dropout=self.lora_dropout,
+            lora_decoder=self.lora_decoder,
+            adapter_dim=self.adapter_dim,
+            adapter_positions=list(self.adapter_positions),
+            train_prompt_encoder=self.train_prompt_encoder,
+        )
+
+    @property
+    def run_name(self) -> str:
+        return self.name or f"{self.model}-{self.adapter}"
+
+
+# Fields that must agree between a run and `--resume` (the rest, e.g. epochs, may change).
+RESUME_FIXED = (
+    "data", "model", "checkpoint", "image_size", "adapter", "lora_r", "lora_alpha", "lora_decoder",
+    "adapter_dim", "adapter_positions", "train_prompt_encoder", "prompt",
+)

@@ -1,0 +1,239 @@
+"""Data for SAM: COCO instances of a `wood prep` split, SAM's resize + padding, box and point prompts.
+
+Coordinates: boxes are XYXY in pixel-edge coordinates of the ORIGINAL image (a box covers
+pixels x0 <= x < x1, y0 <= y < y1, as `wood prep` writes them); points are XY at pixel
+centres. `to_model_frame` maps both into the resized frame SAM's prompt encoder expects.
+Masks stay at the original resolution: loss and metrics are computed there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wood.errors import DataError
+
+BOX_JITTER_MAX_PX_AT_1024 = 20.0
+"""SAM paper: box noise std = 10% of the side, at most 20 px (for 1024 px images; scaled with the image)."""
+
+
+@dataclass
+class SamInstance:
+    """One COCO annotation: ``category_id`` (COCO, from 1), ``bbox_xyxy`` (4,) float pixel edges,
+    ``mask`` (H, W) bool at the original resolution."""
+
+    ann_id: int
+    category_id: int
+    bbox_xyxy: np.ndarray
+    mask: np.ndarray
+
+
+@dataclass
+class SamImage:
+    """One image of the split with its instances (empty for good images)."""
+
+    image_id: int
+    file_name: str
+    path: Path
+    height: int
+    width: int
+    instances: list[SamInstance] = field(default_factory=list)
+
+    @property
+    def original_size(self) -> tuple[int, int]:
+        return (self.height, self.width)
+
+
+def coco_path(prep_dir: str | Path, split: str) -> Path:
+    return Path(prep_dir) / "coco" / f"{split}.json"
+
+
+def read_coco(prep_dir: str | Path, split: str) -> dict[str, Any]:
+    """Read ``coco/<split>.json`` of a prepared dataset; a missing or broken file is a DataError."""
+    path = coco_path(prep_dir, split)
+    if not path.is_file():
+        raise DataError(f"no COCO annotations for split {split!r}; run `wood prep` first or pick another --split", path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"not valid JSON ({exc.__class__.__name__})", path) from exc
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise DataError(f"COCO file has no {key!r} list", path)
+    return data
+
+
+def decode_segmentation(segmentation: Any, height: int, width: int, where: str | Path) -> np.ndarray:
+    """A COCO ``segmentation`` (polygon list or RLE) as a (H, W) bool mask."""
+    from pycocotools import mask as mask_utils
+
+    try:
+        if isinstance(segmentation, list):
+            rles = mask_utils.frPyObjects(segmentation, height, width)
+            rle = mask_utils.merge(rles)
+        elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
+            rle = mask_utils.frPyObjects(segmentation, height, width)
+        elif isinstance(segmentation, dict):
+            rle = dict(segmentation)
+            if isinstance(rle["counts"], str):
+                rle["counts"] = rle["counts"].encode("ascii")
+        else:
+            raise TypeError(f"unsupported segmentation type {type(segmentation).__name__}")
+        return mask_utils.decode(rle).astype(bool)
+    except (TypeError, ValueError, KeyError, Exception) as exc:  # pycocotools raises bare Exception
+        raise DataError(f"cannot decode a segmentation ({exc.__class__.__name__}: {exc})", where) from exc
+
+
+def images_dir(prep_dir: str | Path, split: str, coco: dict[str, Any]) -> Path:
+    """Where the split's image files are: ``info.images_dir`` (relative to the json) or yolo/images/<split>."""
+    rel = (coco.get("info") or {}).get("images_dir")
+    if rel:
+        return (coco_path(prep_dir, split).parent / rel).resolve()
+    return Path(prep_dir) / "yolo" / "images" / split
+
+
+def load_split(prep_dir: str | Path, split: str) -> tuple[list[SamImage], dict[int, str]]:
+    """All images of ``split`` with their decoded instances, and {category_id: name}."""
+    coco = read_coco(prep_dir, split)
+    where = coco_path(prep_dir, split)
+    folder = images_dir(prep_dir, split, coco)
+    categories = {int(c["id"]): str(c["name"]) for c in coco["categories"]}
+    images: dict[int, SamImage] = {}
+    for entry in coco["images"]:
+        image = SamImage(
+            image_id=int(entry["id"]),
+            file_name=str(entry["file_name"]),
+            path=folder / entry["file_name"],
+            height=int(entry["height"]),
+            width=int(entry["width"]),
+        )
+        images[image.image_id] = image
+    for ann in coco["annotations"]:
+        image = images.get(int(ann["image_id"]))
+        if image is None:
+            raise DataError(f"annotation {ann.get('id')} points to unknown image_id {ann['image_id']}", where)
+        if int(ann["category_id"]) not in categories:
+            raise DataError(f"annotation {ann.get('id')} has unknown category_id {ann['category_id']}", where)
+        x, y, w, h = (float(v) for v in ann["bbox"])
+        mask = decode_segmentation(ann["segmentation"], image.height, image.width, where)
+        image.instances.append(
+            SamInstance(int(ann["id"]), int(ann["category_id"]), np.array([x, y, x + w, y + h], np.float32), mask)
+        )
+    return list(images.values()), categories
+
+
+def resized_shape(height: int, width: int, target: int) -> tuple[int, int]:
+    """(H, W) after ResizeLongestSide(target): the longest side becomes ``target``."""
+    from segment_anything.utils.transforms import ResizeLongestSide
+
+    return ResizeLongestSide.get_preprocess_shape(height, width, target)
+
+
+def resize_image(rgb: np.ndarray, target: int) -> np.ndarray:
+    """SAM's ResizeLongestSide on a uint8 (H, W, 3) RGB image; padding happens in `Sam.preprocess`."""
+    from segment_anything.utils.transforms import ResizeLongestSide
+
+    return ResizeLongestSide(target).apply_image(rgb)
+
+
+def to_model_frame(coords_xy: np.ndarray, original_size: tuple[int, int], target: int) -> np.ndarray:
+    """Scale XY coordinates (..., 2) (or XYXY boxes (N, 4)) from the original image to the resized frame."""
+    h, w = original_size
+    new_h, new_w = resized_shape(h, w, target)
+    out = np.asarray(coords_xy, dtype=np.float32).copy()
+    flat = out.reshape(-1, 2)
+    flat[:, 0] *= new_w / w
+    flat[:, 1] *= new_h / h
+    return flat.reshape(out.shape)
+
+
+def jitter_boxes(boxes_xyxy: np.ndarray, original_size: tuple[int, int], std_fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Add Gaussian noise to each box side (std = ``std_fraction`` of the box side, clipped to
+    20 px per 1024 px of image), keep x0 < x1, y0 < y1 and stay inside the image."""
+    if std_fraction <= 0 or len(boxes_xyxy) == 0:
+        return boxes_xyxy.astype(np.float32)
+    h, w = original_size
+    max_px = BOX_JITTER_MAX_PX_AT_1024 * max(h, w) / 1024
+    boxes = boxes_xyxy.astype(np.float32).copy()
+    side = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]] * 2, axis=1)
+    noise = np.clip(rng.normal(0.0, 1.0, boxes.shape) * std_fraction * side, -max_px, max_px)
+    boxes += noise
+    boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, w)
+    boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, h)
+    boxes[:, 2] = np.maximum(boxes[:, 2], boxes[:, 0] + 1)
+    boxes[:, 3] = np.maximum(boxes[:, 3], boxes[:, 1] + 1)
+    return boxes
+
+
+def sample_points(mask: np.ndarray, n: int, rng: np.random.Generator | None) -> np.ndarray:
+    """``n`` positive XY points (pixel centres) inside ``mask``: random with ``rng``; without it,
+    deterministic: the pixel farthest from the mask border first, then evenly spaced mask pixels."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        raise DataError("cannot sample a point prompt from an empty mask")
+    if rng is not None:
+        pick = rng.integers(0, len(xs), size=n)
+        return np.stack([xs[pick], ys[pick]], axis=1).astype(np.float32) + 0.5
+    import cv2
+
+    dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    cy, cx = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    points = [(cx, cy)]
+    if n > 1:
+        idx = np.linspace(0, len(xs) - 1, n - 1).round().astype(int)
+        points += list(zip(xs[idx], ys[idx]))
+    return np.asarray(points, np.float32) + 0.5
+
+
+def build_prompts(
+    instances: list[SamInstance],
+    original_size: tuple[int, int],
+    target: int,
+    prompt: str,
+    n_points: int = 1,
+    box_jitter: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> dict[str, np.ndarray]:
+    """Prompts for ``instances`` in the model frame: {"boxes": (N, 4)} for ``prompt="box"`` or
+    {"points": (N, P, 2), "labels": (N, P)} for ``prompt="points"``. ``rng`` None = deterministic."""
+    if prompt == "box":
+        boxes = np.stack([inst.bbox_xyxy for inst in instances]).astype(np.float32)
+        if rng is not None:
+            boxes = jitter_boxes(boxes, original_size, box_jitter, rng)
+        return {"boxes": to_model_frame(boxes, original_size, target)}
+    if prompt == "points":
+        points = np.stack([sample_points(inst.mask, n_points, rng) for inst in instances])
+        return {"points": to_model_frame(points, original_size, target), "labels": np.ones(points.shape[:2], np.int64)}
+    raise ValueError(f"prompt must be 'box' or 'points', but got {prompt!r}")
+
+
+class ImageCache:
+    """Resized uint8 images in memory, keyed by image id (reading PNGs every epoch is slow)."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self._items: dict[int, np.ndarray] = {}
+
+    def get(self, image: SamImage) -> np.ndarray:
+        if image.image_id not in self._items:
+            from wood.prep.imageio import read_image_rgb
+
+            rgb = read_image_rgb(image.path)
+            if rgb.shape[:2] != image.original_size:
+                raise DataError(
+                    f"image is {rgb.shape[1]}x{rgb.shape[0]} but the COCO file says {image.width}x{image.height}", image.path
+                )
+            self._items[image.image_id] = resize_image(rgb, self.target)
+        return self._items[image.image_id]
+
+
+def image_tensor(sam: Any, resized_rgb: np.ndarray, device: str) -> Any:
+    """(1, 3, S, S) normalised and padded input for ``sam.image_encoder``."""
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(resized_rgb)).to(device).permute(2, 0, 1).float()
+    return sam.preprocess(x)[None]

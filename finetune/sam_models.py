@@ -1,0 +1,261 @@
+"""SAM model registry: the official segment-anything variants and a tiny ViT for tests and CPU demos.
+
+`vit_b`, `vit_l` and `vit_h` are built by `segment_anything.sam_model_registry` (random
+initialisation) and their weights are loaded here with ``map_location="cpu"``, because
+`build_sam` calls `torch.load` without it and a GPU-saved checkpoint then fails on CPU.
+
+`tiny` is built from the same segment-anything classes (ImageEncoderViT, PromptEncoder,
+MaskDecoder, TwoWayTransformer) with a small encoder (dim 128, depth 2) and a small decoder;
+it has no pretrained weights and always starts from random initialisation.
+
+Weights are never downloaded. They come from ``--checkpoint PATH`` or from the local cache
+folders returned by `weights_dirs()`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from wood.console import console
+from wood.errors import WeightsError
+
+OFFICIAL_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
+
+
+@dataclass(frozen=True)
+class SamVariant:
+    """One entry of the registry: its name, the official checkpoint file and a description."""
+
+    name: str
+    checkpoint_file: str | None
+    description: str
+
+    @property
+    def url(self) -> str | None:
+        return None if self.checkpoint_file is None else OFFICIAL_URL + self.checkpoint_file
+
+
+SAM_VARIANTS: dict[str, SamVariant] = {
+    "vit_b": SamVariant("vit_b", "sam_vit_b_01ec64.pth", "SAM ViT-B, 94M params, 1024 px"),
+    "vit_l": SamVariant("vit_l", "sam_vit_l_0b3195.pth", "SAM ViT-L, 312M params, 1024 px"),
+    "vit_h": SamVariant("vit_h", "sam_vit_h_4b8939.pth", "SAM ViT-H, 641M params, 1024 px"),
+    "tiny": SamVariant("tiny", None, "ViT dim 128, depth 2, small decoder; random init; tests and CPU demos"),
+}
+
+TINY_EMBED_DIM = 128
+TINY_DEPTH = 2
+TINY_HEADS = 4
+TINY_PATCH = 16
+TINY_PROMPT_DIM = 64
+
+
+def build_tiny_sam(image_size: int = 256, patch_size: int = TINY_PATCH) -> Any:
+    """A small SAM built from the segment-anything classes: input ``image_size`` px (square).
+
+    Encoder: ViT dim 128, depth 2, 4 heads, global attention, relative positions.
+    Decoder: two-way transformer of dim 64 (mlp 256, 4 heads). ``image_size`` must be a
+    multiple of ``patch_size``.
+    """
+    import torch
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+    if image_size % patch_size:
+        raise ValueError(f"image_size must be a multiple of {patch_size}, but got {image_size}")
+    grid = image_size // patch_size
+    sam = Sam(
+        image_encoder=ImageEncoderViT(
+            img_size=image_size,
+            patch_size=patch_size,
+            embed_dim=TINY_EMBED_DIM,
+            depth=TINY_DEPTH,
+            num_heads=TINY_HEADS,
+            mlp_ratio=4,
+            out_chans=TINY_PROMPT_DIM,
+            qkv_bias=True,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+            use_rel_pos=True,
+            window_size=0,
+            global_attn_indexes=(),
+        ),
+        prompt_encoder=PromptEncoder(
+            embed_dim=TINY_PROMPT_DIM,
+            image_embedding_size=(grid, grid),
+            input_image_size=(image_size, image_size),
+            mask_in_chans=16,
+        ),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(depth=2, embedding_dim=TINY_PROMPT_DIM, mlp_dim=256, num_heads=4),
+            transformer_dim=TINY_PROMPT_DIM,
+            iou_head_depth=3,
+            iou_head_hidden_dim=64,
+        ),
+    )
+    sam.eval()
+    return sam
+
+
+def build_sam(variant: str, image_size: int | None = None) -> Any:
+    """A randomly initialised SAM of ``variant`` (a key of SAM_VARIANTS), in eval mode.
+
+    ``image_size`` only applies to ``tiny`` (default 256); official variants are 1024 px.
+    """
+    if variant not in SAM_VARIANTS:
+        raise WeightsError(f"unknown SAM variant {variant!r}; expected one of {sorted(SAM_VARIANTS)}")
+    if variant == "tiny":
+        return build_tiny_sam(image_size or 256)
+    if image_size not in (None, 1024):
+        raise WeightsError(f"SAM {variant} works at 1024 px only, but image_size={image_size} was given")
+    from segment_anything import sam_model_registry
+
+    return sam_model_registry[variant](checkpoint=None)
+
+
+def weights_dirs() -> list[Path]:
+    """Local folders searched for official checkpoints, in order: ./weights, $WOOD_WEIGHTS_DIR
+    (default ~/.cache/wood/weights)."""
+    cache = os.environ.get("WOOD_WEIGHTS_DIR") or str(Path.home() / ".cache" / "wood" / "weights")
+    return [Path.cwd() / "weights", Path(cache).expanduser()]
+
+
+def find_checkpoint(variant: str) -> Path | None:
+    """The official checkpoint of ``variant`` in a local cache folder, or None."""
+    spec = SAM_VARIANTS[variant]
+    if spec.checkpoint_file is None:
+        return None
+    for folder in weights_dirs():
+        candidate = folder / spec.checkpoint_file
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def missing_weights_message(variant: str) -> str:
+    """One line: which file, where to get it, where to put it, and the from-scratch alternative."""
+    spec = SAM_VARIANTS[variant]
+    dirs = " or ".join(str(d) for d in weights_dirs())
+    return (
+        f"no weights for SAM {variant}: get {spec.checkpoint_file} ({spec.url}) on a connected machine and put it "
+        f"in {dirs}, or pass --checkpoint PATH; --random-init trains from scratch instead"
+    )
+
+
+def load_state_dict_file(path: str | Path) -> dict[str, Any]:
+    """Read a state dict from a .pth/.pt (torch, map_location cpu) or .safetensors file.
+
+    A dict wrapping the weights under "model" or "state_dict" is unwrapped.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError("weights file does not exist", path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated or not a weights file
+        raise WeightsError(f"cannot read weights ({exc.__class__.__name__}: {str(exc)[:120]})", path) from exc
+    for key in ("model", "state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+        raise WeightsError("not a state dict (expected a mapping of parameter names to tensors)", path)
+    return state
+
+
+def load_weights(sam: Any, state: dict[str, Any], path: str | Path) -> None:
+    """Load ``state`` into ``sam`` strictly; a mismatch is a WeightsError naming the keys."""
+    model_keys = set(sam.state_dict())
+    missing = sorted(model_keys - set(state))
+    unexpected = sorted(set(state) - model_keys)
+    if missing or unexpected:
+        raise WeightsError(
+            f"weights do not fit this SAM variant: {len(missing)} missing key(s) {missing[:3]}, "
+            f"{len(unexpected)} unexpected key(s) {unexpected[:3]}",
+            path,
+        )
+    try:
+        sam.load_state_dict(state)
+    except RuntimeError as exc:
+        raise WeightsError(f"weights do not fit this SAM variant: {str(exc).splitlines()[-1][:200]}", path) from exc
+
+
+def load_sam(
+    variant: str,
+    checkpoint: str | Path | None = None,
+    random_init: bool = False,
+    image_size: int | None = None,
+) -> tuple[Any, str]:
+    """Build ``variant`` and load its weights. Returns (sam, source) where source is the
+    checkpoint path or "random".
+
+    Without ``checkpoint`` the official file is looked up in `weights_dirs()`. When it is
+    absent, ``random_init`` allows random initialisation (with a warning); otherwise a
+    WeightsError says where to get the file and where to put it. ``tiny`` has no official
+    weights and is always randomly initialised unless a checkpoint is given.
+    """
+    sam = build_sam(variant, image_size)
+    path = Path(checkpoint) if checkpoint is not None else find_checkpoint(variant)
+    if path is None:
+        if variant != "tiny" and not random_init:
+            raise WeightsError(missing_weights_message(variant))
+        console.print(f"[yellow]warning:[/] SAM {variant} starts from random initialisation (no pretrained weights)")
+        return sam, "random"
+    load_weights(sam, load_state_dict_file(path), path)
+    return sam, str(path)
+
+
+def count_parameters(module: Any, trainable_only: bool = False) -> int:
+    """Number of parameters of ``module`` (only those with requires_grad if ``trainable_only``)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def resolve_device(device: str) -> str:
+    """"auto" → "cuda" when available, else "cpu". "cuda" without a GPU is a ConfigError."""
+    import torch
+
+    from wood.errors import ConfigError
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("device cuda was asked for, but torch sees no CUDA device; use --device cpu")
+    return device
+
+
+def decode_masks(
+    sam: Any,
+    embedding: Any,
+    input_size: tuple[int, int],
+    original_size: tuple[int, int],
+    boxes_xyxy: Any = None,
+    points_xy: Any = None,
+    point_labels: Any = None,
+) -> tuple[Any, Any]:
+    """Run prompt encoder + mask decoder + postprocessing for the prompts of ONE image.
+
+    ``embedding``: (1, C, h, w) image embedding. ``boxes_xyxy``: (N, 4) float tensor, or
+    ``points_xy`` (N, P, 2) with ``point_labels`` (N, P), in the RESIZED input frame (after
+    ResizeLongestSide). ``input_size``/``original_size`` are (H, W). Returns mask logits
+    (N, 1, H, W) at the ORIGINAL resolution and predicted IoU (N, 1). Gradients flow
+    (Sam.forward is under no_grad, so training calls the parts directly).
+    """
+    points = None if points_xy is None else (points_xy, point_labels)
+    sparse, dense = sam.prompt_encoder(points=points, boxes=boxes_xyxy, masks=None)
+    low_res, iou_pred = sam.mask_decoder(
+        image_embeddings=embedding,
+        image_pe=sam.prompt_encoder.get_dense_pe(),
+        sparse_prompt_embeddings=sparse,
+        dense_prompt_embeddings=dense,
+        multimask_output=False,
+    )
+    logits = sam.postprocess_masks(low_res, input_size=input_size, original_size=original_size)
+    return logits, iou_pred
