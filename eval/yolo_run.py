@@ -1,0 +1,89 @@
+"""Reading a YOLO run folder (or a bare Ultralytics checkpoint) for evaluation and prediction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wood.errors import DataError, WeightsError
+
+
+@dataclass
+class YoloRun:
+    """What eval and predict need from a run: the checkpoint, its dataset and image size."""
+
+    run_dir: Path | None
+    weights: Path
+    data: Path | None  # prep folder the run was trained on (None for a bare checkpoint)
+    task: str | None  # detect | segment (None: read from the checkpoint)
+    imgsz: int | None
+    info: dict[str, Any]  # run_info.json (classes, manifest_sha256), {} if absent
+
+
+def load_run(run_dir: Path | None, weights: Path | None = None) -> YoloRun:
+    """Read ``run_dir`` (config.yaml, run_info.json, weights/best.pt); ``weights`` overrides the checkpoint.
+
+    With ``run_dir`` None, ``weights`` alone is used: any Ultralytics checkpoint works.
+    """
+    if run_dir is None and weights is None:
+        raise DataError("give a run folder (--run) or a checkpoint (--weights)")
+    cfg: dict[str, Any] = {}
+    info: dict[str, Any] = {}
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise DataError("run folder does not exist", run_dir)
+        if (run_dir / "config.yaml").is_file():
+            cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+        if (run_dir / "run_info.json").is_file():
+            info = json.loads((run_dir / "run_info.json").read_text(encoding="utf-8"))
+        if weights is None:
+            weights = run_dir / "weights" / "best.pt"
+            if not weights.is_file():
+                raise WeightsError("run folder has no weights/best.pt (training did not finish?); pass --weights", run_dir)
+    weights = Path(weights)
+    if not weights.is_file():
+        raise WeightsError("checkpoint does not exist", weights)
+    data = info.get("data") or cfg.get("data")
+    return YoloRun(
+        run_dir=run_dir,
+        weights=weights,
+        data=Path(data) if data else None,
+        task=cfg.get("task"),
+        imgsz=cfg.get("imgsz"),
+        info=info,
+    )
+
+
+def load_yolo(weights: Path, device: str | None = None):
+    """Load an Ultralytics checkpoint offline; a broken file is a WeightsError."""
+    from wood.offline import setup_ultralytics
+
+    setup_ultralytics()
+    from ultralytics import YOLO
+
+    try:
+        model = YOLO(str(weights))
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds on a corrupt file
+        raise WeightsError(f"cannot load checkpoint ({exc.__class__.__name__}: {str(exc)[:120]})", weights) from exc
+    return model
+
+
+def checkpoint_imgsz(model, default: int = 640) -> int:
+    """The imgsz a checkpoint was trained at (train_args in the .pt), else ``default``."""
+    args = getattr(model, "ckpt", None) or {}
+    args = args.get("train_args", {}) if isinstance(args, dict) else {}
+    value = args.get("imgsz", default) if isinstance(args, dict) else default
+    return int(value[0] if isinstance(value, (list, tuple)) else value)
+
+
+def model_names(model) -> list[str]:
+    """Class names of an Ultralytics model in class-id order."""
+    names = model.names
+    if isinstance(names, dict):
+        return [str(names[i]) for i in range(len(names))]
+    return [str(n) for n in names]
