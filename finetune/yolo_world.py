@@ -221,6 +221,10 @@ def train_world(cfg: Any, data_yaml: str | Path, run_dir: str | Path):
     category = _manifest_category(Path(cfg.data) / "manifest.json")
     encoder = check_encoder_name(cfg.text_encoder)
     prompts = resolve_prompts(names, category, cfg.prompts)
+    # Encode now (or read the keyed cache): a missing encoder fails before any training starts,
+    # and the trainer then reads the same cache file instead of encoding again.
+    data_root = Path(str(read_yaml(data_yaml).get("path", Path(data_yaml).parent)))
+    class_embeddings(encoder, prompts, cache_dir=data_root / "images")
     model_arg = world_model_arg(cfg)
     model = load_model(cfg, model_arg)
     if not isinstance(model.model, WorldModel):
