@@ -65,8 +65,12 @@ def predict_images(
     weights: Path | None = None,
     device: str | None = None,
     imgsz: int | None = None,
+    prompts: list[str] | None = None,
 ) -> Path:
-    """Predict ``images`` with the run's checkpoint; write overlays and predictions.json; return its path."""
+    """Predict ``images`` with the run's checkpoint; write overlays and predictions.json; return its path.
+
+    ``prompts`` (YOLO-World runs only): detect these texts instead of the trained classes.
+    """
     import cv2
 
     from wood.prep.imageio import read_image_rgb
@@ -76,6 +80,10 @@ def predict_images(
     files = collect_images(images)
     run = load_run(run_dir, weights)
     model = load_yolo(run.weights, device)
+    if prompts:
+        from wood.finetune.yolo_world import set_run_prompts
+
+        set_run_prompts(model, run.run_dir, prompts)
     names = model_names(model)
     size = imgsz or run.imgsz or checkpoint_imgsz(model)
     out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / "predict"

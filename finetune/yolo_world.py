@@ -290,6 +290,33 @@ def set_world_prompts(yolo: Any, prompts: dict[str, list[str]], text_encoder: st
     yolo.predictor = None  # a predictor built earlier holds the old names
 
 
+def set_run_prompts(yolo: Any, run: str | Path | None, prompts: list[str]) -> None:
+    """``wood predict --prompt``: each text becomes a class of ``yolo``, encoded with the run's encoder."""
+    if run is None:
+        raise ConfigError("--prompt needs --run: the YOLO-World run folder that records its text encoder")
+    if not prompts or any(not p.strip() for p in prompts):
+        raise ConfigError("--prompt needs a non-empty text")
+    info = world_run_info(run)
+    set_world_prompts(yolo, {p.strip(): [p.strip()] for p in prompts}, info["encoder"])
+
+
+def write_prompted_checkpoint(weights: str | Path, prompts: dict[str, list[str]], text_encoder: str, out: str | Path) -> Path:
+    """Copy a YOLO-World checkpoint with its class vectors re-encoded from ``prompts`` (same class
+    names, so ``wood eval detect --weights OUT`` scores e.g. a renamed prompt on the same split)."""
+    import torch
+
+    ckpt = torch.load(str(weights), map_location="cpu", weights_only=False)
+    model = ckpt.get("ema") or ckpt.get("model")
+    names = [model.names[i] for i in sorted(model.names)] if isinstance(model.names, dict) else list(model.names)
+    if list(prompts) != names:
+        raise ConfigError(f"prompts must name the checkpoint's classes {names} in order, but got {list(prompts)}")
+    emb, _ = class_embeddings(text_encoder, prompts)
+    model.txt_feats = _stack(names, emb).reshape(1, len(names), -1).to(model.txt_feats.dtype)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, str(out))
+    return Path(out)
+
+
 def predict_world(
     run: str | Path,
     source: str | Path | list,

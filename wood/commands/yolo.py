@@ -80,11 +80,12 @@ def predict(
     conf: float = typer.Option(0.25, "--conf", help="Confidence threshold."),
     weights: Path = typer.Option(None, "--weights", help="Checkpoint (default: <run>/weights/best.pt)."),
     device: str = typer.Option(None, "--device", help="cpu, 0, cuda:0 ..."),
+    prompt: list[str] = typer.Option(None, "--prompt", help="YOLO-World runs: detect this text instead of the trained classes (repeatable)."),
 ) -> None:
     """Predict boxes (and masks) on images; writes overlay PNGs and predictions.json."""
     from wood.eval.predict import predict_images
 
-    out_json = predict_images(run, images, out=out, conf=conf, weights=weights, device=device)
+    out_json = predict_images(run, images, out=out, conf=conf, weights=weights, device=device, prompts=prompt or None)
     console.print(f"predictions: {out_json}")
     typer.echo(str(out_json))
 
