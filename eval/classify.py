@@ -22,9 +22,10 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     p = np.asarray(y_pred, dtype=np.int64).ravel()
     if t.shape != p.shape:
         raise ValueError(f"y_true and y_pred must have the same length, but got {t.shape[0]} and {p.shape[0]}")
-    bad = (t < 0) | (t >= num_classes) | (p < 0) | (p >= num_classes)
-    if bad.any():
-        raise ValueError(f"labels must lie in [0, {num_classes}), but got {sorted(set(t[bad]) | set(p[bad]))}")
+    both = np.concatenate([t, p])
+    bad = both[(both < 0) | (both >= num_classes)]
+    if bad.size:
+        raise ValueError(f"labels must lie in [0, {num_classes}), but got {sorted(set(bad.tolist()))}")
     return np.bincount(t * num_classes + p, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 

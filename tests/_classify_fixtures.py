@@ -32,3 +32,15 @@ def write_classify_tree(root: Path, per_split: dict[str, int] | None = None, siz
                     raise RuntimeError("cv2.imencode failed")
                 (folder / f"{name}_{split}_{i:03d}.png").write_bytes(buf.tobytes())
     return root
+
+
+def write_fake_resnet18(path: Path, seed: int = 1) -> dict:
+    """Save a torchvision ResNet18 state dict (1000-class head, seeded random weights) to ``path``;
+    stands in for resnet18-f37072fd.pth, which cannot be downloaded offline."""
+    import torch
+    from torchvision.models import resnet18
+
+    torch.manual_seed(seed)
+    state = resnet18(weights=None).state_dict()
+    torch.save(state, path)
+    return state

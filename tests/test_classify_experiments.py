@@ -1,0 +1,71 @@
+"""`wood experiments classify`: the checked-in five attempts, skipped pretrained rows, the table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from _classify_fixtures import write_classify_tree, write_fake_resnet18
+from wood.errors import ConfigError
+from wood.finetune.classify_models import RESNET18_FILE
+from wood.finetune.experiments import SKIPPED, default_config_path, load_attempts, run_experiments
+
+
+@pytest.fixture()
+def empty_hub(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+
+
+def test_checked_in_config_is_the_studys_table(tmp_path):
+    rows = load_attempts(default_config_path(), tmp_path, tmp_path, {})
+    got = [(r["exp"], r["cfg"].arch, r["cfg"].optimizer, r["cfg"].lr, r["cfg"].epochs, r["cfg"].strategy) for r in rows]
+    assert got == [
+        ("Baseline", "simple-cnn", "sgd", 1e-3, 30, "scratch"),
+        ("Attempt 1", "simple-cnn", "adam", 1e-3, 30, "scratch"),
+        ("Attempt 2", "resnet18", "adam", 1e-3, 30, "scratch"),
+        ("Attempt 3", "resnet18", "adam", 1e-3, 30, "transfer"),
+        ("Attempt 4", "resnet18", "adam", 1e-3, 30, "finetune"),
+    ]
+    assert (rows[4]["cfg"].finetune_epochs, rows[4]["cfg"].finetune_lr) == (10, 1e-4)
+    assert [r["study"]["test_acc"] for r in rows] == [23.0, 26.9, 34.6, 61.5, 69.2]
+
+
+def test_unknown_key_is_a_config_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"attempts": [{"exp": "x", "arch": "resnet18", "lr_typo": 1}]}))
+    with pytest.raises(ConfigError, match="lr_typo"):
+        load_attempts(bad, tmp_path, tmp_path, {})
+
+
+@pytest.mark.slow
+def test_five_attempts_quick_with_missing_weights_skipped(tmp_path, empty_hub):
+    torch.set_num_threads(1)
+    data = write_classify_tree(tmp_path / "prep", size=40)
+    rows = run_experiments(data, None, 1, tmp_path / "exp", imgsz=32, device="cpu")
+    assert [r["status"] for r in rows] == ["ok", "ok", "ok", SKIPPED, SKIPPED]
+    assert all(RESNET18_FILE in r["message"] for r in rows[3:])
+    assert all(r["test_acc"] is not None and r["seed"] == 0 for r in rows[:3])
+    assert (rows[4]["epochs"], rows[4]["lr"]) == ("1 + 1", "1e-3 then 1e-4")
+    table = (tmp_path / "exp" / "table.md").read_text()
+    assert table.count(SKIPPED) == 2 and "| Attempt 4 | ResNet18 | 1 + 1 | Adam |" in table
+    assert "| Exp | Arch | Epochs | Optimizer | LR | Strategy | train/test acc |" in table
+    saved = json.loads((tmp_path / "exp" / "table.json").read_text())
+    assert [r["exp"] for r in saved["rows"]] == ["Baseline", "Attempt 1", "Attempt 2", "Attempt 3", "Attempt 4"]
+
+
+@pytest.mark.slow
+def test_pretrained_attempts_run_with_weights(tmp_path, empty_hub):
+    torch.set_num_threads(1)
+    data = write_classify_tree(tmp_path / "prep", size=40)
+    write_fake_resnet18(tmp_path / "r18.pth")
+    raw = yaml.safe_load(default_config_path().read_text())
+    raw["attempts"] = raw["attempts"][3:]
+    config = tmp_path / "pretrained.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    rows = run_experiments(data, config, 1, tmp_path / "exp", imgsz=32, device="cpu", weights=tmp_path / "r18.pth")
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert all((tmp_path / "exp" / "runs" / name / "weights.pt").is_file() for name in ("attempt-3", "attempt-4"))
