@@ -63,15 +63,23 @@ def find_instances(mask: np.ndarray, min_area: int = 1) -> tuple[list[Instance],
     """
     if mask.ndim != 2 or mask.dtype != bool:
         raise ValueError(f"mask must be a 2D bool array with shape (H, W), but got {mask.dtype} {mask.shape}")
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=CONNECTIVITY)
     instances: list[Instance] = []
     dropped = 0
+    mask_u8 = mask.view(np.uint8)
+    # label only the bounding box of all defect pixels: masks are mostly background
+    bx, by, bw, bh = cv2.boundingRect(mask_u8)
+    if bw == 0 or bh == 0:
+        return instances, dropped
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        np.ascontiguousarray(mask_u8[by : by + bh, bx : bx + bw]), connectivity=CONNECTIVITY
+    )
     for k in range(1, count):
-        x, y, w, h, area = (int(v) for v in stats[k])
+        cx, cy, w, h, area = (int(v) for v in stats[k])
+        x, y = bx + cx, by + cy
         if area < min_area:
             dropped += 1
             continue
-        crop = labels[y : y + h, x : x + w] == k
+        crop = labels[cy : cy + h, cx : cx + w] == k
         outer, holes = edge_rings(crop)
         inst = Instance(
             bbox_xyxy=(x, y, x + w, y + h),

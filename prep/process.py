@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from wood.errors import DataError, MisMatchError
@@ -60,8 +61,7 @@ def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:
             f"mask size {raw.shape[1]}x{raw.shape[0]} differs from its image {sample.source} ({width}x{height})",
             mask_path,
         )
-    values = np.unique(raw)
-    if not set(values.tolist()) <= {0, 255}:
+    if _has_values_between(raw, 1, 254):
         record["flags"].append("non_binary_mask")
     mask = mask_to_bool(raw, mask_path)
     if not mask.any():
@@ -87,3 +87,10 @@ def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:
         for inst in instances
     ]
     return record
+
+
+def _has_values_between(array: np.ndarray, low: int, high: int) -> bool:
+    """True if any value lies in [low, high] (for 8-bit masks: anything but 0 and 255)."""
+    if array.dtype != np.uint8:
+        return bool(((array >= low) & (array <= high)).any())
+    return cv2.countNonZero(cv2.inRange(array, low, high).reshape(array.shape[0], -1)) > 0
