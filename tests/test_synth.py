@@ -26,7 +26,8 @@ def _tree(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory) -> Path:
     """A default-sized run (256 px, 10 per defect, 10 good, 10 train good)."""
-    return write_synth(tmp_path_factory.mktemp("synth") / "wood", size=256, per_defect=10, good=10, train_good=10, seed=0)
+    out = tmp_path_factory.mktemp("synth") / "wood"
+    return write_synth(out, size=256, per_defect=10, good=10, train_good=10, seed=0)
 
 
 def test_layout_is_exact_mvtec(default_run: Path) -> None:
