@@ -170,3 +170,20 @@ def test_options_single_class_train_good_and_exclude_combined(synth_root: Path, 
     for img in background:
         assert (out / "yolo" / "labels" / "train" / f"{Path(img['name']).stem}.txt").read_text() == ""
     assert {l.split()[0] for p in (out / "yolo" / "labels").rglob("*.txt") for l in p.read_text().splitlines()} == {"0"}
+
+
+def test_grayscale_category_with_other_defect_names(tmp_path: Path):
+    """Categories like grid or screw: single-channel images, their own defect type names."""
+    from tests._mvtec_fixtures import make_category
+    from wood.prep.synth_io import write_synth
+
+    gray = write_synth(tmp_path / "gray" / "grid", size=96, per_defect=3, good=2, train_good=0, seed=3, gray=True)
+    out = tmp_path / "gray_out"
+    run_prep(PrepConfig(source=gray, out=out, workers=1))
+    assert check_round_trip(out, gray) > 5
+    assert {i["channels"] for i in json.loads((out / "manifest.json").read_text())["images"]} == {1}
+    screw = make_category(tmp_path / "screw", defects=("manipulated_front", "scratch_head", "thread_side"))
+    run_prep(PrepConfig(source=screw, out=tmp_path / "screw_out", workers=1))
+    manifest = json.loads((tmp_path / "screw_out" / "manifest.json").read_text())
+    assert manifest["classes"] == ["manipulated_front", "scratch_head", "thread_side"]
+    assert manifest["category"] == "screw"
