@@ -148,3 +148,21 @@ def test_cli_writes_tree(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["synth", str(out), "--size", "64"])
     assert exc.value.code == 2
+
+
+def test_interrupted_run_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None:
+    import wood.prep.synth_io as synth_io
+
+    real, calls = synth_io.draw_item, []
+
+    def failing(config, item):
+        calls.append(item)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(config, item)
+
+    monkeypatch.setattr(synth_io, "draw_item", failing)
+    out = tmp_path / "wood"
+    with pytest.raises(KeyboardInterrupt):
+        write_synth(out, size=64, per_defect=1, good=1, train_good=1)
+    assert list(tmp_path.iterdir()) == []  # neither OUT nor a temp folder
