@@ -344,9 +344,10 @@ def defect_image(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A wood image with ``defect`` drawn on it: (image uint8 RGB (H, W, 3), mask bool (H, W)).
 
-    One to three components (two or three of different types for ``combined``). ``tiny`` makes
-    the first component smaller than TINY_AREA pixels; ``holed`` makes a color or liquid
-    component enclose an unmasked island, so the mask has a hole.
+    One to three components (two or three of different types for ``combined``), kept 3 px apart
+    where the image has room. ``tiny`` makes one component smaller than TINY_AREA pixels;
+    ``holed`` makes a color or liquid component enclose an unmasked island, so the mask has a
+    hole (ignored for hole and scratch, which have no holed form).
     """
     if defect != "combined" and defect not in DRAWERS:
         raise ValueError(f"unknown wood defect {defect!r}; expected one of {list(WOOD_DEFECTS)}")
