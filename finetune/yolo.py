@@ -150,7 +150,7 @@ def load_model(cfg: YoloConfig, model_arg: str):
     from ultralytics import YOLO
 
     try:
-        model = YOLO(model_arg, task=cfg.task if model_arg.endswith((".yaml", ".yml")) else None)
+        model = YOLO(model_arg)  # task from the model itself: passing task= would mislabel a detect head
     except FileNotFoundError as exc:
         raise ConfigError(f"model {model_arg} not found: use a model yaml such as yolov8n.yaml or yolov8n-seg.yaml") from exc
     except Exception as exc:  # noqa: BLE001 - a corrupt .pt raises many things inside torch
@@ -234,8 +234,9 @@ def train(cfg: YoloConfig) -> Path:
     from wood.offline import setup_ultralytics
 
     read_prep_data_yaml(cfg.data, cfg.data_subdir)  # fail before creating anything
-    run_dir = make_run_dir(cfg)
     setup_ultralytics(allow_network=cfg.download)
+    model = None if cfg.resume or cfg.world else load_model(cfg, resolve_model(cfg))
+    run_dir = make_run_dir(cfg)
     started = time.perf_counter()
     if cfg.resume:
         from ultralytics import YOLO
@@ -259,7 +260,6 @@ def train(cfg: YoloConfig) -> Path:
         if cfg.world:
             model = _train_world(cfg, data_yaml, run_dir)
         else:
-            model = load_model(cfg, resolve_model(cfg))
             model.train(**train_kwargs(cfg, data_yaml, run_dir))
     trainer = model.trainer
     if trainer is None or Path(trainer.save_dir).resolve() != run_dir:
