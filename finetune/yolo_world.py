@@ -241,6 +241,33 @@ def train_world(cfg: Any, data_yaml: str | Path, run_dir: str | Path):
     return model
 
 
+def finetune_world(
+    data: str | Path,
+    out: str | Path = "runs/yolo",
+    name: str | None = None,
+    model: str = DEFAULT_WORLD_MODEL,
+    text_encoder: str = DEFAULT_ENCODER,
+    prompts: str | Path | None = None,
+    epochs: int = 100,
+    imgsz: int = 1024,
+    batch: int = 8,
+    device: str | None = None,
+    **options: Any,
+) -> Path:
+    """Plain-function form of ``wood finetune yolo --world`` (for the demo and scripts); returns the run folder.
+
+    ``options`` are any other YoloConfig fields (workers, seed, plots, overwrite, train_args, ...).
+    """
+    from wood.config import build_config
+    from wood.finetune.yolo import train
+    from wood.finetune.yolo_config import YoloConfig
+
+    cfg = build_config(YoloConfig, None, data=Path(data), out=Path(out), name=name, model=model, world=True,
+                       text_encoder=text_encoder, prompts=None if prompts is None else str(prompts), epochs=epochs,
+                       imgsz=imgsz, batch=batch, device=device, **options)
+    return train(cfg)
+
+
 def _manifest_category(manifest: Path) -> str | None:
     try:
         return json.loads(manifest.read_text(encoding="utf-8")).get("category")
