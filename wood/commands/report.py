@@ -1,0 +1,30 @@
+"""`wood report`: one Markdown + one self-contained HTML page over run folders (wood.eval.report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def report(
+    run_dirs: list[Path] = typer.Argument(None, help="Run folders, or folders searched for run folders (config.yaml / metrics.json / table.json)."),
+    runs_root: Path = typer.Option(None, "--runs-root", help="Search this folder recursively for run folders."),
+    prepared: Path = typer.Option(None, "--prepared", help="Prepared dataset folder for the Dataset section (default: the one the runs' configs name)."),
+    out: Path = typer.Option(Path("report"), "--out", help="Output folder: report.md, images/, report.html."),
+    samples: int = typer.Option(6, "--samples", min=0, help="Ground-truth overlay samples in the Dataset section."),
+) -> None:
+    """Compare every run (detection, segmentation, classification) with its cost, in report.md and report.html."""
+    from wood.console import console
+    from wood.eval.report import build_report
+
+    result = build_report(list(run_dirs or []), out, prepared, runs_root=runs_root, samples=samples)
+    counts = result["runs"]
+    console.print(f"report: {counts['yolo']} detection, {counts['sam']} segmentation, {counts['classify']} classification run(s)"
+                  + (f"; {len(result['messages'])} folder(s) skipped (listed in the report)" if result["messages"] else ""))
+    print(result["html"])
+    print(result["markdown"])
+
+
+def register(app: typer.Typer, finetune_app: typer.Typer, eval_app: typer.Typer) -> None:
+    app.command("report")(report)
