@@ -79,7 +79,7 @@ def build_report(run_dirs: list[Path], out: Path, prepared: Path | None = None, 
         raise DataError("no run folders given: pass RUN_DIRS or --runs-root DIR")
     collection = collect([Path(p) for p in run_dirs], Path(runs_root) if runs_root is not None else None)
     for message in collection.messages:
-        console.print(f"[yellow]skipped[/yellow] {message}")
+        console.print(f"[yellow]skipped[/yellow] {message}", soft_wrap=True)
     usable = [r for r in collection.runs if r.usable]
     if not usable and not collection.experiments:
         where = ", ".join(str(p) for p in list(run_dirs) + ([runs_root] if runs_root is not None else []))

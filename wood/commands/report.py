@@ -21,7 +21,7 @@ def report(
     result = build_report(list(run_dirs or []), out, prepared, runs_root=runs_root, samples=samples)
     counts = result["runs"]
     console.print(f"report: {counts['yolo']} detection, {counts['sam']} segmentation, {counts['classify']} classification run(s)"
-                  + (f"; {len(result['messages'])} folder(s) skipped (listed in the report)" if result["messages"] else ""))
+                  + (f"; {len(result['messages'])} folder(s) skipped (listed in the report)" if result["messages"] else ""), soft_wrap=True)
     print(result["html"])
     print(result["markdown"])
 
