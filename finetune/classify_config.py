@@ -37,7 +37,7 @@ class ClassifyConfig:
                   "(<torch.hub.get_dir()>/checkpoints/resnet18-*.pth)."},
     )
     imgsz: int = field(default=224, metadata={"help": "Images are resized to imgsz x imgsz pixels."})
-    batch: int = field(default=16, metadata={"help": "Batch size."})
+    batch: int = field(default=16, metadata={"help": "Batch size (>= 2: BatchNorm needs two images)."})
     balance: str = field(
         default="none",
         metadata={"help": "Long tail: none; sampler (class-balanced sampling with replacement); "
@@ -61,7 +61,7 @@ class ClassifyConfig:
             if not value > 0:
                 raise ValueError(f"{key} must be > 0, but got {value}")
             setattr(self, key, value)
-        for key, low in (("epochs", 1), ("finetune_epochs", 0), ("batch", 1), ("imgsz", 16)):
+        for key, low in (("epochs", 1), ("finetune_epochs", 0), ("batch", 2), ("imgsz", 16)):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{key} must be an integer >= {low}, but got {value!r}")

@@ -96,7 +96,7 @@ def find_resnet18_weights(weights: str | Path | None = None) -> Path:
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise WeightsError("weights file does not exist; pass a torchvision ResNet18 state dict (.pth)", path)
+            raise WeightsError("weights file does not exist; pass a torchvision ResNet18 state dict (.pth), or use --strategy scratch", path)
         return path
     cache = hub_checkpoint_dir()
     found = sorted(cache.glob("resnet18-*.pth"), key=lambda p: p.stat().st_mtime, reverse=True) if cache.is_dir() else []

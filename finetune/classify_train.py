@@ -5,6 +5,8 @@ Strategies become phases (see :func:`plan_phases`):
 - transfer: one phase, pretrained ResNet18 backbone frozen (BatchNorm statistics too), only ``fc`` trains.
 - finetune: the transfer phase for ``epochs`` at ``lr``, then every layer trainable for
   ``finetune_epochs`` at ``finetune_lr`` with a fresh optimizer.
+When the last phase trained BatchNorm layers (scratch, finetune), their running statistics are
+recomputed on the training images with the final weights (:func:`recalibrate_batchnorm`).
 
 ``--balance loss`` uses logit-adjusted cross-entropy (Menon et al., "Long-tail learning via logit
 adjustment", ICLR 2021): during training the logits get ``+ tau * log(prior)`` (tau = 1, prior =
@@ -105,15 +107,37 @@ def configure_phase(model, phase: Phase, cfg: ClassifyConfig):
 
 
 def batches(order, batch: int) -> list:
-    """Split an epoch's indices into batches; a trailing batch of one joins the previous one
-    (BatchNorm cannot train on a single image once the feature map is 1 x 1)."""
-    chunks = list(order.split(batch))
-    if len(chunks) > 1 and len(chunks[-1]) == 1:
-        import torch
+    """Split an epoch's indices into ceil(n / batch) batches of near-equal size (19 with batch 16
+    gives 10 + 9, not 16 + 3): a tiny trailing batch gives BatchNorm very noisy statistics, and a
+    batch of one image cannot train once the feature map is 1 x 1."""
+    return list(order.tensor_split(max(1, -(-len(order) // batch))))
 
-        chunks[-2] = torch.cat([chunks[-2], chunks[-1]])
-        chunks.pop()
-    return chunks
+
+def recalibrate_batchnorm(model, images_uint8, device, batch: int) -> int:
+    """Recompute BatchNorm running statistics as the plain average over the (un-augmented) training
+    batches, with the weights fixed ("precise BN"). The running averages kept during training
+    (momentum 0.1, a few dozen steps while the weights still move) drift from what the final weights
+    produce: measured on wood_derived_512, a from-scratch ResNet18 scored 47% on its own training
+    images in eval mode and 95% with batch statistics; after recalibration 84%.
+    Returns the number of BatchNorm layers recalibrated."""
+    import torch
+    from torch import nn
+
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not layers or len(images_uint8) < 2:
+        return 0
+    momenta = [m.momentum for m in layers]
+    for m in layers:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    model.train()
+    with torch.no_grad():
+        for idx in batches(torch.arange(len(images_uint8)), batch):
+            model(normalize(to_unit(images_uint8[idx], device)))
+    for m, momentum in zip(layers, momenta):
+        m.momentum = momentum
+    model.eval()
+    return len(layers)
 
 
 def predict(model, images_uint8, device, batch: int = 64) -> np.ndarray:
@@ -157,6 +181,16 @@ def train_epoch(model, data: SplitData, cfg: ClassifyConfig, phase: Phase, optim
     return total / max(seen, 1)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def prepare_run_dir(cfg: ClassifyConfig) -> tuple[Path, Path]:
     """(final run folder, temporary folder to write into). Without exist_ok a taken name gets -2, -3..."""
     parent = Path(cfg.out)
@@ -167,6 +201,10 @@ def prepare_run_dir(cfg: ClassifyConfig) -> tuple[Path, Path]:
         while final.exists():
             final = parent / f"{cfg.run_name}-{n}"
             n += 1
+    for stale in parent.glob(f".{final.name}.tmp-*"):  # left by a killed run: start clean, never mix
+        pid = stale.name.rsplit(".tmp-", 1)[1].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = parent / f".{final.name}.tmp-{os.getpid()}-{time.time_ns()}"
     tmp.mkdir()
     return final, tmp
@@ -216,6 +254,8 @@ def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] |
                     history.append({"phase": phase.name, "epoch": len(history) + 1, "loss": round(loss, 5), "val_acc": val_acc})
                     info = f"loss {loss:.3f}" + (f" val {val_acc:.1%}" if val_acc is not None else "")
                     bar.update(task, advance=1, info=info)
+        last = plan_phases(cfg)[-1]
+        bn_layers = 0 if last.head_only else recalibrate_batchnorm(model, splits["train"].images, device, cfg.batch)
         elapsed = time.time() - start
 
         metrics: dict[str, Any] = {"classes": classes, "seed": cfg.seed, "device": str(device)}
@@ -231,8 +271,10 @@ def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] |
             "phases": phase_log,
             "history": history,
             "pretrained": pretrained,
+            "batchnorm_recalibrated_layers": bn_layers,
             "train_time_s": round(elapsed, 2),
-            "train_acc_note": "train accuracy is measured after training, without augmentation",
+            "notes": "train/val/test accuracy: final weights, eval mode, un-augmented images, after BatchNorm "
+                     "recalibration on the train images (not for head-only training); history val_acc is before it",
         })
         torch.save({"format": WEIGHTS_FORMAT, "arch": cfg.arch, "classes": classes, "imgsz": cfg.imgsz,
                     "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, tmp / "weights.pt")

@@ -132,3 +132,18 @@ def test_cli_finetune_then_eval_on_prep_output(prepared, tmp_path, capsys):
     evaluated = json.loads((tmp_path / "r" / "eval_test.json").read_text())
     trained = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert evaluated["confusion"] == trained["test"]["confusion"]  # eval reproduces the run's own test numbers
+
+
+def test_batchnorm_recalibration_uses_final_weights():
+    from wood.finetune.classify_data import normalize, to_unit
+    from wood.finetune.classify_train import batches, recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    model = build_model("simple-cnn", 3)
+    images = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
+    assert recalibrate_batchnorm(model, images, "cpu", batch=16) == 4
+    bn = model.features[0][1]
+    with torch.no_grad():
+        expected = model.features[0][0](normalize(to_unit(images))).mean(dim=(0, 2, 3))
+    assert torch.allclose(bn.running_mean, expected, atol=1e-5) and bn.momentum == 0.1 and not model.training
+    assert [len(b) for b in batches(torch.arange(19), 16)] == [10, 9]
