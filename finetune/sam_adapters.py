@@ -14,6 +14,7 @@ parameters the mode adds (LoRA matrices, adapters) and, as an option, the prompt
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,9 +98,17 @@ def add_bottleneck_adapters(sam: Any, bottleneck: int, positions: list[str]) -> 
     return added
 
 
+def import_peft() -> Any:
+    """Import peft with the Hugging Face Hub kept offline (we only ever read local folders)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import peft
+
+    return peft
+
+
 def lora_config(settings: AdapterSettings) -> Any:
     """The peft LoraConfig for ``settings`` (target modules as one full-match regex)."""
-    from peft import LoraConfig
+    LoraConfig = import_peft().LoraConfig
 
     pattern = ENCODER_QKV_PATTERN
     if settings.lora_decoder:
@@ -120,9 +129,7 @@ def apply_adapters(sam: Any, settings: AdapterSettings) -> Any:
     for p in sam.parameters():
         p.requires_grad_(False)
     if settings.mode == "lora":
-        from peft import get_peft_model
-
-        peft_model = get_peft_model(sam, lora_config(settings))
+        peft_model = import_peft().get_peft_model(sam, lora_config(settings))
     elif settings.mode == "adapter":
         add_bottleneck_adapters(sam, settings.adapter_dim, settings.adapter_positions)
         for name, p in sam.named_parameters():

@@ -22,7 +22,7 @@ import torch
 
 from wood.config import build_config
 from wood.errors import ConfigError, WeightsError
-from wood.finetune.sam_adapters import add_bottleneck_adapters
+from wood.finetune.sam_adapters import add_bottleneck_adapters, import_peft
 from wood.finetune.sam_config import SamTrainConfig
 from wood.finetune.sam_models import build_sam, load_sam, load_state_dict_file, load_weights
 
@@ -123,8 +123,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[Any, SamTrainCon
     sam = load_base(run_dir, cfg)
     weights = run_dir / "weights"
     if cfg.adapter == "lora":
-        from peft import PeftModel
-
+        PeftModel = import_peft().PeftModel
         if not (weights / ADAPTER_CONFIG).is_file():
             raise WeightsError(f"run has no {ADAPTER_CONFIG} (peft LoRA)", weights)
         PeftModel.from_pretrained(sam, str(weights))
@@ -152,8 +151,7 @@ def merged_state_dict(run_dir: str | Path) -> dict[str, torch.Tensor]:
         )
     sam = load_base(run_dir, cfg)
     if cfg.adapter == "lora":
-        from peft import PeftModel
-
+        PeftModel = import_peft().PeftModel
         merged = PeftModel.from_pretrained(sam, str(run_dir / "weights")).merge_and_unload()
         return plain_state(merged)
     return plain_state(sam)

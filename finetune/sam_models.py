@@ -14,7 +14,6 @@ folders returned by `weights_dirs()`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -116,10 +115,11 @@ def build_sam(variant: str, image_size: int | None = None) -> Any:
 
 
 def weights_dirs() -> list[Path]:
-    """Local folders searched for official checkpoints, in order: ./weights, $WOOD_WEIGHTS_DIR
-    (default ~/.cache/wood/weights)."""
-    cache = os.environ.get("WOOD_WEIGHTS_DIR") or str(Path.home() / ".cache" / "wood" / "weights")
-    return [Path.cwd() / "weights", Path(cache).expanduser()]
+    """Local folders searched for official checkpoints, in order: ./weights, then wood's weights
+    cache (`wood.offline.default_weights_dir()`: $WOOD_WEIGHTS or ~/.cache/wood/weights)."""
+    from wood.offline import default_weights_dir
+
+    return [Path.cwd() / "weights", default_weights_dir()]
 
 
 def find_checkpoint(variant: str) -> Path | None:
@@ -202,14 +202,17 @@ def load_sam(
     WeightsError says where to get the file and where to put it. ``tiny`` has no official
     weights and is always randomly initialised unless a checkpoint is given.
     """
-    sam = build_sam(variant, image_size)
+    if variant not in SAM_VARIANTS:
+        raise WeightsError(f"unknown SAM variant {variant!r}; expected one of {sorted(SAM_VARIANTS)}")
     path = Path(checkpoint) if checkpoint is not None else find_checkpoint(variant)
-    if path is None:
-        if variant != "tiny" and not random_init:
-            raise WeightsError(missing_weights_message(variant))
+    if path is None and variant != "tiny" and not random_init:
+        raise WeightsError(missing_weights_message(variant))  # before building: vit_h alone is 2.5 GB
+    state = None if path is None else load_state_dict_file(path)
+    sam = build_sam(variant, image_size)
+    if state is None:
         console.print(f"[yellow]warning:[/] SAM {variant} starts from random initialisation (no pretrained weights)")
         return sam, "random"
-    load_weights(sam, load_state_dict_file(path), path)
+    load_weights(sam, state, path)  # type: ignore[arg-type]
     return sam, str(path)
 
 

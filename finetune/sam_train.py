@@ -122,7 +122,7 @@ class SamTrainer:
         for image in batch:
             parts = self.image_loss(image, self.rng, grad=True)
             (parts.total / (len(batch) * self.cfg.accumulate)).backward()
-            total += float(parts.total)
+            total += float(parts.total.detach())
         return total / len(batch)
 
     def optimizer_step(self) -> None:

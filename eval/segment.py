@@ -1,0 +1,279 @@
+"""`wood eval segment`: score a SAM run on a split, prompted by GT boxes or by a YOLO run's boxes.
+
+Metrics (all at the original image resolution, masks binarised at logit 0):
+- per class: IoU and Dice of the union of predicted masks of the class against the union of
+  its GT masks, pixels summed over the split (semantic IoU); ``mIoU`` is their mean over the
+  classes present (in GT or predictions);
+- with GT boxes (one prediction per GT instance): per-instance IoU/Dice, their mean per
+  class (``instance_mIoU``) and over all instances;
+- per image: class-agnostic IoU/Dice of all predictions vs all GT (an empty image with no
+  prediction scores 1.0);
+- pixel-level precision/recall/F1 over whole images of the split, good images included (any
+  predicted pixel there is a false alarm);
+- COCO segm AP from RLE predictions (score: SAM's IoU prediction, times the detector's
+  confidence with YOLO boxes), via `wood.eval.coco_metrics.coco_eval`.
+Overlay PNGs (GT contours green, predictions red, prompt boxes yellow) for a few images per class.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wood.console import console, track
+from wood.errors import DataError, MisMatchError
+from wood.eval.mask_metrics import dice_from_counts, iou_from_counts, mean_of, pixel_counts, precision_recall_f1, union_of
+
+DEFAULT_CONF = 0.25
+"""Detector confidence threshold for `--boxes <yolo run>` (boxes below it do not prompt SAM)."""
+
+
+@dataclass
+class ImageResult:
+    """GT and predicted masks of one image. Masks are (N, H, W) bool; classes are COCO category ids.
+    ``paired``: prediction i was prompted by GT instance i (GT boxes)."""
+
+    image_id: int
+    file_name: str
+    gt_masks: np.ndarray
+    gt_classes: list[int]
+    pred_masks: np.ndarray
+    pred_classes: list[int]
+    pred_scores: list[float] = field(default_factory=list)
+    paired: bool = False
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.gt_masks.shape[-2:]) if self.gt_masks.ndim == 3 else tuple(self.pred_masks.shape[-2:])  # type: ignore[return-value]
+
+
+class SegmentScorer:
+    """Accumulates `ImageResult`s and summarises them (no I/O)."""
+
+    def __init__(self, categories: dict[int, str]) -> None:
+        self.categories = dict(sorted(categories.items()))
+        self.class_counts = {c: [0, 0, 0] for c in self.categories}
+        self.class_seen = {c: False for c in self.categories}
+        self.pixel = [0, 0, 0]
+        self.instances: list[dict[str, Any]] = []
+        self.per_image: list[dict[str, Any]] = []
+        self.good_with_false_alarm = 0
+        self.good_images = 0
+
+    def add(self, r: ImageResult) -> None:
+        shape = r.shape
+        for c in self.categories:
+            gt_c = union_of(r.gt_masks, shape, [k == c for k in r.gt_classes])
+            pred_c = union_of(r.pred_masks, shape, [k == c for k in r.pred_classes])
+            if gt_c.any() or pred_c.any():
+                self.class_seen[c] = True
+            for i, v in enumerate(pixel_counts(pred_c, gt_c)):
+                self.class_counts[c][i] += v
+        gt_all, pred_all = union_of(r.gt_masks, shape), union_of(r.pred_masks, shape)
+        tp, fp, fn = pixel_counts(pred_all, gt_all)
+        self.pixel = [self.pixel[0] + tp, self.pixel[1] + fp, self.pixel[2] + fn]
+        if not r.gt_classes:
+            self.good_images += 1
+            self.good_with_false_alarm += int(pred_all.any())
+        if r.paired:
+            for k, (gt, pred, c) in enumerate(zip(r.gt_masks, r.pred_masks, r.gt_classes)):
+                counts = pixel_counts(pred, gt)
+                self.instances.append({"image_id": r.image_id, "index": k, "class": self.categories[c],
+                                       "iou": iou_from_counts(*counts), "dice": dice_from_counts(*counts)})
+        names = sorted({self.categories[c] for c in r.gt_classes})
+        self.per_image.append({
+            "image_id": r.image_id, "file_name": r.file_name, "classes": names or ["good"],
+            "n_gt": len(r.gt_classes), "n_pred": len(r.pred_classes),
+            "iou": iou_from_counts(tp, fp, fn), "dice": dice_from_counts(tp, fp, fn),
+        })
+
+    def summary(self) -> dict[str, Any]:
+        per_class: dict[str, dict[str, Any]] = {}
+        for c, name in self.categories.items():
+            counts = self.class_counts[c]
+            inst = [i for i in self.instances if i["class"] == name]
+            per_class[name] = {
+                "iou": iou_from_counts(*counts, empty=None) if self.class_seen[c] else None,
+                "dice": dice_from_counts(*counts, empty=None) if self.class_seen[c] else None,
+                "instances": len(inst) if self.instances else None,
+                "instance_iou": mean_of(i["iou"] for i in inst),
+                "instance_dice": mean_of(i["dice"] for i in inst),
+            }
+        pixel = precision_recall_f1(*self.pixel)
+        return {
+            "mIoU": mean_of(v["iou"] for v in per_class.values()),
+            "mDice": mean_of(v["dice"] for v in per_class.values()),
+            "instance_mIoU": mean_of(v["instance_iou"] for v in per_class.values()),
+            "mean_instance_iou": mean_of(i["iou"] for i in self.instances),
+            "per_class": per_class,
+            "pixel": {**pixel, "tp": self.pixel[0], "fp": self.pixel[1], "fn": self.pixel[2],
+                      "good_images": self.good_images, "good_images_with_false_alarm": self.good_with_false_alarm},
+            "per_image": self.per_image,
+            "instances": self.instances,
+        }
+
+
+def rle_results(r: ImageResult) -> list[dict[str, Any]]:
+    """COCO segm results (RLE with string counts) for the predictions of one image."""
+    from pycocotools import mask as mask_utils
+
+    out = []
+    for mask, c, s in zip(r.pred_masks, r.pred_classes, r.pred_scores):
+        rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+        rle["counts"] = rle["counts"].decode("ascii")
+        out.append({"image_id": r.image_id, "category_id": int(c), "segmentation": rle, "score": float(s)})
+    return out
+
+
+def yolo_predictor(yolo_run: str | Path, categories: dict[int, str], device: str, conf: float) -> Any:
+    """A function rgb -> (boxes xyxy (N, 4) pixel coords, category ids, scores) from a YOLO run."""
+    from wood.eval.yolo_run import checkpoint_imgsz, load_run, load_yolo, model_names
+
+    run = load_run(Path(yolo_run))
+    model = load_yolo(run.weights)
+    names = model_names(model)
+    expected = [categories[c] for c in sorted(categories)]
+    if names != expected:
+        raise MisMatchError(f"the YOLO run predicts classes {names} but the split has {expected}", run.weights)
+    imgsz = run.imgsz or checkpoint_imgsz(model)
+
+    def predict(rgb: np.ndarray) -> tuple[np.ndarray, list[int], list[float]]:
+        res = model.predict(np.ascontiguousarray(rgb[:, :, ::-1]), imgsz=imgsz, conf=conf, verbose=False, device=device)[0]
+        boxes = res.boxes.xyxy.cpu().numpy().astype(np.float32)
+        return boxes, [int(k) + 1 for k in res.boxes.cls.cpu().numpy()], [float(s) for s in res.boxes.conf.cpu().numpy()]
+
+    return predict
+
+
+def draw_overlay(rgb: np.ndarray, r: ImageResult, boxes: np.ndarray) -> np.ndarray:
+    """RGB overlay: predictions filled red (45%), GT contours green, prompt boxes yellow."""
+    import cv2
+
+    out = rgb.copy()
+    pred = union_of(r.pred_masks, r.shape)
+    out[pred] = (0.55 * out[pred] + 0.45 * np.array([255, 0, 0])).astype(np.uint8)
+    thick = max(1, max(r.shape) // 256)
+    for gt in r.gt_masks:
+        contours, _ = cv2.findContours(gt.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(out, contours, -1, (0, 255, 0), thick)
+    for x0, y0, x1, y1 in np.asarray(boxes).reshape(-1, 4).round().astype(int):
+        cv2.rectangle(out, (int(x0), int(y0)), (int(x1) - 1, int(y1) - 1), (255, 255, 0), thick)
+    return out
+
+
+def _write_png(rgb: np.ndarray, path: Path) -> None:
+    import cv2
+
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise DataError("cannot encode overlay PNG", path)
+    path.write_bytes(buf.tobytes())
+
+
+def evaluate(
+    run_dir: str | Path,
+    split: str = "test",
+    boxes: str = "gt",
+    data: str | Path | None = None,
+    out: str | Path | None = None,
+    overlays: int = 2,
+    device: str = "auto",
+    conf: float = DEFAULT_CONF,
+) -> dict[str, Any]:
+    """Score the SAM run ``run_dir`` on ``split``. ``boxes``: "gt" or a YOLO run folder.
+
+    Writes ``<out>/segment_metrics.json`` and ``<out>/overlays/*.png`` (``out`` defaults to
+    ``<run>/eval-<split>`` or ``<run>/eval-<split>-yolo``) and returns the metrics dict.
+    """
+    import torch
+
+    from wood.finetune.sam_data import build_prompts, image_tensor, load_split, read_coco, resize_image, to_model_frame
+    from wood.finetune.sam_io import load_run
+    from wood.finetune.sam_models import decode_masks, resolve_device
+    from wood.prep.imageio import read_image_rgb
+
+    device = resolve_device(device)
+    run_dir = Path(run_dir)
+    sam, cfg = load_run(run_dir, device)
+    data = Path(data or cfg.data)
+    images, categories = load_split(data, split)
+    gt_coco = read_coco(data, split)
+    detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, conf)
+    out = Path(out) if out is not None else run_dir / f"eval-{split}{'' if detector is None else '-yolo'}"
+    (out / "overlays").mkdir(parents=True, exist_ok=True)
+    target = sam.image_encoder.img_size
+    scorer = SegmentScorer(categories)
+    results: list[dict[str, Any]] = []
+    drawn: dict[str, int] = {}
+    for image in track(images, f"segment {split}"):
+        rgb = read_image_rgb(image.path)
+        if rgb.shape[:2] != image.original_size:
+            raise MisMatchError(f"image is {rgb.shape[1]}x{rgb.shape[0]} but the COCO file says {image.width}x{image.height}", image.path)
+        if detector is None:
+            prompt_boxes = np.stack([i.bbox_xyxy for i in image.instances]) if image.instances else np.zeros((0, 4), np.float32)
+            classes = [i.category_id for i in image.instances]
+            det_scores = [1.0] * len(classes)
+        else:
+            prompt_boxes, classes, det_scores = detector(rgb)
+        masks = np.zeros((0, *image.original_size), bool)
+        scores: list[float] = []
+        if len(classes):
+            small = resize_image(rgb, target)
+            with torch.no_grad():
+                embedding = sam.image_encoder(image_tensor(sam, small, device))
+                if detector is None and cfg.prompt == "points":
+                    p = build_prompts(image.instances, image.original_size, target, "points", cfg.n_points)
+                    logits, iou_pred = decode_masks(sam, embedding, small.shape[:2], image.original_size,
+                                                    points_xy=torch.from_numpy(p["points"]).to(device),
+                                                    point_labels=torch.from_numpy(p["labels"]).to(device))
+                else:
+                    b = torch.from_numpy(to_model_frame(prompt_boxes, image.original_size, target)).to(device)
+                    logits, iou_pred = decode_masks(sam, embedding, small.shape[:2], image.original_size, boxes_xyxy=b)
+            masks = (logits[:, 0] > 0).cpu().numpy()
+            scores = [float(q) * s for q, s in zip(iou_pred[:, 0].clamp(0, 1).cpu().tolist(), det_scores)]
+        gt_masks = np.stack([i.mask for i in image.instances]) if image.instances else np.zeros((0, *image.original_size), bool)
+        r = ImageResult(image.image_id, image.file_name, gt_masks, [i.category_id for i in image.instances],
+                        masks, list(classes), scores, paired=detector is None)
+        scorer.add(r)
+        results.extend(rle_results(r))
+        label = categories[r.gt_classes[0]] if r.gt_classes else "good"
+        if drawn.get(label, 0) < overlays:
+            drawn[label] = drawn.get(label, 0) + 1
+            _write_png(draw_overlay(rgb, r, prompt_boxes), out / "overlays" / f"{Path(image.file_name).stem}.png")
+
+    from wood.eval.coco_metrics import coco_eval
+
+    summary = scorer.summary()
+    summary["segm"] = coco_eval(gt_coco, results, "segm")
+    summary.update({
+        "run": str(run_dir), "split": split, "data": str(data),
+        "boxes": "gt" if detector is None else str(boxes),
+        "prompt": cfg.prompt if detector is None else "box",
+        "conf": None if detector is None else conf, "images": len(images),
+    })
+    summary["files"] = {"json": str(out / "segment_metrics.json"), "overlays": str(out / "overlays")}
+    (out / "segment_metrics.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    console.print(format_summary(summary))
+    console.print(f"metrics and overlays written to {out}")
+    return summary
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """A few lines for the console: per-class IoU/Dice, mIoU, pixel F1, segm mAP."""
+    lines = [f"{'class':<12} {'IoU':>8} {'Dice':>8} {'inst IoU':>9}"]
+    for name, v in s["per_class"].items():
+        lines.append(f"{name:<12} {_fmt(v['iou']):>8} {_fmt(v['dice']):>8} {_fmt(v['instance_iou']):>9}")
+    lines.append(
+        f"mIoU {_fmt(s['mIoU'])}  mDice {_fmt(s['mDice'])}  instance mIoU {_fmt(s['instance_mIoU'])}  "
+        f"pixel F1 {_fmt(s['pixel']['f1'])} (good images with false alarms: {s['pixel']['good_images_with_false_alarm']}/"
+        f"{s['pixel']['good_images']})  segm mAP50 {_fmt(s['segm']['mAP50'])} mAP50-95 {_fmt(s['segm']['mAP50-95'])}"
+    )
+    return "\n".join(lines)
