@@ -180,6 +180,7 @@ def train_kwargs(cfg: YoloConfig, data_yaml: Path, run_dir: Path) -> dict[str, A
         deterministic=True,
         workers=cfg.workers,
         patience=cfg.patience,
+        nbs=cfg.nbs or (cfg.batch if cfg.batch > 0 else 64),
         project=str(run_dir.parent),
         name=run_dir.name,
         exist_ok=True,
@@ -245,7 +246,10 @@ def train(cfg: YoloConfig) -> Path:
             model = _train_world(cfg, run_dir / "data.yaml", run_dir)
         else:
             model = YOLO(str(run_dir / "weights" / "last.pt"))
-            model.train(resume=True)
+            try:
+                model.train(resume=True)
+            except AssertionError as exc:  # Ultralytics: "training to N epochs is finished, nothing to resume"
+                raise ConfigError(f"cannot resume: {str(exc).splitlines()[0]} Use --overwrite to start clean", run_dir) from exc
         info = json.loads((run_dir / "run_info.json").read_text(encoding="utf-8")) if (run_dir / "run_info.json").is_file() else {}
     else:
         data_yaml, data_info = write_run_data_yaml(cfg, run_dir)

@@ -139,3 +139,31 @@ def test_world_without_its_module_is_a_config_error_or_delegates(prepared: Path,
     with pytest.raises(ConfigError, match="stop here"):
         train(cfg)
     assert seen["data_yaml"] == seen["run_dir"] / "data.yaml" and seen["cfg"] is cfg
+
+
+def test_eval_corrupt_checkpoint_is_a_weights_error(prepared: Path, tmp_path: Path, wood_home):  # noqa: F811
+    from wood.eval.detect import evaluate
+
+    run = tmp_path / "run"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "best.pt").write_bytes(b"not a checkpoint")
+    (run / "config.yaml").write_text(f"data: {prepared}\ntask: detect\nimgsz: 64\n")
+    with pytest.raises(WeightsError, match="cannot load checkpoint"):
+        evaluate(run, "test")
+    with pytest.raises(WeightsError, match="no weights/best.pt"):
+        evaluate(tmp_path, "test")
+
+
+def test_train_kwargs_nbs_follows_batch_and_train_args_are_checked(tmp_path: Path, wood_home):  # noqa: F811
+    from wood.finetune.yolo import train_kwargs
+    from wood.offline import setup_ultralytics
+
+    setup_ultralytics()
+    run = tmp_path / "runs" / "r"
+    kw = train_kwargs(YoloConfig(data=tmp_path, batch=8, train_args={"mosaic": 0.5}), tmp_path / "d.yaml", run)
+    assert kw["nbs"] == 8 and kw["mosaic"] == 0.5 and kw["project"] == str(run.parent) and kw["name"] == "r"
+    assert train_kwargs(YoloConfig(data=tmp_path, batch=8, nbs=64), tmp_path / "d.yaml", run)["nbs"] == 64
+    with pytest.raises(ConfigError, match="unknown Ultralytics argument"):
+        train_kwargs(YoloConfig(data=tmp_path, train_args={"mosaik": 1}), tmp_path / "d.yaml", run)
+    with pytest.raises(ConfigError, match="may not set"):
+        train_kwargs(YoloConfig(data=tmp_path, train_args={"epochs": 3}), tmp_path / "d.yaml", run)

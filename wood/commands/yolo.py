@@ -23,6 +23,7 @@ def finetune_yolo(
     device: str = typer.Option(None, "--device", help="cpu, 0, cuda:0 ... [default: GPU if any]"),
     seed: int = typer.Option(None, "--seed", help="Random seed. [default: 0]"),
     workers: int = typer.Option(None, "--workers", help="Data loader workers. [default: 2]"),
+    nbs: int = typer.Option(None, "--nbs", help="Nominal batch size for gradient accumulation. [default: = batch]"),
     out: Path = typer.Option(None, "--out", help="Folder of run folders. [default: runs/yolo]"),
     name: str = typer.Option(None, "--name", help="Run folder name. [default: next free <task>-N]"),
     resume: bool = typer.Option(None, "--resume/--no-resume", help="Resume the run --name from weights/last.pt."),
@@ -43,7 +44,7 @@ def finetune_yolo(
 
     overrides = dict(
         data=data, model=model, task=task, epochs=epochs, imgsz=imgsz, batch=batch, device=device,
-        seed=seed, workers=workers, out=out, name=name, resume=resume, overwrite=overwrite,
+        seed=seed, workers=workers, nbs=nbs, out=out, name=name, resume=resume, overwrite=overwrite,
         balance=balance, weights_dir=weights_dir, download=download, world=world,
         text_encoder=text_encoder, prompts=prompts,
     )
@@ -56,7 +57,7 @@ def finetune_yolo(
 
 
 def eval_detect(
-    run: Path = typer.Option(..., "--run", help="Run folder of `wood finetune yolo`."),
+    run: Path = typer.Option(None, "--run", help="Run folder of `wood finetune yolo` (or give --weights and --data)."),
     split: str = typer.Option("test", "--split", help="train | val | test."),
     conf: float = typer.Option(0.25, "--conf", help="Confidence for the inspection view and confusion matrix (mAP uses all scores >= 0.001)."),
     data: Path = typer.Option(None, "--data", help="Prepared dataset folder (default: the one the run was trained on)."),
@@ -75,7 +76,7 @@ def eval_detect(
 
 def predict(
     images: list[Path] = typer.Argument(..., help="Image files or folders of images."),
-    run: Path = typer.Option(..., "--run", help="Run folder of `wood finetune yolo` (uses weights/best.pt)."),
+    run: Path = typer.Option(None, "--run", help="Run folder of `wood finetune yolo` (uses weights/best.pt), or give --weights."),
     out: Path = typer.Option(None, "--out", help="Output folder (default: <run>/predict)."),
     conf: float = typer.Option(0.25, "--conf", help="Confidence threshold."),
     weights: Path = typer.Option(None, "--weights", help="Checkpoint (default: <run>/weights/best.pt)."),
