@@ -1,0 +1,33 @@
+"""`wood demo`: the main job on the embedded default (synthetic data, offline, CPU-sized)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def demo(
+    out: Path = typer.Option(Path("wood-demo"), "--out", "-o", help="Folder for the data, runs and report."),
+    force: bool = typer.Option(False, "--force", help="Replace a previous demo in --out."),
+) -> None:
+    """Run synth -> prep -> YOLO -> YOLO-World -> SAM LoRA -> classification -> eval -> report.
+
+    Everything runs offline (network access is blocked while it runs) on synthetic data sized
+    for a 2-core CPU: about 10 minutes. Settings come from datasets/demo_*.yaml.
+    """
+    from wood.console import console
+    from wood.demo import run_demo
+
+    result = run_demo(out, force=force)
+    total = sum(result.seconds.values())
+    console.print(f"[bold]demo finished in {total / 60:.1f} min[/bold]: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items()))
+    for key, value in result.numbers.items():
+        console.print(f"  {key}: {value if value is None else round(float(value), 3)}")
+    report = result.runs.get("report")
+    if report is not None:
+        console.print(f"report: {report / 'report.html'} (and report.md)")
+
+
+def register(app: typer.Typer, finetune_app: typer.Typer, eval_app: typer.Typer) -> None:
+    app.command("demo")(demo)

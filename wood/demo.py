@@ -1,0 +1,161 @@
+"""`wood demo`: the whole pipeline on synthetic data, offline, small enough for 2 CPU cores.
+
+synth -> prep -> YOLO -> YOLO-World -> SAM LoRA -> classification (quick) -> eval -> report.
+Each stage's settings come from a checked-in config (datasets/demo_*.yaml); the demo only
+fills in where the data and runs live. Every stage runs under ``block_network``: a network
+attempt is an error, not a silent download.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wood.config import build_config
+from wood.console import console
+from wood.dataset_config import packaged_config_path
+from wood.errors import ConfigError, DataError
+from wood.netguard import block_network
+
+
+def demo_config(name: str, folder: Path | None = None) -> Path:
+    """A demo config: ``folder/demo_<name>.yaml``, by default the checked-in datasets/demo_<name>.yaml."""
+    path = folder / f"demo_{name}.yaml" if folder is not None else packaged_config_path(f"demo_{name}")
+    if path is None or not path.is_file():
+        raise ConfigError(f"demo config datasets/demo_{name}.yaml is missing from this install")
+    return path
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    configs: Path | None = None
+    """Folder of demo_*.yaml files replacing the checked-in ones (tests use tiny settings)."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    runs: dict[str, Path] = field(default_factory=dict)
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_out(out: Path, force: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise DataError("a previous demo is there; pass --force to replace it or --out to choose another folder", out)
+        if not (out / "demo.json").is_file() and not (out / "data").is_dir():
+            raise DataError("folder is not a wood demo output; refusing to delete it even with --force", out)
+        shutil.rmtree(out)
+
+
+def run_demo(out: Path, force: bool = False, stages: tuple[str, ...] | None = None, configs: Path | None = None) -> DemoResult:
+    """Run the demo into ``out``; returns where everything is and the headline numbers.
+
+    ``stages`` limits the model stages (synth and prep always run); ``configs`` is a folder
+    of demo_*.yaml files used instead of the checked-in ones.
+    """
+    out = out.expanduser().resolve()
+    _check_out(out, force)
+    out.mkdir(parents=True, exist_ok=True)
+    result = DemoResult(out=out, configs=configs)
+    plan: list[tuple[str, Callable[[DemoResult], None]]] = [
+        ("synth", _synth), ("prep", _prep), ("yolo", _yolo), ("yolo-world", _world),
+        ("sam", _sam), ("classify", _classify), ("report", _report),
+    ]
+    with block_network() as attempts:
+        for name, stage in plan:
+            if stages is not None and name not in stages and name not in ("synth", "prep"):
+                continue
+            console.rule(f"[bold]demo: {name}")
+            started = time.perf_counter()
+            stage(result)
+            result.seconds[name] = round(time.perf_counter() - started, 1)
+            console.print(f"{name}: {result.seconds[name]:.1f} s")
+    if attempts:
+        raise DataError(f"the demo tried to reach the network {len(attempts)} time(s): {attempts[:3]}")
+    summary = {
+        "seconds": result.seconds,
+        "total_seconds": round(sum(result.seconds.values()), 1),
+        "runs": {k: str(v) for k, v in result.runs.items()},
+        "numbers": result.numbers,
+    }
+    (out / "demo.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return result
+
+
+def _synth(r: DemoResult) -> None:
+    from wood.config import read_yaml
+    from wood.console import track
+    from wood.prep.synth_io import write_synth
+
+    opts = read_yaml(demo_config("synth", r.configs))
+    write_synth(r.out / "data" / "wood", progress=track, **opts)
+
+
+def _prep(r: DemoResult) -> None:
+    from wood.prep.config import PrepConfig
+    from wood.prep.pipeline import run_prep
+    from wood.prep.stats import stats_table
+
+    cfg = build_config(PrepConfig, demo_config("prep", r.configs), source=r.out / "data" / "wood", out=r.out / "prepared")
+    console.print(stats_table(run_prep(cfg)))
+    r.runs["prepared"] = cfg.out
+
+
+def _yolo_run(r: DemoResult, key: str, config: str) -> None:
+    from wood.eval.detect import evaluate, format_summary
+    from wood.finetune.yolo import train
+    from wood.finetune.yolo_config import YoloConfig
+
+    cfg = build_config(YoloConfig, demo_config(config, r.configs), data=r.out / "prepared", out=r.out / "runs" / "yolo", name=key)
+    run = train(cfg)
+    result = evaluate(run, "test")
+    console.print(format_summary(result))
+    r.runs[key] = run
+    r.numbers[f"{key}_mAP50"] = result.get("coco", {}).get("bbox", {}).get("mAP50")
+
+
+def _yolo(r: DemoResult) -> None:
+    _yolo_run(r, "yolo", "yolo")
+
+
+def _world(r: DemoResult) -> None:
+    _yolo_run(r, "yolo-world", "world")
+
+
+def _sam(r: DemoResult) -> None:
+    from wood.eval.segment import evaluate, format_summary
+    from wood.finetune.sam_config import SamTrainConfig
+    from wood.finetune.sam_train import train
+
+    cfg = build_config(SamTrainConfig, demo_config("sam", r.configs), data=str(r.out / "prepared"), out=str(r.out / "runs" / "sam"), name="sam-lora")
+    run = train(cfg)
+    r.runs["sam"] = run
+    gt = evaluate(run, "test", boxes="gt")
+    console.print(format_summary(gt))
+    r.numbers["sam_mIoU_gt_boxes"] = gt.get("mIoU")
+    if "yolo" in r.runs:
+        det = evaluate(run, "test", boxes=str(r.runs["yolo"]))
+        console.print(format_summary(det))
+        r.numbers["sam_mIoU_yolo_boxes"] = det.get("mIoU")
+
+
+def _classify(r: DemoResult) -> None:
+    from wood.config import read_yaml
+    from wood.finetune.experiments import default_config_path, run_experiments
+
+    quick = read_yaml(demo_config("classify", r.configs))
+    rows = run_experiments(r.out / "prepared", default_config_path(), out=r.out / "runs" / "classify", **quick)
+    r.runs["classify"] = r.out / "runs" / "classify"
+    accs = [row.get("test_acc") for row in rows if row.get("test_acc") is not None]
+    r.numbers["classify_best_test_acc"] = max(accs) if accs else None
+
+
+def _report(r: DemoResult) -> None:
+    from wood.eval.report import build_report
+
+    runs = [p for k, p in r.runs.items() if k != "prepared"]
+    build_report(runs, r.out / "report", prepared=r.out / "prepared")
+    r.runs["report"] = r.out / "report"
