@@ -61,7 +61,7 @@ class Run:
     def data(self) -> Path | None:
         """The prepared dataset folder the run was trained on (config ``data``)."""
         value = self.config.get("data") or (self.metrics or {}).get("data")
-        return Path(value) if value else None
+        return Path(value).resolve() if value else None
 
 
 @dataclass
@@ -255,6 +255,6 @@ def prepared_dirs(collection: Collection, given: Path | None = None) -> list[Pat
             counts[run.data] = counts.get(run.data, 0) + 1
     for table in collection.experiments:
         if table.meta.get("data"):
-            path = Path(table.meta["data"])
+            path = Path(table.meta["data"]).resolve()
             counts[path] = counts.get(path, 0) + 1
     return sorted(counts, key=lambda p: (-counts[p], str(p)))

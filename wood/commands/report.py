@@ -22,8 +22,8 @@ def report(
     counts = result["runs"]
     console.print(f"report: {counts['yolo']} detection, {counts['sam']} segmentation, {counts['classify']} classification run(s)"
                   + (f"; {len(result['messages'])} folder(s) skipped (listed in the report)" if result["messages"] else ""), soft_wrap=True)
-    print(result["html"])
-    print(result["markdown"])
+    print(Path(result["html"]).resolve())
+    print(Path(result["markdown"]).resolve())
 
 
 def register(app: typer.Typer, finetune_app: typer.Typer, eval_app: typer.Typer) -> None:
