@@ -178,6 +178,8 @@ def test_no_usable_run_is_one_line_error(report_runs, tmp_path, capsys):
 def test_broken_json_and_moved_experiments_folder(report_runs, tmp_path, capsys):
     moved = tmp_path / "moved"
     shutil.copytree(report_runs["experiments"], moved)
+    for png in moved.glob("runs/*/confusion_*.png"):
+        png.unlink()  # the best run's matrix is then drawn from its metrics.json
     bad = tmp_path / "bad"
     shutil.copytree(report_runs["sam"][0], bad)
     (bad / "metrics.json").write_text("{not json", encoding="utf-8")
@@ -195,6 +197,7 @@ def test_broken_json_and_moved_experiments_folder(report_runs, tmp_path, capsys)
     assert len(sam) == 1 and "bad-eval" in sam[0]  # still reported, with its detector-box eval only
     five = next(v for k, v in tables.items() if k.startswith("Five-attempt table"))
     assert sum(str(moved / "runs") in r for r in five) == 3  # rows found their runs under the moved folder
+    assert len(list((tmp_path / "r" / "images").glob("confusion_*.png"))) == 1
 
 
 def test_helpers_exact_values():
