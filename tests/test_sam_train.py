@@ -21,6 +21,17 @@ from wood.finetune.sam_train import SamTrainer, train
 SIZE = 64  # tiny model input (px)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """One thread: on a shared 2-core CPU, torch's default of 2 threads oversubscribes it (30x slower steps)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def prep(tmp_path_factory):
     return make_prep_dataset(tmp_path_factory.mktemp("sam") / "prep", size=96, counts={"train": (2, 0), "val": (1, 0), "test": (1, 1)})
@@ -51,10 +62,10 @@ def test_coco_split_boxes_points_and_jitter(prep):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["lora", "adapter", "decoder"])
-def test_each_mode_trains_two_steps_with_falling_loss(prep, tmp_path, mode):
+@pytest.mark.parametrize("mode,prompt", [("lora", "box"), ("adapter", "box"), ("decoder", "box"), ("decoder", "points")])
+def test_each_mode_trains_two_steps_with_falling_loss(prep, tmp_path, mode, prompt):
     torch.manual_seed(0)
-    cfg = _cfg(prep, tmp_path, adapter=mode)
+    cfg = _cfg(prep, tmp_path, adapter=mode, prompt=prompt, n_points=2)
     sam, _ = load_sam("tiny", image_size=SIZE)
     apply_adapters(sam, cfg.adapter_settings())
     report = trainable_report(sam)
