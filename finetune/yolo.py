@@ -235,7 +235,7 @@ def train(cfg: YoloConfig) -> Path:
     from wood.offline import setup_ultralytics
 
     read_prep_data_yaml(cfg.data, cfg.data_subdir)  # fail before creating anything
-    setup_ultralytics(allow_network=cfg.download)
+    setup_ultralytics()
     model = None if cfg.resume or cfg.world else load_model(cfg, resolve_model(cfg))
     run_dir = make_run_dir(cfg)
     started = time.perf_counter()

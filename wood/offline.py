@@ -109,11 +109,11 @@ def prepare_config_dir(config_dir: Path | None = None) -> Path:
     return root
 
 
-def setup_ultralytics(allow_network: bool = False) -> ModuleType:
+def setup_ultralytics() -> ModuleType:
     """Make Ultralytics offline-safe for this process and return the ``ultralytics`` module.
 
-    ``allow_network=True`` (``--download``) only lets an explicit weight download through;
-    DNS probes, font requests, auto-pip and analytics stay off either way.
+    Idempotent. An explicit weight download (``--download``, see ``wood.finetune.yolo``) still
+    works afterwards; DNS probes, font requests, auto-pip and analytics stay off.
     """
     root = prepare_config_dir()
     os.environ["YOLO_OFFLINE"] = "1"
@@ -141,9 +141,7 @@ def setup_ultralytics(allow_network: bool = False) -> ModuleType:
         # changed in memory only (dict.update bypasses SettingsManager's save to the user's file).
         checks.USER_CONFIG_DIR = root
         dict.update(uu.SETTINGS, {"sync": False, **{k: False for k in INTEGRATIONS}})
-    uu.SETTINGS.setdefault("sync", False)
     _patch_amp_check()
-    del allow_network  # downloads are requested explicitly by wood.weights; nothing else goes online
     return ultralytics
 
 
