@@ -140,9 +140,10 @@ def yolo_predictor(yolo_run: str | Path, categories: dict[int, str], device: str
     if names != expected:
         raise MisMatchError(f"the YOLO run predicts classes {names} but the split has {expected}", run.weights)
     imgsz = run.imgsz or checkpoint_imgsz(model)
+    yolo_device = "cpu" if device == "cpu" else (device.split(":", 1)[1] if ":" in device else "0")  # Ultralytics: "0" for cuda:0
 
     def predict(rgb: np.ndarray) -> tuple[np.ndarray, list[int], list[float]]:
-        res = model.predict(np.ascontiguousarray(rgb[:, :, ::-1]), imgsz=imgsz, conf=conf, verbose=False, device=device)[0]
+        res = model.predict(np.ascontiguousarray(rgb[:, :, ::-1]), imgsz=imgsz, conf=conf, verbose=False, device=yolo_device)[0]
         boxes = res.boxes.xyxy.cpu().numpy().astype(np.float32)
         return boxes, [int(k) + 1 for k in res.boxes.cls.cpu().numpy()], [float(s) for s in res.boxes.conf.cpu().numpy()]
 

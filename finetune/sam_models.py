@@ -50,6 +50,8 @@ TINY_DEPTH = 2
 TINY_HEADS = 4
 TINY_PATCH = 16
 TINY_PROMPT_DIM = 64
+TINY_DECODER_MLP = 256
+TINY_DECODER_HEADS = 4
 
 
 def build_tiny_sam(image_size: int = 256, patch_size: int = TINY_PATCH) -> Any:
@@ -88,10 +90,12 @@ def build_tiny_sam(image_size: int = 256, patch_size: int = TINY_PATCH) -> Any:
         ),
         mask_decoder=MaskDecoder(
             num_multimask_outputs=3,
-            transformer=TwoWayTransformer(depth=2, embedding_dim=TINY_PROMPT_DIM, mlp_dim=256, num_heads=4),
+            transformer=TwoWayTransformer(
+                depth=2, embedding_dim=TINY_PROMPT_DIM, mlp_dim=TINY_DECODER_MLP, num_heads=TINY_DECODER_HEADS
+            ),
             transformer_dim=TINY_PROMPT_DIM,
             iou_head_depth=3,
-            iou_head_hidden_dim=64,
+            iou_head_hidden_dim=TINY_PROMPT_DIM,
         ),
     )
     sam.eval()
