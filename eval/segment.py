@@ -30,6 +30,8 @@ from wood.eval.mask_metrics import dice_from_counts, iou_from_counts, mean_of, p
 
 DEFAULT_CONF = 0.25
 """Detector confidence threshold for `--boxes <yolo run>` (boxes below it do not prompt SAM)."""
+CROP_MARGIN = 0.05
+"""With crop_to_box, masks keep pixels within their box grown by 5% of its side (+1 px)."""
 
 
 @dataclass
@@ -117,6 +119,20 @@ class SegmentScorer:
         }
 
 
+def crop_masks_to_boxes(masks: np.ndarray, boxes_xyxy: np.ndarray, margin: float) -> np.ndarray:
+    """Zero each (N, H, W) mask outside its XYXY box (pixel edges), grown by ``margin`` x the box
+    side + 1 px on every side. A box prompt says where the instance is, so pixels far outside it
+    belong to other instances (Ultralytics crops YOLO-seg masks to their boxes the same way)."""
+    out = np.zeros_like(masks)
+    h, w = masks.shape[-2:]
+    for k, (x0, y0, x1, y1) in enumerate(np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)):
+        mx, my = margin * (x1 - x0) + 1, margin * (y1 - y0) + 1
+        xa, ya = max(0, int(np.floor(x0 - mx))), max(0, int(np.floor(y0 - my)))
+        xb, yb = min(w, int(np.ceil(x1 + mx))), min(h, int(np.ceil(y1 + my)))
+        out[k, ya:yb, xa:xb] = masks[k, ya:yb, xa:xb]
+    return out
+
+
 def rle_results(r: ImageResult) -> list[dict[str, Any]]:
     """COCO segm results (RLE with string counts) for the predictions of one image."""
     from pycocotools import mask as mask_utils
@@ -184,11 +200,14 @@ def evaluate(
     overlays: int = 2,
     device: str = "auto",
     conf: float = DEFAULT_CONF,
+    crop_to_box: bool = False,
 ) -> dict[str, Any]:
     """Score the SAM run ``run_dir`` on ``split``. ``boxes``: "gt" or a YOLO run folder.
 
     Writes ``<out>/segment_metrics.json`` and ``<out>/overlays/*.png`` (``out`` defaults to
     ``<run>/eval-<split>`` or ``<run>/eval-<split>-yolo``) and returns the metrics dict.
+    ``crop_to_box`` zeroes mask pixels outside each prompt box (+5% margin); point prompts
+    (``--prompt points`` runs with GT) are never cropped.
     """
     import torch
 
@@ -207,6 +226,7 @@ def evaluate(
     out = Path(out) if out is not None else run_dir / f"eval-{split}{'' if detector is None else '-yolo'}"
     (out / "overlays").mkdir(parents=True, exist_ok=True)
     target = sam.image_encoder.img_size
+    crop = bool(crop_to_box and not (detector is None and cfg.prompt == "points"))
     scorer = SegmentScorer(categories)
     results: list[dict[str, Any]] = []
     drawn: dict[str, int] = {}
@@ -235,6 +255,8 @@ def evaluate(
                     b = torch.from_numpy(to_model_frame(prompt_boxes, image.original_size, target)).to(device)
                     logits, iou_pred = decode_masks(sam, embedding, small.shape[:2], image.original_size, boxes_xyxy=b)
             masks = (logits[:, 0] > 0).cpu().numpy()
+            if crop:
+                masks = crop_masks_to_boxes(masks, prompt_boxes, CROP_MARGIN)
             scores = [float(q) * s for q, s in zip(iou_pred[:, 0].clamp(0, 1).cpu().tolist(), det_scores)]
         gt_masks = np.stack([i.mask for i in image.instances]) if image.instances else np.zeros((0, *image.original_size), bool)
         r = ImageResult(image.image_id, image.file_name, gt_masks, [i.category_id for i in image.instances],
@@ -255,6 +277,7 @@ def evaluate(
         "boxes": "gt" if detector is None else str(boxes),
         "prompt": cfg.prompt if detector is None else "box",
         "conf": None if detector is None else conf, "images": len(images),
+        "crop_to_box": crop,
     })
     summary["files"] = {"json": str(out / "segment_metrics.json"), "overlays": str(out / "overlays")}
     (out / "segment_metrics.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")

@@ -138,3 +138,13 @@ def test_cli_missing_weights_exits_2_with_one_line(tmp_path, monkeypatch, capsys
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "sam_vit_b_01ec64.pth" in lines[0]
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("config.yaml"))
+
+
+def test_crop_masks_to_boxes_keeps_the_grown_box_only():
+    from wood.eval.segment import crop_masks_to_boxes
+
+    masks = np.ones((2, H, W), bool)
+    out = crop_masks_to_boxes(masks, np.array([[5, 5, 10, 10], [0, 0, 20, 20]], np.float32), margin=0.0)
+    assert out[0].sum() == 7 * 7 and out[0, 4:11, 4:11].all()  # box grown by 1 px each side
+    assert out[1].all()
+    assert crop_masks_to_boxes(masks[:1], np.array([[5, 5, 10, 10]]), margin=0.2)[0].sum() == 9 * 9

@@ -79,11 +79,12 @@ def eval_segment(
     out: Path = typer.Option(None, "--out", help="Output folder (default: <run>/eval-<split>[-yolo])."),
     overlays: int = typer.Option(2, "--overlays", help="Overlay PNGs per class (and for good images)."),
     device: str = typer.Option("auto", "--device", help="cpu | cuda | auto."),
+    crop_to_box: bool = typer.Option(False, "--crop-to-box/--no-crop-to-box", help="Zero mask pixels outside each prompt box (+5% margin)."),
 ) -> None:
     """Per-class IoU/Dice, mIoU, per-image scores, COCO segm mAP and pixel F1 (good images included)."""
     from wood.eval.segment import evaluate
 
-    result = evaluate(run, split, boxes=boxes, data=data, out=out, overlays=overlays, device=device, conf=conf)
+    result = evaluate(run, split, boxes=boxes, data=data, out=out, overlays=overlays, device=device, conf=conf, crop_to_box=crop_to_box)
     typer.echo(result["files"]["json"])
 
 
