@@ -157,8 +157,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="vit_b", help="SAM variant (random init)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per mode after one warm-up step (default 1 on CPU, 10 on CUDA)")
-    parser.add_argument("--images", type=int, default=None, help="images for the cached/uncached epochs (default 3 CPU, 12 CUDA)")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per mode after one warm-up step (default 1 on CPU, 5 on CUDA)")
+    parser.add_argument("--images", type=int, default=None, help="images for the cached/uncached epochs (default 3 on CPU, 8 on CUDA)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs for cached/uncached (>= 2; the cache-filling first epoch is reported apart)")
     parser.add_argument("--modes", default="lora,full,decoder", help="modes timed per step (also: adapter)")
     parser.add_argument("--size", type=int, default=1024, help="image size (px)")
@@ -168,8 +168,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     cuda = args.device.startswith("cuda")
-    args.steps = args.steps or (10 if cuda else 1)
-    args.images = args.images or (12 if cuda else 3)
+    args.steps = args.steps or (5 if cuda else 1)
+    args.images = args.images or (8 if cuda else 3)
     if args.epochs < 2:
         parser.error("--epochs must be >= 2")
     if args.threads:
