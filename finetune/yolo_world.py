@@ -16,6 +16,15 @@ saved ``best.pt`` validates and predicts with no encoder at all. ``predict_world
 prompts encodes them with the run's encoder (recorded in ``text_prompts.json``) and sets them
 with the same :func:`apply_text_embeddings`.
 
+How far the open vocabulary holds after fine-tuning: offline there are no pretrained YOLO-World
+weights, so a run trains from scratch and learns one visual prototype per class vector. A new
+prompt then works to the extent that its text vector lies near a trained one. Measured with
+``bench/yolo_world.py`` (synthetic wood, 128 px, 5 CPU minutes, two seeds): "pit in wood" for
+hole (cosine 0.82 to hole's prompt ensemble) keeps 41-72 % of hole AP50 (0.40 -> 0.16 and
+0.74 -> 0.54); an unrelated prompt (cosine 0.19) scores 0. Pretrained CLIP YOLO-World weights
+are known to forget their vocabulary when fine-tuned (Ultralytics #10038); with MiniLM vectors on
+CLIP-pretrained weights the text path is relearned outright.
+
 Prompts come from ``datasets/<category>.yaml`` (``classes: {name: {prompts: [...]}}``) or a
 ``--prompts FILE`` of the same form (or simply ``name: [prompts]``). A class without a prompt
 gets "a <name> defect".
