@@ -37,6 +37,7 @@ class SamTrainConfig:
     prompt: str = _help("prompt per instance: box (from the COCO bbox) or points (sampled inside the mask)", "box")
     n_points: int = _help("positive points per instance with --prompt points", 1)
     box_jitter: float = _help("training box noise: std as a fraction of the box side (max 20 px per 1024 px)", 0.1)
+    flip: bool = _help("training augmentation: random horizontal/vertical flips (lora/adapter; cached decoder embeddings are not flipped)", True)
     max_instances: int = _help("at most this many prompts per image per step (sampled)", 16)
     epochs: int = _help("passes over the training images", 10)
     batch_size: int = _help("images per step", 1)

@@ -211,6 +211,26 @@ def build_prompts(
     raise ValueError(f"prompt must be 'box' or 'points', but got {prompt!r}")
 
 
+def flip_sample(
+    resized_rgb: np.ndarray, instances: list[SamInstance], original_size: tuple[int, int], horizontal: bool, vertical: bool
+) -> tuple[np.ndarray, list[SamInstance]]:
+    """Mirror a resized image and its instances (masks at the original size, XYXY pixel-edge boxes)."""
+    h, w = original_size
+    out = []
+    for inst in instances:
+        mask, (x0, y0, x1, y1) = inst.mask, inst.bbox_xyxy
+        if horizontal:
+            mask, x0, x1 = mask[:, ::-1], w - x1, w - x0
+        if vertical:
+            mask, y0, y1 = mask[::-1], h - y1, h - y0
+        out.append(SamInstance(inst.ann_id, inst.category_id, np.array([x0, y0, x1, y1], np.float32), np.ascontiguousarray(mask)))
+    if horizontal:
+        resized_rgb = resized_rgb[:, ::-1]
+    if vertical:
+        resized_rgb = resized_rgb[::-1]
+    return np.ascontiguousarray(resized_rgb), out
+
+
 class ImageCache:
     """Resized uint8 images in memory, keyed by image id (reading PNGs every epoch is slow)."""
 

@@ -20,7 +20,7 @@ from wood.console import console, progress_bar
 from wood.errors import ConfigError, DataError, MisMatchError
 from wood.finetune.sam_adapters import apply_adapters, format_report, trainable_report, trainable_state_dict
 from wood.finetune.sam_config import RESUME_FIXED, SamTrainConfig
-from wood.finetune.sam_data import ImageCache, SamImage, build_prompts, coco_path, image_tensor, load_split
+from wood.finetune.sam_data import ImageCache, SamImage, build_prompts, coco_path, flip_sample, image_tensor, load_split
 from wood.finetune.sam_io import save_base, save_weights
 from wood.finetune.sam_loss import LossParts, hard_iou, sam_loss
 from wood.finetune.sam_models import decode_masks, load_sam, resolve_device
@@ -81,21 +81,24 @@ class SamTrainer:
         self.rng = np.random.default_rng(cfg.seed)
         self.updates = 0
 
-    def embed(self, image: SamImage, grad: bool) -> torch.Tensor:
-        """(1, C, h, w) embedding; through the cache (no grad) when the encoder is frozen."""
+    def embed(self, image: SamImage, grad: bool, resized: np.ndarray | None = None) -> torch.Tensor:
+        """(1, C, h, w) embedding; through the cache (no grad) when the encoder is frozen.
+        ``resized``: an augmented view of the image to encode instead (never cached)."""
 
         def compute() -> torch.Tensor:
-            x = image_tensor(self.sam, self.images.get(image), self.device)
+            x = image_tensor(self.sam, self.images.get(image) if resized is None else resized, self.device)
             with torch.set_grad_enabled(grad and not self.frozen_encoder):
                 return self.sam.image_encoder(x)
 
-        if self.frozen_encoder:
+        if self.frozen_encoder and resized is None:
             return self.embeddings.get(image.image_id, compute).to(self.device)
         return compute()
 
-    def predict(self, image: SamImage, instances: list, rng: np.random.Generator | None, grad: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict(
+        self, image: SamImage, instances: list, rng: np.random.Generator | None, grad: bool, resized: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mask logits (N, 1, H, W) at the original size and IoU predictions (N, 1) for ``instances``."""
-        embedding = self.embed(image, grad)
+        embedding = self.embed(image, grad, resized)
         prompts = build_prompts(instances, image.original_size, self.target, self.cfg.prompt, self.cfg.n_points, self.cfg.box_jitter, rng)
         h, w = self.images.get(image).shape[:2]
         with torch.set_grad_enabled(grad):
@@ -111,7 +114,12 @@ class SamTrainer:
         if len(instances) > self.cfg.max_instances:
             pick = (rng or np.random.default_rng(0)).choice(len(instances), self.cfg.max_instances, replace=False)
             instances = [instances[i] for i in sorted(pick)]
-        logits, iou_pred = self.predict(image, instances, rng, grad)
+        resized = None
+        if rng is not None and grad and self.cfg.flip and not self.frozen_encoder:
+            horizontal, vertical = bool(rng.integers(2)), bool(rng.integers(2))
+            if horizontal or vertical:
+                resized, instances = flip_sample(self.images.get(image), instances, image.original_size, horizontal, vertical)
+        logits, iou_pred = self.predict(image, instances, rng, grad, resized)
         target = torch.from_numpy(np.stack([inst.mask for inst in instances])).to(self.device)
         return sam_loss(logits, iou_pred, target)
 

@@ -13,7 +13,7 @@ from wood.config import write_config
 from wood.errors import ConfigError, MisMatchError
 from wood.finetune.sam_adapters import apply_adapters, format_report, trainable_report
 from wood.finetune.sam_config import SamTrainConfig
-from wood.finetune.sam_data import build_prompts, jitter_boxes, load_split, sample_points, to_model_frame
+from wood.finetune.sam_data import build_prompts, flip_sample, jitter_boxes, load_split, sample_points, to_model_frame
 from wood.finetune.sam_io import export_merged, load_run, merged_state_dict, save_base, save_weights
 from wood.finetune.sam_models import build_sam, decode_masks, load_sam
 from wood.finetune.sam_train import SamTrainer, train
@@ -59,6 +59,11 @@ def test_coco_split_boxes_points_and_jitter(prep):
     jittered = jitter_boxes(inst.bbox_xyxy[None], (96, 96), 0.1, rng)[0]
     assert not np.allclose(jittered, inst.bbox_xyxy) and np.all(np.abs(jittered - inst.bbox_xyxy) <= 20 * 96 / 1024 + 1e-4)
     assert to_model_frame(np.array([[96.0, 48.0]]), (96, 192), 64).tolist() == [[32.0, 16.0]]
+    resized = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(4, 4, 3)
+    flipped_rgb, (flipped,) = flip_sample(resized, [inst], (96, 96), horizontal=True, vertical=True)
+    assert np.array_equal(flipped_rgb, resized[::-1, ::-1])
+    ys, xs = np.nonzero(flipped.mask)
+    assert flipped.bbox_xyxy.tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
 
 
 @pytest.mark.slow
