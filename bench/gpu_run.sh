@@ -15,15 +15,15 @@ nvidia-smi -L
 python3 -c "import torch, ultralytics, segment_anything; print('torch', torch.__version__, torch.cuda.get_device_name(0), 'ultralytics', ultralytics.__version__)"
 
 echo "== SAM vit_b 1024^2: params, s/step, memory per mode; cached vs uncached decoder epochs"
-timeout 240 python3 bench/sam_bench.py --device cuda --json "$OUT/sam_bench_cuda.json" 2>&1 | tee "$OUT/sam_bench.log" | grep -v "^\s*$" | tail -40
+timeout 200 python3 bench/sam_bench.py --device cuda --json "$OUT/sam_bench_cuda.json" 2>&1 | tee "$OUT/sam_bench.log" | grep -v "^\s*$" | tail -40
 
 echo "== YOLO: offline AMP check on CUDA, then from-scratch training on synthetic data"
-timeout 90 python3 -m pytest tests/test_yolo_gpu.py -m gpu -rs 2>&1 | tail -3
-timeout 240 python3 bench/yolo_learning.py --device cuda --minutes 2.5 --workers 8 --work /tmp/yl 2>&1 | tee "$OUT/yolo_learning.log" | grep -v "^\s*$" | tail -15
+timeout 60 python3 -m pytest tests/test_yolo_gpu.py -m gpu -rs 2>&1 | tail -3
+timeout 170 python3 bench/yolo_learning.py --device cuda --minutes 2 --workers 8 --work /tmp/yl 2>&1 | tee "$OUT/yolo_learning.log" | grep -v "^\s*$" | tail -15
 
 echo "== Classification: the five attempts, full 30 (+10) epochs, on synthetic data"
 wood synth /tmp/g/wood --size 256 --per-defect 10 --good 10 --seed 0 --force >/dev/null 2>&1
 wood prep /tmp/g/wood --out /tmp/g/prep >/dev/null 2>&1
-timeout 150 wood experiments classify --data /tmp/g/prep --device cuda --out /tmp/g/classify 2>&1 | tail -12
+timeout 110 wood experiments classify --data /tmp/g/prep --device cuda --out /tmp/g/classify 2>&1 | tail -12
 cp /tmp/g/classify/table.md "$OUT/classify_table_synth.md" 2>/dev/null
 echo "done"
