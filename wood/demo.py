@@ -126,19 +126,17 @@ def _world(r: DemoResult) -> None:
 
 
 def _sam(r: DemoResult) -> None:
-    from wood.eval.segment import evaluate, format_summary
+    from wood.eval.segment import evaluate
     from wood.finetune.sam_config import SamTrainConfig
     from wood.finetune.sam_train import train
 
     cfg = build_config(SamTrainConfig, demo_config("sam", r.configs), data=str(r.out / "prepared"), out=str(r.out / "runs" / "sam"), name="sam-lora")
     run = train(cfg)
     r.runs["sam"] = run
-    gt = evaluate(run, "test", boxes="gt")
-    console.print(format_summary(gt))
+    gt = evaluate(run, "test", boxes="gt")  # prints its own summary
     r.numbers["sam_mIoU_gt_boxes"] = gt.get("mIoU")
     if "yolo" in r.runs:
         det = evaluate(run, "test", boxes=str(r.runs["yolo"]))
-        console.print(format_summary(det))
         r.numbers["sam_mIoU_yolo_boxes"] = det.get("mIoU")
 
 
