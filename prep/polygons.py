@@ -29,8 +29,9 @@ def edge_rings(component: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """
     if component.ndim != 2:
         raise ValueError(f"component must be a 2D array with shape (H, W), but got shape {component.shape}")
-    up = np.kron(component.astype(np.uint8), np.ones((2, 2), np.uint8))
-    up = np.pad(up, 1)
+    h, w = component.shape
+    up = np.zeros((2 * h + 2, 2 * w + 2), np.uint8)  # 2x nearest-neighbour upsample with a 1 px border
+    up[1:-1, 1:-1] = cv2.resize(component.astype(np.uint8, copy=False), (2 * w, 2 * h), interpolation=cv2.INTER_NEAREST)
     contours, hierarchy = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         raise ValueError("component is empty")
