@@ -253,7 +253,8 @@ def evaluate(
                                                     point_labels=torch.from_numpy(p["labels"]).to(device))
                 else:
                     b = torch.from_numpy(to_model_frame(prompt_boxes, image.original_size, target)).to(device)
-                    logits, iou_pred = decode_masks(sam, embedding, small.shape[:2], image.original_size, boxes_xyxy=b)
+                    logits, iou_pred = decode_masks(sam, embedding, small.shape[:2], image.original_size, boxes_xyxy=b,
+                                                    box_mask=cfg.box_mask_prompt)
             masks = (logits[:, 0] > 0).cpu().numpy()
             if crop:
                 masks = crop_masks_to_boxes(masks, prompt_boxes, CROP_MARGIN)

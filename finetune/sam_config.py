@@ -26,6 +26,7 @@ class SamTrainConfig:
     checkpoint: str | None = _help("official SAM weights (.pth); default: looked up in ./weights and ~/.cache/wood/weights")
     random_init: bool = _help("allow random initialisation when no weights are found (a warning says so)", False)
     image_size: int | None = _help("input size of the tiny model (multiple of 16; default 256); official variants use 1024")
+    patch_size: int | None = _help("ViT patch size of the tiny model: 4, 8 or 16 (default 16); a finer token grid gives finer masks")
     adapter: str = _help("what trains besides the mask decoder: lora, adapter (bottleneck) or decoder (decoder only)", "lora")
     lora_r: int = _help("LoRA rank", 4)
     lora_alpha: float = _help("LoRA alpha (scaling = alpha / r)", 4.0)
@@ -36,6 +37,9 @@ class SamTrainConfig:
     train_prompt_encoder: bool = _help("also train the prompt encoder", False)
     prompt: str = _help("prompt per instance: box (from the COCO bbox) or points (sampled inside the mask)", "box")
     n_points: int = _help("positive points per instance with --prompt points", 1)
+    box_mask_prompt: bool = _help(
+        "also give each box as a dense mask prompt (for randomly initialised SAM, which otherwise ignores the box; "
+        "off for official weights, which never saw this input)", False)
     box_jitter: float = _help("training box noise: std as a fraction of the box side (max 20 px per 1024 px)", 0.1)
     flip: bool = _help("training augmentation: random horizontal/vertical flips (lora/adapter; cached decoder embeddings are not flipped)", True)
     max_instances: int = _help("at most this many prompts per image per step (sampled)", 16)
@@ -51,6 +55,7 @@ class SamTrainConfig:
     val_split: str | None = _help("split scored after each epoch (best weights kept); none or missing skips it", "val")
     seed: int = _help("random seed (prompt sampling, jitter, shuffling)", 0)
     device: str = _help("cpu, cuda or auto", "auto")
+    threads: int | None = _help("torch CPU threads (default: torch's own choice); 1 is fastest for tiny on a small shared CPU")
     out: str = _help("folder of SAM runs", "runs/sam")
     name: str | None = _help("run name (default <model>-<adapter>); an existing run gets a numbered new name")
     resume: bool = _help("continue the run <out>/<name> from checkpoints/last.pt", False)
@@ -69,8 +74,12 @@ class SamTrainConfig:
             self.adapter_positions = [p.strip() for p in self.adapter_positions.split(",") if p.strip()]
         if self.image_size is not None and self.model != "tiny" and self.image_size != 1024:
             raise ValueError(f"image_size applies to the tiny model only ({self.model} is 1024 px), but got {self.image_size}")
+        if self.patch_size is not None and (self.model != "tiny" or self.patch_size not in (4, 8, 16)):
+            raise ValueError(f"patch_size applies to the tiny model only and must be 4, 8 or 16, but got {self.patch_size}")
         if self.image_size is not None and (self.image_size < 32 or self.image_size % 16):
             raise ValueError(f"image_size must be a multiple of 16 and >= 32, but got {self.image_size}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, but got {self.threads}")
         for name in ("epochs", "batch_size", "accumulate", "n_points", "max_instances"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, but got {getattr(self, name)}")
@@ -101,6 +110,6 @@ class SamTrainConfig:
 
 # Fields that must agree between a run and `--resume` (the rest, e.g. epochs, may change).
 RESUME_FIXED = (
-    "data", "model", "checkpoint", "image_size", "adapter", "lora_r", "lora_alpha", "lora_decoder",
-    "adapter_dim", "adapter_positions", "train_prompt_encoder", "prompt",
+    "data", "model", "checkpoint", "image_size", "patch_size", "adapter", "lora_r", "lora_alpha", "lora_decoder",
+    "adapter_dim", "adapter_positions", "train_prompt_encoder", "prompt", "box_mask_prompt",
 )

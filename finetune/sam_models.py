@@ -102,15 +102,16 @@ def build_tiny_sam(image_size: int = 256, patch_size: int = TINY_PATCH) -> Any:
     return sam
 
 
-def build_sam(variant: str, image_size: int | None = None) -> Any:
+def build_sam(variant: str, image_size: int | None = None, patch_size: int | None = None) -> Any:
     """A randomly initialised SAM of ``variant`` (a key of SAM_VARIANTS), in eval mode.
 
-    ``image_size`` only applies to ``tiny`` (default 256); official variants are 1024 px.
+    ``image_size`` and ``patch_size`` only apply to ``tiny`` (default 256 px, patch 16);
+    official variants are 1024 px with patch 16.
     """
     if variant not in SAM_VARIANTS:
         raise WeightsError(f"unknown SAM variant {variant!r}; expected one of {sorted(SAM_VARIANTS)}")
     if variant == "tiny":
-        return build_tiny_sam(image_size or 256)
+        return build_tiny_sam(image_size or 256, patch_size or TINY_PATCH)
     if image_size not in (None, 1024):
         raise WeightsError(f"SAM {variant} works at 1024 px only, but image_size={image_size} was given")
     from segment_anything import sam_model_registry
@@ -197,6 +198,7 @@ def load_sam(
     checkpoint: str | Path | None = None,
     random_init: bool = False,
     image_size: int | None = None,
+    patch_size: int | None = None,
 ) -> tuple[Any, str]:
     """Build ``variant`` and load its weights. Returns (sam, source) where source is the
     checkpoint path or "random".
@@ -212,7 +214,7 @@ def load_sam(
     if path is None and variant != "tiny" and not random_init:
         raise WeightsError(missing_weights_message(variant))  # before building: vit_h alone is 2.5 GB
     state = None if path is None else load_state_dict_file(path)
-    sam = build_sam(variant, image_size)
+    sam = build_sam(variant, image_size, patch_size)
     if state is None:
         console.print(f"[yellow]warning:[/] SAM {variant} starts from random initialisation (no pretrained weights)")
         return sam, "random"
@@ -246,6 +248,7 @@ def decode_masks(
     boxes_xyxy: Any = None,
     points_xy: Any = None,
     point_labels: Any = None,
+    box_mask: bool = False,
 ) -> tuple[Any, Any]:
     """Run prompt encoder + mask decoder + postprocessing for the prompts of ONE image.
 
@@ -254,9 +257,12 @@ def decode_masks(
     ResizeLongestSide). ``input_size``/``original_size`` are (H, W). Returns mask logits
     (N, 1, H, W) at the ORIGINAL resolution and predicted IoU (N, 1). Gradients flow
     (Sam.forward is under no_grad, so training calls the parts directly).
+
+    ``box_mask``: also give each box as a dense mask prompt (`box_mask_logits`), see there.
     """
     points = None if points_xy is None else (points_xy, point_labels)
-    sparse, dense = sam.prompt_encoder(points=points, boxes=boxes_xyxy, masks=None)
+    masks = box_mask_logits(sam, boxes_xyxy) if box_mask and boxes_xyxy is not None else None
+    sparse, dense = sam.prompt_encoder(points=points, boxes=boxes_xyxy, masks=masks)
     low_res, iou_pred = sam.mask_decoder(
         image_embeddings=embedding,
         image_pe=sam.prompt_encoder.get_dense_pe(),
@@ -266,3 +272,27 @@ def decode_masks(
     )
     logits = sam.postprocess_masks(low_res, input_size=input_size, original_size=original_size)
     return logits, iou_pred
+
+
+BOX_MASK_LOGIT = 4.0
+
+
+def box_mask_logits(sam: Any, boxes_xyxy: Any) -> Any:
+    """Each box (N, 4), model frame, as a mask prompt (N, 1, h, w) at the prompt encoder's mask
+    input size: +BOX_MASK_LOGIT on low-res pixels whose centre is inside the box, -BOX_MASK_LOGIT elsewhere.
+
+    Why: a randomly initialised SAM (``tiny``) given only the sparse box tokens learns to
+    ignore them within a CPU budget: it predicts the same "defect-looking pixels" mask for
+    every box of an image (instance IoU ~0.2, below simply filling the box). The dense mask
+    path adds an "inside the box" signal to every image token, which it learns to use at once.
+    Official SAM was never trained with this input, so keep it off for pretrained weights.
+    """
+    import torch
+
+    h, w = sam.prompt_encoder.mask_input_size
+    size = sam.image_encoder.img_size
+    ys = (torch.arange(h, device=boxes_xyxy.device, dtype=torch.float32) + 0.5) * (size / h)
+    xs = (torch.arange(w, device=boxes_xyxy.device, dtype=torch.float32) + 0.5) * (size / w)
+    b = boxes_xyxy.float()[:, :, None, None]
+    inside = (xs >= b[:, 0]) & (xs < b[:, 2]) & (ys[:, None] >= b[:, 1]) & (ys[:, None] < b[:, 3])
+    return (inside.float() * 2 - 1)[:, None] * BOX_MASK_LOGIT

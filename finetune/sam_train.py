@@ -104,7 +104,7 @@ class SamTrainer:
         with torch.set_grad_enabled(grad):
             if "boxes" in prompts:
                 boxes = torch.from_numpy(prompts["boxes"]).to(self.device)
-                return decode_masks(self.sam, embedding, (h, w), image.original_size, boxes_xyxy=boxes)
+                return decode_masks(self.sam, embedding, (h, w), image.original_size, boxes_xyxy=boxes, box_mask=self.cfg.box_mask_prompt)
             points = torch.from_numpy(prompts["points"]).to(self.device)
             labels = torch.from_numpy(prompts["labels"]).to(self.device)
             return decode_masks(self.sam, embedding, (h, w), image.original_size, points_xy=points, point_labels=labels)
@@ -219,6 +219,8 @@ def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
 def train(cfg: SamTrainConfig) -> Path:
     """Fine-tune SAM as ``cfg`` says. Returns the run folder (config.yaml, metrics.json, weights/)."""
     device = resolve_device(cfg.device)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)  # process-wide: eval in the same process keeps it
     torch.manual_seed(cfg.seed)
     if not coco_path(cfg.data, cfg.train_split).is_file():
         raise DataError(f"no coco/{cfg.train_split}.json here; pass --data <folder written by `wood prep`>", cfg.data)
@@ -231,7 +233,7 @@ def train(cfg: SamTrainConfig) -> Path:
         val_images = [im for im in load_split(cfg.data, cfg.val_split)[0] if im.instances]
 
     run_dir = prepare_run_dir(cfg)
-    sam, source = load_sam(cfg.model, cfg.checkpoint, cfg.random_init, cfg.image_size)
+    sam, source = load_sam(cfg.model, cfg.checkpoint, cfg.random_init, cfg.image_size, cfg.patch_size)
     if source != "random":
         cfg.checkpoint = str(Path(source).resolve())
     if source == "random" and not cfg.resume:

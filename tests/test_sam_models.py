@@ -118,3 +118,34 @@ def test_decoder_mode_freezes_everything_but_the_decoder():
     assert any(n.startswith("prompt_encoder.") for n in names)
     report = trainable_report(sam)
     assert report["by_part"]["image_encoder"]["trainable"] == 0
+
+
+def test_box_mask_prompt_marks_exactly_the_box_and_changes_the_output():
+    from wood.finetune.sam_models import BOX_MASK_LOGIT, box_mask_logits, decode_masks
+
+    torch.manual_seed(0)
+    sam = build_sam("tiny", 64, patch_size=8)  # 8x8 tokens, mask input 32x32 = 2 px per cell
+    assert sam.image_encoder.patch_embed.proj.kernel_size == (8, 8)
+    assert tuple(sam.prompt_encoder.mask_input_size) == (32, 32)
+    boxes = torch.tensor([[8.0, 16.0, 40.0, 24.0]])
+    m = box_mask_logits(sam, boxes)
+    assert m.shape == (1, 1, 32, 32)
+    inside = torch.zeros(32, 32, dtype=torch.bool)
+    inside[8:12, 4:20] = True  # cell centres (2k+1) px within [x0, x1) x [y0, y1)
+    assert torch.equal(m[0, 0] > 0, inside) and set(m.unique().tolist()) == {-BOX_MASK_LOGIT, BOX_MASK_LOGIT}
+    emb = torch.randn(1, 64, 8, 8)
+    with torch.no_grad():
+        plain, _ = decode_masks(sam, emb, (64, 64), (64, 64), boxes_xyxy=boxes)
+        dense, _ = decode_masks(sam, emb, (64, 64), (64, 64), boxes_xyxy=boxes, box_mask=True)
+    assert plain.shape == dense.shape == (1, 1, 64, 64) and not torch.allclose(plain, dense)
+
+
+def test_patch_size_only_for_tiny():
+    from wood.finetune.sam_config import SamTrainConfig
+
+    with pytest.raises(ValueError, match="patch_size"):
+        SamTrainConfig(data="x", model="vit_b", patch_size=8)
+    with pytest.raises(ValueError, match="patch_size"):
+        SamTrainConfig(data="x", model="tiny", patch_size=5)
+    with pytest.raises(ValueError, match="threads"):
+        SamTrainConfig(data="x", model="tiny", threads=0)

@@ -159,3 +159,23 @@ def test_train_run_folder_resume_and_merge(prep, tmp_path):
     assert train(_cfg(prep, tmp_path, adapter="lora", epochs=1, max_steps=1, name="r")).name == "r2"  # never mixes
     with pytest.raises(MisMatchError, match="adapter"):
         train(_cfg(prep, tmp_path, adapter="decoder", epochs=3, name="r", resume=True))
+
+
+@pytest.mark.slow
+def test_patch_size_and_box_mask_prompt_survive_the_run_folder(prep, tmp_path):
+    from wood.finetune.sam_data import image_tensor, resize_image
+    from wood.prep.imageio import read_image_rgb
+
+    torch.manual_seed(0)
+    run = train(_cfg(prep, tmp_path, adapter="lora", epochs=1, max_steps=2, patch_size=8, box_mask_prompt=True, threads=1, name="bm"))
+    loaded, cfg = load_run(run)
+    assert cfg.patch_size == 8 and cfg.box_mask_prompt and torch.get_num_threads() == 1
+    assert loaded.image_encoder.patch_embed.proj.kernel_size == (8, 8)
+    image = [im for im in load_split(prep, "test")[0] if im.instances][0]
+    small = resize_image(read_image_rgb(image.path), SIZE)
+    boxes = torch.from_numpy(build_prompts(image.instances, image.original_size, SIZE, "box")["boxes"])
+    with torch.no_grad():
+        emb = loaded.image_encoder(image_tensor(loaded, small, "cpu"))
+        with_mask, _ = decode_masks(loaded, emb, small.shape[:2], image.original_size, boxes_xyxy=boxes, box_mask=True)
+        without, _ = decode_masks(loaded, emb, small.shape[:2], image.original_size, boxes_xyxy=boxes)
+    assert not torch.allclose(with_mask, without)  # the run's decoder sees the box mask only when asked

@@ -17,6 +17,7 @@ def finetune_sam(
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Official SAM weights .pth. [default: looked up in ./weights, ~/.cache/wood/weights]"),
     random_init: bool = typer.Option(None, "--random-init/--no-random-init", help="Allow random initialisation when no weights are found."),
     image_size: int = typer.Option(None, "--image-size", help="Input size of the tiny model (multiple of 16). [default: 256]"),
+    patch_size: int = typer.Option(None, "--patch-size", help="ViT patch size of the tiny model: 4 | 8 | 16. [default: 16]"),
     adapter: str = typer.Option(None, "--adapter", help="lora | adapter | decoder. [default: lora]"),
     lora_r: int = typer.Option(None, "--lora-r", help="LoRA rank. [default: 4]"),
     lora_alpha: float = typer.Option(None, "--lora-alpha", help="LoRA alpha. [default: 4]"),
@@ -27,6 +28,7 @@ def finetune_sam(
     train_prompt_encoder: bool = typer.Option(None, "--train-prompt-encoder/--no-train-prompt-encoder", help="Also train the prompt encoder."),
     prompt: str = typer.Option(None, "--prompt", help="box | points. [default: box]"),
     n_points: int = typer.Option(None, "--n-points", help="Points per instance with --prompt points. [default: 1]"),
+    box_mask_prompt: bool = typer.Option(None, "--box-mask-prompt/--no-box-mask-prompt", help="Also give each box as a dense mask prompt (random-init SAM). [default: off]"),
     box_jitter: float = typer.Option(None, "--box-jitter", help="Training box noise, fraction of the side. [default: 0.1]"),
     flip: bool = typer.Option(None, "--flip/--no-flip", help="Random horizontal/vertical flips in training (lora/adapter). [default: on]"),
     max_instances: int = typer.Option(None, "--max-instances", help="Prompts per image per step. [default: 16]"),
@@ -42,6 +44,7 @@ def finetune_sam(
     val_split: str = typer.Option(None, "--val-split", help="Scored each epoch; 'none' skips. [default: val]"),
     seed: int = typer.Option(None, "--seed", help="Random seed. [default: 0]"),
     device: str = typer.Option(None, "--device", help="cpu | cuda | auto. [default: auto]"),
+    threads: int = typer.Option(None, "--threads", help="torch CPU threads (1 is fastest for tiny on a small shared CPU). [default: torch's]"),
     out: Path = typer.Option(None, "--out", help="Folder of run folders. [default: runs/sam]"),
     name: str = typer.Option(None, "--name", help="Run folder name. [default: <model>-<adapter>, numbered if taken]"),
     resume: bool = typer.Option(None, "--resume/--no-resume", help="Continue the run --name from checkpoints/last.pt."),
@@ -58,12 +61,12 @@ def finetune_sam(
         raise ConfigError("--data is required (a `wood prep` output folder), directly or in --config")
     overrides = dict(
         data=None if data is None else str(data), model=model, checkpoint=None if checkpoint is None else str(checkpoint),
-        random_init=random_init, image_size=image_size, adapter=adapter, lora_r=lora_r, lora_alpha=lora_alpha,
+        random_init=random_init, image_size=image_size, patch_size=patch_size, adapter=adapter, lora_r=lora_r, lora_alpha=lora_alpha,
         lora_dropout=lora_dropout, lora_decoder=lora_decoder, adapter_dim=adapter_dim, adapter_positions=adapter_positions,
-        train_prompt_encoder=train_prompt_encoder, prompt=prompt, n_points=n_points, box_jitter=box_jitter, flip=flip,
+        train_prompt_encoder=train_prompt_encoder, prompt=prompt, n_points=n_points, box_mask_prompt=box_mask_prompt, box_jitter=box_jitter, flip=flip,
         max_instances=max_instances, epochs=epochs, batch_size=batch_size, accumulate=accumulate, lr=lr,
         weight_decay=weight_decay, warmup_steps=warmup_steps, max_steps=max_steps, embedding_cache=embedding_cache,
-        train_split=train_split, val_split=val_split, seed=seed, device=device,
+        train_split=train_split, val_split=val_split, seed=seed, device=device, threads=threads,
         out=None if out is None else str(out), name=name, resume=resume, merge=merge,
     )
     cfg = build_config(SamTrainConfig, config, **overrides)
