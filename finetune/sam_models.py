@@ -57,9 +57,11 @@ TINY_DECODER_HEADS = 4
 def build_tiny_sam(image_size: int = 256, patch_size: int = TINY_PATCH) -> Any:
     """A small SAM built from the segment-anything classes: input ``image_size`` px (square).
 
-    Encoder: ViT dim 128, depth 2, 4 heads, global attention, relative positions.
-    Decoder: two-way transformer of dim 64 (mlp 256, 4 heads). ``image_size`` must be a
-    multiple of ``patch_size``.
+    Encoder: ViT dim 128, depth 2, 4 heads, global attention; relative position tables only
+    with the default patch 16 (they start at zero and stay frozen under lora/adapter/decoder,
+    and at patch 4 they cost ~40% of the encoder's step time; patch 16 keeps them so its
+    earlier runs still load). Decoder: two-way transformer of dim 64 (mlp 256, 4 heads).
+    ``image_size`` must be a multiple of ``patch_size``.
     """
     import torch
     from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
@@ -78,7 +80,7 @@ def build_tiny_sam(image_size: int = 256, patch_size: int = TINY_PATCH) -> Any:
             out_chans=TINY_PROMPT_DIM,
             qkv_bias=True,
             norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            use_rel_pos=True,
+            use_rel_pos=patch_size == TINY_PATCH,
             window_size=0,
             global_attn_indexes=(),
         ),
