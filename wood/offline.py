@@ -140,6 +140,9 @@ def setup_ultralytics() -> ModuleType:
         # Imported before us with another config dir: fonts are looked up in ours, settings are
         # changed in memory only (dict.update bypasses SettingsManager's save to the user's file).
         checks.USER_CONFIG_DIR = root
+        cached = getattr(checks.check_font, "__wrapped__", None)  # lru_cache under a lock decorator
+        if hasattr(cached, "cache_clear"):
+            cached.cache_clear()  # a font found under the old config dir must not be reused
         dict.update(uu.SETTINGS, {"sync": False, **{k: False for k in INTEGRATIONS}})
     _patch_amp_check()
     return ultralytics
