@@ -7,6 +7,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+REPO = Path(__file__).resolve().parents[1]
+WOOD_DERIVED_512 = REPO.parent / "shared" / "data" / "wood_derived_512"
+"""36 real (warped) wood images with anti-aliased masks, beside the checkout (CI has it too)."""
+
 
 def write_png(path: Path, array: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)

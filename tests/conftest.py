@@ -6,8 +6,25 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-WOOD_DERIVED_512 = REPO.parent / "shared" / "data" / "wood_derived_512"
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Tiny models run in one torch thread: on a 2-core (often shared) CPU, torch's default of
+    one thread per core oversubscribes it and made tiny SAM steps ~30x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_wood_home(tmp_path_factory: pytest.TempPathFactory):
+    """Tests never write the user's ~/.cache/wood (Ultralytics config dir, weights lookup)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WOOD_HOME", str(tmp_path_factory.mktemp("wood-home-session")))
+        mp.delenv("WOOD_WEIGHTS", raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,6 @@ def test_unknown_key_is_a_config_error(tmp_path):
 
 @pytest.mark.slow
 def test_five_attempts_quick_with_missing_weights_skipped(tmp_path, empty_hub):
-    torch.set_num_threads(1)
     data = write_classify_tree(tmp_path / "prep", per_split={"train": 2, "val": 1, "test": 1}, size=32)
     rows = run_experiments(data, None, 1, tmp_path / "exp", imgsz=32, device="cpu")
     assert [r["status"] for r in rows] == ["ok", "ok", "ok", SKIPPED, SKIPPED]
@@ -59,7 +58,6 @@ def test_five_attempts_quick_with_missing_weights_skipped(tmp_path, empty_hub):
 
 @pytest.mark.slow
 def test_pretrained_attempts_run_with_weights(tmp_path, empty_hub):
-    torch.set_num_threads(1)
     data = write_classify_tree(tmp_path / "prep", per_split={"train": 2, "val": 1, "test": 1}, size=32)
     write_fake_resnet18(tmp_path / "r18.pth")
     raw = yaml.safe_load(default_config_path().read_text())

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests._mvtec_fixtures import make_category, write_png
+from _mvtec_fixtures import make_category, write_png
 from wood.cli import main
 
 

@@ -14,7 +14,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from tests.conftest import WOOD_DERIVED_512
+from _mvtec_fixtures import WOOD_DERIVED_512
 from wood.prep.config import PrepConfig
 from wood.prep.imageio import read_mask
 from wood.prep.instances import rasterize
@@ -174,7 +174,7 @@ def test_options_single_class_train_good_and_exclude_combined(synth_root: Path, 
 
 def test_grayscale_category_with_other_defect_names(tmp_path: Path):
     """Categories like grid or screw: single-channel images, their own defect type names."""
-    from tests._mvtec_fixtures import make_category
+    from _mvtec_fixtures import make_category
     from wood.prep.synth_io import write_synth
 
     gray = write_synth(tmp_path / "gray" / "grid", size=96, per_defect=3, good=2, train_good=0, seed=3, gray=True)

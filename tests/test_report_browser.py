@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests._report_fixtures import built_report, report_runs  # noqa: F401 - session fixtures
+from _report_fixtures import built_report, report_runs  # noqa: F401 - session fixtures
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "render_report.sh"

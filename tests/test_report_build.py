@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._report_fixtures import built_report, report_runs  # noqa: F401 - session fixtures
+from _report_fixtures import built_report, report_runs  # noqa: F401 - session fixtures
 from wood.cli import main
 
 

@@ -14,16 +14,6 @@ from wood.eval.segment import ImageResult, SegmentScorer, rle_results
 H = W = 20
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One thread: on a shared 2-core CPU, torch's default of 2 threads oversubscribes it (30x slower steps)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _box(y0, y1, x0, x1):
     m = np.zeros((H, W), bool)

@@ -21,16 +21,6 @@ from wood.finetune.sam_train import SamTrainer, train
 SIZE = 64  # tiny model input (px)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One thread: on a shared 2-core CPU, torch's default of 2 threads oversubscribes it (30x slower steps)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="session")
 def prep(tmp_path_factory):
