@@ -103,7 +103,7 @@ def yolo_cost(run: Run) -> list[str]:
     """[train time, device, params trained] of a YOLO run (Ultralytics trains every layer unless `freeze`)."""
     m = run.metrics or {}
     args = _ultralytics_args(run)
-    device = run.config.get("device") or args.get("device")
+    device = m.get("device") or run.config.get("device") or args.get("device")
     n = yolo_param_count(run)
     freeze = (run.config.get("train_args") or {}).get("freeze") or args.get("freeze")
     params = DASH if n is None else (f"{count(n)} (all)" if not freeze else f"{count(n)} total, freeze={freeze}")

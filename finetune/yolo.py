@@ -201,6 +201,14 @@ def _clean(value: Any) -> Any:
         return str(value)
 
 
+def _param_counts(model: Any) -> dict[str, int] | None:
+    """Total and trainable parameters of the trained model (the report's cost column)."""
+    if model is None:
+        return None
+    params = list(model.parameters())
+    return {"total": sum(p.numel() for p in params), "trainable": sum(p.numel() for p in params if p.requires_grad)}
+
+
 def write_metrics(cfg: YoloConfig, run_dir: Path, trainer: Any, extra: dict[str, Any]) -> dict[str, Any]:
     """Write ``run_dir/metrics.json`` from an Ultralytics trainer after ``train()``."""
     import ultralytics
@@ -222,6 +230,8 @@ def write_metrics(cfg: YoloConfig, run_dir: Path, trainer: Any, extra: dict[str,
         },
         "val_raw": raw,
         "weights": "weights/best.pt",
+        "device": str(trainer.device),
+        "params": _param_counts(trainer.model),
         "ultralytics": ultralytics.__version__,
         **extra,
     }

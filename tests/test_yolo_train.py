@@ -49,6 +49,8 @@ def test_training_writes_the_run_folder(detect_run: Path, prepared: Path):
     assert metrics["epochs_run"] == 1 and metrics["task"] == "detect"
     assert metrics["classes"] == json.loads((prepared / "manifest.json").read_text())["classes"]
     assert 0.0 <= metrics["val"]["mAP50"] <= 1.0
+    assert metrics["device"] == "cpu"  # the resolved device, for the report's cost column
+    assert 2_500_000 < metrics["params"]["trainable"] <= metrics["params"]["total"] < 3_500_000  # yolov8n
     config = yaml.safe_load((detect_run / "config.yaml").read_text())
     assert config["imgsz"] == 64 and config["balance"] is True
     train_list = (detect_run / "train_list.txt").read_text().split()
