@@ -36,9 +36,13 @@ from pathlib import Path
 
 
 def make_data(work: Path, per_defect: int, good: int, size: int, seed: int) -> Path:
-    synth, prep = work / "synth", work / "prep"
+    """Synthesise and prep the bench data once per work folder (shared with bench/yolo_world.py).
+
+    The category folder is named `wood` so datasets/wood.yaml supplies YOLO-World's prompts."""
+    synth, prep = work / "synth" / "wood", work / "prep"
     if not (prep / "manifest.json").is_file():
-        for cmd in (["synth", str(synth), "--size", str(size), "--per-defect", str(per_defect), "--good", str(good), "--seed", str(seed)],
+        for cmd in (["synth", str(synth), "--size", str(size), "--per-defect", str(per_defect), "--good", str(good),
+                     "--train-good", "0", "--seed", str(seed), "--force"],
                     ["prep", str(synth), "--out", str(prep), "--seed", str(seed)]):
             subprocess.run(["wood", *cmd], check=True, stdout=subprocess.DEVNULL)
     return prep

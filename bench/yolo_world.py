@@ -24,22 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from yolo_learning import make_data  # same synthetic split for both benches
+
 RENAMES = {"pit in wood": ["pit in wood"], "control": ["a photo of a blue sky"]}
-
-
-def make_data(work: Path, per_defect: int, good: int, size: int, seed: int) -> Path:
-    synth, prep = work / "synth" / "wood", work / "prep"
-    if not (prep / "manifest.json").is_file():
-        for cmd in (["synth", str(synth), "--size", str(size), "--per-defect", str(per_defect), "--good", str(good),
-                     "--train-good", str(good), "--seed", str(seed), "--force"],
-                    ["prep", str(synth), "--out", str(prep), "--seed", str(seed)]):
-            subprocess.run(["wood", *cmd], check=True, stdout=subprocess.DEVNULL)
-    return prep
 
 
 def score(result: dict) -> dict:
@@ -55,7 +46,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=5.0, help="training time budget per model (Ultralytics `time`)")
     ap.add_argument("--epochs", type=int, default=300, help="upper bound; the time budget usually stops first")
     ap.add_argument("--per-defect", type=int, default=30, help="synthetic images per defect type (5 types)")
-    ap.add_argument("--good", type=int, default=20, help="synthetic good images (test and train each)")
+    ap.add_argument("--good", type=int, default=20, help="synthetic good images (test/good)")
     ap.add_argument("--size", type=int, default=128, help="synthetic image size")
     ap.add_argument("--imgsz", type=int, default=128, help="training image size")
     ap.add_argument("--batch", type=int, default=16)
