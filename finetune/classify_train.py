@@ -25,9 +25,7 @@ confusion_test.png (plus confusion_val.png when there is a val split).
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +46,7 @@ from wood.finetune.classify_models import (
     set_train_mode,
     unfreeze_all,
 )
+from wood.outdir import atomic_output
 
 LOGIT_ADJUST_TAU = 1.0
 WEIGHTS_FORMAT = "wood-classify/1"
@@ -181,33 +180,23 @@ def train_epoch(model, data: SplitData, cfg: ClassifyConfig, phase: Phase, optim
     return total / max(seen, 1)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def prepare_run_dir(cfg: ClassifyConfig) -> tuple[Path, Path]:
-    """(final run folder, temporary folder to write into). Without exist_ok a taken name gets -2, -3..."""
+def run_dir_for(cfg: ClassifyConfig) -> Path:
+    """The final run folder. Without exist_ok a taken name gets -2, -3..."""
     parent = Path(cfg.out)
-    parent.mkdir(parents=True, exist_ok=True)
     final = parent / cfg.run_name
     if not cfg.exist_ok:
         n = 2
         while final.exists():
             final = parent / f"{cfg.run_name}-{n}"
             n += 1
-    for stale in parent.glob(f".{final.name}.tmp-*"):  # left by a killed run: start clean, never mix
-        pid = stale.name.rsplit(".tmp-", 1)[1].split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-    tmp = parent / f".{final.name}.tmp-{os.getpid()}-{time.time_ns()}"
-    tmp.mkdir()
-    return final, tmp
+    return final
+
+
+def _is_legacy_run(folder: Path) -> bool:
+    """A classification run written before output markers: exactly what train() writes."""
+    names = {p.name for p in folder.iterdir()}
+    return {"weights.pt", "config.yaml", "metrics.json"} <= names and all(
+        n in ("weights.pt", "config.yaml", "metrics.json") or n.startswith("confusion_") for n in names)
 
 
 def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] | None = None) -> Path:
@@ -234,8 +223,8 @@ def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] |
     counts = class_counts(splits["train"].labels, len(classes))
     log_prior = torch.log(torch.tensor(counts, dtype=torch.float32).clamp(min=1) / max(sum(counts), 1)).to(device)
 
-    final, tmp = prepare_run_dir(cfg)
-    try:
+    final = run_dir_for(cfg)
+    with atomic_output(final, "run", inputs=[cfg.data], legacy=_is_legacy_run) as tmp:
         history, phase_log = [], []
         start = time.time()
         total_epochs = sum(p.epochs for p in plan_phases(cfg))
@@ -280,12 +269,6 @@ def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] |
                     "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, tmp / "weights.pt")
         write_config(cfg, tmp / "config.yaml")
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     acc = {s: metrics[s]["acc"] for s in SPLITS}
     console.print(f"{final}: " + "  ".join(f"{s} {a:.1%}" for s, a in acc.items() if a is not None))
     return final

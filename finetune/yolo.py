@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from wood.config import config_to_dict, write_config
 from wood.console import console
 from wood.errors import ConfigError, DataError, WeightsError
 from wood.finetune.yolo_config import RESERVED_TRAIN_ARGS, YoloConfig
+from wood.outdir import check_replaceable, prepare_parent, remove_tree, write_marker
 
 SCRATCH_HINT = "use --model yolov8n.yaml to train from scratch, or --download on a machine with network"
 
@@ -112,12 +112,20 @@ def make_run_dir(cfg: YoloConfig) -> Path:
         if not (run_dir / "weights" / "last.pt").is_file():
             raise ConfigError("nothing to resume: no weights/last.pt in the run folder", run_dir)
         return run_dir.resolve()
+    prepare_parent(run_dir)
     if run_dir.exists() and any(run_dir.iterdir()):
         if not cfg.overwrite:
             raise ConfigError("run folder exists; pass --resume to continue it, --overwrite to start clean, or another --name", run_dir)
-        shutil.rmtree(run_dir)
+        check_replaceable(run_dir, "run", inputs=[cfg.data], legacy=is_legacy_run)
+        remove_tree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    write_marker(run_dir, "run", state="building", open_=True)  # Ultralytics fills it; closed when training ends
     return run_dir.resolve()
+
+
+def is_legacy_run(folder: Path) -> bool:
+    """A run folder written before output markers: wood's config.yaml beside Ultralytics' args.yaml."""
+    return (folder / "config.yaml").is_file() and (folder / "args.yaml").is_file()
 
 
 # ---------------------------------------------------------------- model
@@ -282,6 +290,7 @@ def train(cfg: YoloConfig) -> Path:
         raise DataError("training ended without weights/best.pt (no epoch finished?)", run_dir)
     extra = {**info, "train_seconds": round(time.perf_counter() - started, 2), "config": config_to_dict(cfg)}
     write_metrics(cfg, run_dir, trainer, extra)
+    write_marker(run_dir, "run")  # from now on only these entries are the run's to replace
     return run_dir
 
 

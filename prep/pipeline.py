@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 from collections import defaultdict
@@ -14,7 +15,9 @@ from pathlib import Path
 from wood.console import track
 from wood.dataset_config import load_dataset_config
 from wood.errors import ConfigError, DataError
-from wood.fsutil import atomic_dir, write_json
+from wood.fsutil import write_json
+from wood.outdir import atomic_output, check_replaceable
+from wood.procs import die_with_parent
 from wood.prep.config import PrepConfig
 from wood.prep.mvtec import Sample, defect_types, scan_category
 from wood.prep.process import ProcessOptions, process_sample
@@ -35,8 +38,8 @@ def run_prep(cfg: PrepConfig) -> dict:
     """
     root = cfg.source.expanduser().resolve()
     out = cfg.out.expanduser().resolve()
+    check_replaceable(out, "prep", inputs=[root], legacy=is_legacy_prep)  # before reading anything
     samples = scan_category(root, include_train_good=cfg.train_good)
-    _check_out(out, root, cfg.force)
     category = root.name
     types = defect_types(samples)
     dataset = load_dataset_config(category, cfg.dataset_config)
@@ -70,7 +73,7 @@ def run_prep(cfg: PrepConfig) -> dict:
         "classes": classes,
         "images": [manifest_record(r) for r in records],
     }
-    with atomic_dir(out) as tmp:
+    with atomic_output(out, "prep", inputs=[root], legacy=is_legacy_prep) as tmp:
         write_tree(tmp, out, root, records, classes, category)
         write_json(tmp / "manifest.json", manifest)
         write_json(tmp / "stats.json", stats)
@@ -79,13 +82,17 @@ def run_prep(cfg: PrepConfig) -> dict:
     return stats
 
 
-def _check_out(out: Path, root: Path, force: bool) -> None:
-    if out == root or root in out.parents:
-        raise ConfigError("output folder must not be inside the source category", out)
-    if out.exists() and not out.is_dir():
-        raise DataError("output path exists and is a file", out)
-    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file() and not force:
-        raise DataError("output folder exists and is not a wood prep output; pass --force to replace it", out)
+PREP_ENTRIES = frozenset({"manifest.json", "stats.json", "yolo", "yolo-seg", "coco", "classify", "preview"})
+
+
+def is_legacy_prep(folder: Path) -> bool:
+    """A prep output written before output markers: our manifest format and only our entries."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    names = {p.name for p in folder.iterdir()}
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT and names <= PREP_ENTRIES
 
 
 def _process_all(root: Path, samples: list[Sample], options: ProcessOptions, workers: int) -> list[dict]:
@@ -94,9 +101,13 @@ def _process_all(root: Path, samples: list[Sample], options: ProcessOptions, wor
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(samples) < PARALLEL_FROM:
         return [work(s) for s in track(samples, "reading masks")]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"), initializer=die_with_parent,
+                               initargs=(os.getpid(),))
+    try:
         results = pool.map(work, samples, chunksize=max(1, len(samples) // (workers * 8)))
         return list(track(results, "reading masks", total=len(samples)))
+    finally:  # on an error or Ctrl-C, queued work is cancelled rather than finished
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _groups(records: list[dict], root: Path, groups_file: Path | None, pattern: str | None) -> list[str]:
@@ -131,15 +142,19 @@ def _read_groups_file(path: Path, root: Path, pattern: str | None) -> dict[str, 
     if not Path(path).is_file():
         raise ConfigError("groups file does not exist", path)
     mapping: dict[str, str] = {}
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.reader(fh):
-            if len(row) < 2 or row[0].strip().lower() == "file":
-                continue
-            file, group = row[0].strip(), row[1].strip()
-            rel = file if (root / file).is_file() else f"test/{file}"
-            if not (root / rel).is_file():
-                raise ConfigError(f"groups file names an image that does not exist: {file}", path)
-            mapping[rel] = group_from_source_name(group, pattern) if pattern else group
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"groups file is not a UTF-8 CSV text file ({exc.__class__.__name__}: {exc})", path) from exc
+    for row in rows:
+        if len(row) < 2 or row[0].strip().lower() == "file":
+            continue
+        file, group = row[0].strip(), row[1].strip()
+        rel = file if (root / file).is_file() else f"test/{file}"
+        if not (root / rel).is_file():
+            raise ConfigError(f"groups file names an image that does not exist: {file}", path)
+        mapping[rel] = group_from_source_name(group, pattern) if pattern else group
     return mapping
 
 

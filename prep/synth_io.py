@@ -9,14 +9,11 @@ OUT/ground_truth/<defect>/000_mask.png     single channel, 0/255, same size as t
 
 Every image has its own generator seeded from (seed, split, defect, index), so changing one
 count leaves the other images unchanged, and a re-run with the same seed writes the same bytes.
-The tree is built in a temporary sibling folder and renamed into place.
+The tree is built in a temporary sibling folder and swapped into place (wood.outdir).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +22,7 @@ import cv2
 import numpy as np
 
 from wood.errors import ConfigError, WoodError
+from wood.outdir import atomic_output
 from wood.prep.synth import WOOD_DEFECTS, defect_image, good_image
 
 CATEGORIES: dict[str, tuple[str, ...]] = {"wood": WOOD_DEFECTS}
@@ -47,7 +45,7 @@ class SynthConfig:
     train_good: int = field(default=10, metadata={"help": "Defect-free training images (train/good)."})
     seed: int = field(default=0, metadata={"help": "Random seed; the same seed writes the same bytes."})
     gray: bool = field(default=False, metadata={"help": "Write single-channel grayscale images."})
-    force: bool = field(default=False, metadata={"help": "Replace OUT if it exists and is not empty."})
+    force: bool = field(default=False, metadata={"help": "Replace OUT if it holds a previous `wood synth` output."})
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -124,13 +122,6 @@ def encode_png(array: np.ndarray, path: str | Path) -> bytes:
     return buf.tobytes()
 
 
-def _check_out(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise WoodError("exists and is not a folder; choose another OUT", out)
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise WoodError("folder exists and is not empty; pass --force to replace it", out)
-
-
 def write_synth(
     out: str | Path,
     size: int = 256,
@@ -156,12 +147,15 @@ def write_synth(
 
 
 def write_config_tree(config: SynthConfig, progress: Callable | None = None) -> Path:
-    """Draw and write everything ``config`` asks for, atomically (temp sibling folder, then rename)."""
+    """Draw and write everything ``config`` asks for, atomically (temp sibling folder, then swap).
+
+    An existing OUT is replaced only with ``force`` and only when it is a previous `wood synth`
+    output (wood.outdir: a real MVTec download in the same layout is never overwritten).
+    """
     out = config.out.absolute()
-    _check_out(out, config.force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    if out.is_dir() and any(out.iterdir()) and not config.force:
+        raise WoodError("folder exists and is not empty; pass --force to replace a previous `wood synth` output", out)
+    with atomic_output(out, "synth") as tmp:
         folders = {"train/good", "test/good"} | {f"test/{d}" for d in CATEGORIES[config.category]}
         folders |= {f"ground_truth/{d}" for d in CATEGORIES[config.category]}
         for folder in sorted(folders):
@@ -173,28 +167,7 @@ def write_config_tree(config: SynthConfig, progress: Callable | None = None) -> 
             if item.mask_path is not None:
                 mask8 = np.where(mask, np.uint8(255), np.uint8(0))
                 (tmp / item.mask_path).write_bytes(encode_png(mask8, out / item.mask_path))
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the tree is ordinary data
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` to ``out``; an existing ``out`` is moved aside first and removed after."""
-    if not out.exists():
-        tmp.rename(out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    old.rmdir()
-    out.rename(old)
-    try:
-        tmp.rename(out)
-    except BaseException:
-        old.rename(out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 __all__ = ["CATEGORIES", "SynthConfig", "SynthItem", "plan", "draw_item", "write_synth", "write_config_tree"]

@@ -32,7 +32,7 @@ def expect_error(args: list[str], capsys, out: Path, *needles: str) -> str:
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
     assert not out.exists()
-    assert not list(out.parent.glob(f".{out.name}.tmp-*"))
+    assert not list(out.parent.glob(".wood-tmp-*"))
     return lines[0]
 
 
@@ -102,7 +102,7 @@ def test_out_that_is_not_a_prep_output_is_kept(cat, tmp_path, capsys):
     out.mkdir()
     (out / "precious.txt").write_text("keep me")
     code, err = run_cli([str(cat), "--out", str(out)], capsys)
-    assert code == 2 and "--force" in err and (out / "precious.txt").read_text() == "keep me"
+    assert code == 2 and "not a wood prep output" in err and (out / "precious.txt").read_text() == "keep me"
 
 
 def test_full_disk_leaves_nothing(cat, tmp_path, capsys, monkeypatch):
@@ -133,7 +133,7 @@ def test_interrupted_prep_keeps_previous_output_and_rerun_is_clean(cat, tmp_path
     monkeypatch.setattr(pipeline, "write_json", interrupt)
     assert run_cli([str(cat), "--out", str(out), "--seed", "5"], capsys)[0] == 130
     assert (out / "manifest.json").read_bytes() == before
-    assert not list(tmp_path.glob(".out.tmp-*"))
+    assert not list(tmp_path.glob(".wood-*"))
     monkeypatch.undo()
     assert run_cli([str(cat), "--out", str(out), "--seed", "5"], capsys)[0] == 0
     assert json.loads((out / "manifest.json").read_text())["seed"] == 5

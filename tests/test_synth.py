@@ -36,7 +36,7 @@ def test_layout_is_exact_mvtec(default_run: Path) -> None:
     for defect in WOOD_DEFECTS:
         expected |= {f"test/{defect}/{i:03d}.png" for i in range(10)}
         expected |= {f"ground_truth/{defect}/{i:03d}_mask.png" for i in range(10)}
-    assert files == expected
+    assert files == expected | {".wood-output.json"}  # wood's marker: the folder may be replaced by a re-run
     assert not list(default_run.parent.glob(".*tmp*"))  # no temp folder left beside OUT
 
 
@@ -79,7 +79,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     c = _tree(write_synth(tmp_path / "c", size=64, per_defect=2, good=1, train_good=1, seed=4))
     assert a == b
     assert a.keys() == c.keys()
-    assert all(a[k] != c[k] for k in a if not k.startswith("ground_truth"))
+    assert all(a[k] != c[k] for k in a if not k.startswith(("ground_truth", ".wood")))
 
 
 def test_counts_do_not_change_other_images(tmp_path: Path) -> None:
@@ -110,13 +110,24 @@ def test_sizes_and_defects_visible(size: int) -> None:
 
 def test_existing_folder_needs_force_and_is_replaced_atomically(tmp_path: Path) -> None:
     out = tmp_path / "wood"
-    out.mkdir()
-    (out / "old.txt").write_text("x")
+    write_synth(out, size=64, per_defect=1, good=1, train_good=1, seed=1)
+    before = (out / "test/hole/000.png").read_bytes()
     with pytest.raises(WoodError, match="--force"):
         write_synth(out, size=64, per_defect=1, good=1, train_good=1, force=False)
-    assert (out / "old.txt").exists()
+    assert (out / "test/hole/000.png").read_bytes() == before
     write_synth(out, size=64, per_defect=1, good=1, train_good=1, force=True)
-    assert not (out / "old.txt").exists() and (out / "ground_truth/hole/000_mask.png").is_file()
+    assert (out / "test/hole/000.png").read_bytes() != before and (out / "ground_truth/hole/000_mask.png").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wood"]
+
+
+def test_force_never_replaces_a_folder_synth_did_not_write(tmp_path: Path) -> None:
+    """A real MVTec category has the same layout as a synthetic one: --force must not overwrite it."""
+    out = tmp_path / "wood"
+    (out / "test" / "hole").mkdir(parents=True)
+    (out / "test" / "hole" / "000.png").write_bytes(b"the user's real image")
+    with pytest.raises(WoodError, match="not a wood synth output"):
+        write_synth(out, size=64, per_defect=1, good=1, train_good=1, force=True)
+    assert (out / "test" / "hole" / "000.png").read_bytes() == b"the user's real image"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["wood"]
 
 

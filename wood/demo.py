@@ -9,7 +9,6 @@ attempt is an error, not a silent download.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from wood.console import console
 from wood.dataset_config import packaged_config_path
 from wood.errors import ConfigError, DataError
 from wood.netguard import block_network
+from wood.outdir import check_replaceable, prepare_parent, remove_tree, write_marker, writer_lock
 
 
 def demo_config(name: str, folder: Path | None = None) -> Path:
@@ -41,13 +41,27 @@ class DemoResult:
     numbers: dict[str, Any] = field(default_factory=dict)
 
 
-def _check_out(out: Path, force: bool) -> None:
-    if out.exists() and any(out.iterdir()):
+DEMO_ENTRIES = ("data", "prepared", "runs", "report", "demo.json")
+"""What the demo writes at the top of its folder (and so all it may ever delete there)."""
+
+
+def _is_legacy_demo(folder: Path) -> bool:
+    """A demo folder written before output markers: demo.json and nothing but the demo's entries."""
+    return (folder / "demo.json").is_file() and {p.name for p in folder.iterdir()} <= set(DEMO_ENTRIES)
+
+
+def _claim_out(out: Path, force: bool) -> None:
+    """Make ``out`` the demo's: empty or new, or (with ``force``) a previous demo wood can prove it wrote."""
+    prepare_parent(out)
+    if out.is_dir() and any(out.iterdir()):
+        check_replaceable(out, "demo", legacy=_is_legacy_demo)
         if not force:
             raise DataError("a previous demo is there; pass --force to replace it or --out to choose another folder", out)
-        if not (out / "demo.json").is_file() and not (out / "data").is_dir():
-            raise DataError("folder is not a wood demo output; refusing to delete it even with --force", out)
-        shutil.rmtree(out)
+        remove_tree(out)
+    elif out.exists() or out.is_symlink():
+        check_replaceable(out, "demo")  # a file: one line
+    out.mkdir(parents=True, exist_ok=True)
+    write_marker(out, "demo", state="building", entries=DEMO_ENTRIES)
 
 
 def run_demo(out: Path, force: bool = False, stages: tuple[str, ...] | None = None, configs: Path | None = None) -> DemoResult:
@@ -56,9 +70,16 @@ def run_demo(out: Path, force: bool = False, stages: tuple[str, ...] | None = No
     ``stages`` limits the model stages (synth and prep always run); ``configs`` is a folder
     of demo_*.yaml files used instead of the checked-in ones.
     """
-    out = out.expanduser().resolve()
-    _check_out(out, force)
-    out.mkdir(parents=True, exist_ok=True)
+    out = out.expanduser().absolute()
+    prepare_parent(out)
+    with writer_lock(out):
+        _claim_out(out, force)
+        result = _run_stages(out, stages, configs)
+        write_marker(out, "demo", entries=DEMO_ENTRIES)
+    return result
+
+
+def _run_stages(out: Path, stages: tuple[str, ...] | None, configs: Path | None) -> DemoResult:
     result = DemoResult(out=out, configs=configs)
     plan: list[tuple[str, Callable[[DemoResult], None]]] = [
         ("synth", _synth), ("prep", _prep), ("yolo", _yolo), ("yolo-world", _world),
