@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from wood.errors import DataError, MisMatchError
-from wood.prep.imageio import MASK_THRESHOLD, decode, mask_to_bool, read_bytes
+from wood.prep.imageio import MASK_THRESHOLD, check_upright, decode, mask_to_bool, read_bytes
 from wood.prep.instances import find_instances
 from wood.prep.mvtec import Sample
 
@@ -37,6 +37,7 @@ def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:
     image_path = root / sample.source
     data = read_bytes(image_path)
     image = decode(data, image_path)
+    check_upright(data, image_path)
     height, width = image.shape[:2]
     record = {
         "name": sample.name,
@@ -67,8 +68,8 @@ def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:
     if not mask.any():
         if not options.allow_empty_masks:
             raise DataError(
-                f"mask is empty (no pixel >= {MASK_THRESHOLD}) on a defect image; fix the mask, "
-                "or pass --allow-empty-masks to keep it as a flagged image with no instances",
+                f"mask is empty (no pixel >= {MASK_THRESHOLD}) on a defect image{_low_values_hint(raw)}; "
+                "fix the mask, or pass --allow-empty-masks to keep it as a flagged image with no instances",
                 mask_path,
             )
         record["flags"].append("empty_mask")
@@ -87,6 +88,15 @@ def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:
         for inst in instances
     ]
     return record
+
+
+def _low_values_hint(raw: np.ndarray) -> str:
+    """For a mask with some values but none >= the threshold (e.g. a 0/1 mask): say so."""
+    top = int(raw.max())
+    if top == 0:
+        return ""
+    scale = " (scale it by 255)" if top == 1 else ""
+    return f"; its values are 0..{top}; MVTec masks are 0/255{scale}"
 
 
 def _has_values_between(array: np.ndarray, low: int, high: int) -> bool:
