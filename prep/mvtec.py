@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +37,37 @@ class Sample:
 
 
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    """The image files of ``folder``, sorted. Raises DataError for a broken symbolic link among
+    them and for two images sharing a stem (000.png and 000.jpg share 000_mask.png and 000.txt)."""
+    candidates = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    for p in candidates:
+        _check_not_broken_link(p)
+    images = [p for p in candidates if p.is_file()]
+    by_stem: dict[str, Path] = {}
+    for p in images:
+        if p.stem in by_stem:
+            raise DataError(
+                f"two images share the stem '{p.stem}' ({by_stem[p.stem].name}, {p.name}): their masks and labels "
+                "would collide; keep one",
+                folder,
+            )
+        by_stem[p.stem] = p
+    return images
+
+
+def _check_not_broken_link(path: Path) -> None:
+    if path.is_symlink() and not path.exists():
+        raise DataError(f"broken symbolic link (to {os.readlink(path)}: missing, or a link loop)", path)
+
+
+def resolve_root(path: Path) -> Path:
+    """``path`` made absolute, with ``~`` and symbolic links resolved. Raises DataError on a link loop."""
+    try:
+        return Path(path).expanduser().resolve()
+    except (RuntimeError, OSError) as exc:  # Python < 3.13 raises RuntimeError on a loop, later ones OSError
+        loop = getattr(exc, "errno", None) == errno.ELOOP or "loop" in str(exc).lower()
+        message = "symbolic link loop: the path cannot be resolved" if loop else f"cannot resolve the path: {exc}"
+        raise DataError(message, path) from exc
 
 
 def scan_category(root: Path, include_train_good: bool = False) -> list[Sample]:
@@ -52,6 +84,7 @@ def scan_category(root: Path, include_train_good: bool = False) -> list[Sample]:
     if not test_dir.is_dir():
         raise DataError("not an MVTec AD category: it has no test/ folder", root)
     gt_dir = root / "ground_truth"
+    _check_mask_folders_have_images(gt_dir, test_dir, root)
     samples: list[Sample] = []
     for defect_dir in sorted(p for p in test_dir.iterdir() if p.is_dir()):
         defect = defect_dir.name
@@ -64,6 +97,7 @@ def scan_category(root: Path, include_train_good: bool = False) -> list[Sample]:
             raise DataError(f"defect type '{defect}' has no mask folder (expected {_rel(masks_dir, root)}/)", defect_dir)
         for image in images:
             mask = masks_dir / f"{image.stem}_mask.png"
+            _check_not_broken_link(mask)
             if not mask.is_file():
                 raise MisMatchError(f"defect image has no mask (expected {_rel(mask, root)})", image)
             samples.append(Sample(_rel(image, root), _rel(mask, root), defect, "test"))
@@ -81,7 +115,35 @@ def scan_category(root: Path, include_train_good: bool = False) -> list[Sample]:
         raise DataError("empty category: no images under test/", root)
     if all(s.defect == GOOD for s in samples):
         raise DataError("category has no defect images under test/<defect>/ (only good ones)", root)
+    _check_unique_names(samples, root)
     return samples
+
+
+def _check_mask_folders_have_images(gt_dir: Path, test_dir: Path, root: Path) -> None:
+    """A ground_truth/<defect>/ folder holding masks needs test/<defect>/ (else its masks would be ignored)."""
+    if not gt_dir.is_dir():
+        return
+    for masks_dir in sorted(p for p in gt_dir.iterdir() if p.is_dir()):
+        has_masks = any(p.suffix.lower() in IMAGE_EXTENSIONS for p in masks_dir.iterdir())
+        if has_masks and not (test_dir / masks_dir.name).is_dir():
+            raise MisMatchError(
+                f"mask folder has no image folder (expected {_rel(test_dir / masks_dir.name, root)}/)", masks_dir
+            )
+
+
+def _check_unique_names(samples: list[Sample], root: Path) -> None:
+    """Output files are named after Sample.name (labels after its stem): two samples must not share one,
+    as a defect folder named `train-good` would with --train-good."""
+    seen: dict[str, Sample] = {}
+    for sample in samples:
+        key = Path(sample.name).stem
+        if key in seen:
+            hint = " (--train-good names train/good images 'train-good_*')" if sample.defect == "train-good" else ""
+            raise DataError(
+                f"its output name '{key}' is also that of {seen[key].source}; rename one of them{hint}",
+                root / sample.source,
+            )
+        seen[key] = sample
 
 
 def defect_types(samples: list[Sample]) -> list[str]:
