@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from wood.errors import ConfigError
 
 DEFAULT_SOURCE = Path("datasets/mvtec_ad/wood")
 COMBINED_POLICIES = ("class", "exclude")
@@ -28,21 +32,25 @@ class PrepConfig:
     preview: int = field(default=0, metadata={"help": "write this many overlay PNGs under preview/"})
     workers: int = field(default=0, metadata={"help": "worker processes; 0 = one per CPU core"})
     force: bool = field(default=False, metadata={"help": "replace a non-prep folder at --out"})
+    strict: bool = field(default=False, metadata={"help": "stop at a defect folder the dataset config lacks"})
 
     def __post_init__(self) -> None:
+        """Check every option before any image is read; a bad one is a ConfigError naming it."""
         self.source = Path(self.source)
         self.out = Path(self.out)
+        _check_fraction("--test-fraction", self.test_fraction, "(0, 1)", lambda v: 0 < v < 1)
+        _check_fraction("--val-fraction", self.val_fraction, "[0, 1)", lambda v: 0 <= v < 1)
+        _check_int("--seed", self.seed, 0)
+        _check_int("--min-area", self.min_area, 1)
+        _check_int("--preview", self.preview, 0)
+        _check_int("--workers", self.workers, 0)
         if self.combined not in COMBINED_POLICIES:
-            raise ValueError(f"combined must be one of {COMBINED_POLICIES}, but got '{self.combined}'")
-        if self.min_area < 1:
-            raise ValueError(f"min_area must be >= 1, but got {self.min_area}")
+            raise ConfigError(f"--combined must be one of {COMBINED_POLICIES}, but got '{self.combined}'")
         if self.group_pattern is not None:
             try:
                 re.compile(self.group_pattern)
             except re.error as exc:
-                raise ValueError(f"group_pattern is not a valid regex: {exc}") from exc
-        if self.preview < 0 or self.workers < 0:
-            raise ValueError("preview and workers must be >= 0")
+                raise ConfigError(f"--group-pattern is not a valid regex: {exc}") from exc
 
     def output_options(self) -> dict:
         """The options that change the output, recorded in manifest.json."""
@@ -59,3 +67,13 @@ class PrepConfig:
             "mask_threshold": 128,
             "connectivity": 8,
         }
+
+
+def _check_fraction(option: str, value: float, interval: str, ok: Callable[[float], bool]) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or not ok(value):
+        raise ConfigError(f"{option} must be in {interval}, but got {value!r}")
+
+
+def _check_int(option: str, value: int, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{option} must be an integer >= {minimum}, but got {value!r}")
