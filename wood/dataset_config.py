@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 from wood.config import read_yaml
 from wood.errors import ConfigError
 
+HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 DEFAULT_PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45", "#469990", "#9a6324"]
 
 
@@ -64,11 +67,48 @@ def load_dataset_config(category: str, path: str | Path | None = None) -> Datase
         info = info or {}
         if not isinstance(info, dict):
             raise ConfigError(f"class '{name}' must be a mapping with colour and prompts", path)
-        prompts = info.get("prompts", [])
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        colour = str(info.get("colour", DEFAULT_PALETTE[i % len(DEFAULT_PALETTE)]))
-        if not (len(colour) == 7 and colour.startswith("#")):
-            raise ConfigError(f"class '{name}': colour must look like '#rrggbb', but got '{colour}'", path)
-        classes[str(name)] = ClassInfo(colour=colour, prompts=[str(p) for p in prompts])
+        classes[str(name)] = ClassInfo(
+            colour=_colour(info, f"classes.{name}.colour", DEFAULT_PALETTE[i % len(DEFAULT_PALETTE)], path),
+            prompts=_prompts(info, f"classes.{name}.prompts", path),
+        )
     return DatasetConfig(category=str(data.get("category", category)), classes=classes, path=str(path))
+
+
+def _colour(info: dict, key: str, default: str, path: Path) -> str:
+    """The class colour as '#rrggbb' (checked here, so a bad one stops before any image is read)."""
+    colour = info.get("colour", default)
+    if colour is None:
+        raise ConfigError(f"{key} is empty (quote it in YAML: colour: '#e6194b'; an unquoted # starts a comment)",
+                          path)
+    if not isinstance(colour, str) or not HEX_COLOUR.fullmatch(colour):
+        raise ConfigError(f"{key} must look like '#rrggbb' (hex digits), but got {colour!r}", path)
+    return colour
+
+
+def _prompts(info: dict, key: str, path: Path) -> list[str]:
+    prompts = info.get("prompts", []) or []
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if not isinstance(prompts, list) or not all(isinstance(p, (str, int, float)) for p in prompts):
+        raise ConfigError(f"{key} must be a text or a list of texts, but got {prompts!r}", path)
+    return [str(p) for p in prompts]
+
+
+def unknown_defect_types(types: list[str], dataset: DatasetConfig) -> list[str]:
+    """The defect types (folder names) that ``dataset`` does not list, sorted.
+
+    None when the config lists no classes (a category without a dataset config).
+    """
+    if not dataset.classes:
+        return []
+    return sorted(set(types) - set(dataset.classes))
+
+
+def describe_unknown_types(unknown: list[str], dataset: DatasetConfig) -> str:
+    """One line saying which folders the config does not know, the known classes and close matches."""
+    known = sorted(dataset.classes)
+    guesses = [f"'{m[0]}' for '{t}'" for t in unknown if (m := difflib.get_close_matches(t, known, n=1))]
+    hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+    names = ", ".join(f"'{t}'" for t in unknown)
+    where = dataset.path or "the dataset config"
+    return f"defect folder(s) {names} not in {where}{hint}; known classes: {', '.join(known)}"

@@ -27,6 +27,9 @@ def prep(
     preview: int = typer.Option(0, help="Write this many overlay PNGs (masks, boxes, class names) under OUT/preview/."),
     workers: int = typer.Option(0, help="Worker processes for reading masks; 0 = one per CPU core."),
     force: bool = typer.Option(False, "--force", help="Replace --out even if it is not a previous prep output."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Stop (exit 2) at a defect folder the dataset config does not list, instead of warning."
+    ),
 ) -> None:
     """Convert one MVTec AD category into YOLO, YOLO-seg, COCO and classification splits.
 
@@ -45,13 +48,38 @@ def prep(
         source=source, out=out, seed=seed, test_fraction=test_fraction, val_fraction=val_fraction,
         min_area=min_area, single_class=single_class, combined=combined, train_good=train_good,
         allow_empty_masks=allow_empty_masks, groups=groups, group_pattern=group_pattern,
-        dataset_config=dataset_config, preview=preview, workers=workers, force=force,
+        dataset_config=dataset_config, preview=preview, workers=workers, force=force, strict=strict,
     )
+    check_defect_folders(cfg)
     stats = run_prep(cfg)
     console.print(stats_table(stats))
     if stats["flags"]:
         console.print(f"flags: {stats['flags']} (see manifest.json)")
     console.print(f"wrote {cfg.out} ({stats['images']} images, classes {stats['classes']})")
+
+
+def check_defect_folders(cfg) -> None:
+    """Before any image is read: resolve SRC, check its layout and the dataset config, and warn about
+    (or, with --strict, stop at) defect folders the dataset config does not list (a typo like `scrach`)."""
+    from wood.console import console
+    from wood.dataset_config import describe_unknown_types, load_dataset_config, unknown_defect_types
+    from wood.errors import ConfigError
+    from wood.prep.mvtec import defect_types, resolve_root, scan_category
+
+    cfg.source = resolve_root(cfg.source)
+    types = defect_types(scan_category(cfg.source, include_train_good=cfg.train_good))
+    dataset = load_dataset_config(cfg.source.name, cfg.dataset_config)
+    if cfg.dataset_config is not None:
+        dataset.check_classes(types)
+    unknown = unknown_defect_types(types, dataset)
+    if not unknown:
+        return
+    folder = cfg.source / "test" / unknown[0] if len(unknown) == 1 else cfg.source / "test"
+    line = describe_unknown_types(unknown, dataset)
+    if cfg.strict:
+        raise ConfigError(f"{line}; rename the folder or add the class to the config", folder)
+    console.print(f"warning: {folder}: {line}; each is prepared as its own class (--strict stops here)",
+                  markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer, finetune_app: typer.Typer, eval_app: typer.Typer) -> None:
