@@ -8,6 +8,8 @@ the file system cannot link).
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -32,7 +34,24 @@ def write_data_yaml(folder: Path, final_folder: Path, classes: list[str]) -> Non
         "nc": len(classes),
         "names": dict(enumerate(classes)),
     }
-    (folder / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    write_text(folder / "data.yaml", yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Give an OSError raised without a file name (a failed write() on a full disk) the name of ``path``,
+    so the CLI's one line says which file could not be written."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    with naming(path):
+        path.write_text(text, encoding="utf-8")
 
 
 def write_tree(tmp: Path, final: Path, root: Path, records: list[dict], classes: list[str], category: str) -> None:
@@ -54,13 +73,14 @@ def write_tree(tmp: Path, final: Path, root: Path, records: list[dict], classes:
         w, h = record["width"], record["height"]
         boxes = [yolo_box_line(i["class_id"], i["bbox_xyxy"], w, h) for i in record["instances"]]
         polys = [yolo_seg_line(i["class_id"], i["outer"], w, h) for i in record["instances"]]
-        (tmp / "yolo" / "labels" / split / f"{stem}.txt").write_text(label_text(boxes), encoding="utf-8")
-        (tmp / "yolo-seg" / "labels" / split / f"{stem}.txt").write_text(label_text(polys), encoding="utf-8")
+        write_text(tmp / "yolo" / "labels" / split / f"{stem}.txt", label_text(boxes))
+        write_text(tmp / "yolo-seg" / "labels" / split / f"{stem}.txt", label_text(polys))
     (tmp / "coco").mkdir()
     for split in SPLITS:
         subset = [r for r in records if r["split"] == split]
         coco = coco_dataset(subset, classes, category, images_dir=f"../yolo/images/{split}")
-        write_json(tmp / "coco" / f"{split}.json", coco, compact=True)
+        with naming(tmp / "coco" / f"{split}.json"):
+            write_json(tmp / "coco" / f"{split}.json", coco, compact=True)
 
 
 def manifest_record(record: dict) -> dict:
@@ -84,5 +104,7 @@ def write_previews(folder: Path, root: Path, records: list[dict], n: int, datase
         ok, png = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
         if not ok:
             raise OSError(f"could not encode preview for {record['name']}")
-        (folder / f"{Path(record['name']).stem}.png").write_bytes(png.tobytes())
+        path = folder / f"{Path(record['name']).stem}.png"
+        with naming(path):
+            path.write_bytes(png.tobytes())
     return len(picked)

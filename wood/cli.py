@@ -41,11 +41,11 @@ for _name in COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors become one line on stderr and exit code 2."""
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
+    """Console entry point: user errors become one line on stderr and exit code 2; Ctrl-C prints
+    `interrupted` and exits 130. ``--debug`` (tracebacks) is accepted anywhere on the line."""
+    args, debug = split_debug(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=args, prog_name="wood")
+        app(args=["--debug", *args] if debug else args, prog_name="wood")
     except WoodError as exc:
         if debug:
             raise
@@ -54,8 +54,38 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         if debug or exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):
             raise
-        print(f"error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except SystemExit as exc:
+        if _caused_by_interrupt(exc):  # typer turns Ctrl-C into a silent exit 130
+            print("interrupted", file=sys.stderr)
+        raise
+
+
+def split_debug(args: list[str]) -> tuple[list[str], bool]:
+    """Remove ``--debug`` wherever it stands before a ``--`` separator: (the other args, whether it was there)."""
+    end = args.index("--") if "--" in args else len(args)
+    kept = [a for a in args[:end] if a != "--debug"]
+    return kept + list(args[end:]), len(kept) != end
+
+
+def os_error_line(exc: OSError) -> str:
+    """`<file>: <problem>` for an OSError. A full disk names the file being written (shutil.copyfile
+    puts it in filename2, the source in filename); an error without any file name is just the problem."""
+    name = exc.filename2 if exc.errno in (errno.ENOSPC, errno.EDQUOT) and exc.filename2 else exc.filename
+    problem = exc.strerror or str(exc)
+    return f"{name}: {problem}" if name else problem
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(8):  # SystemExit <- click Exit(130) <- KeyboardInterrupt
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
