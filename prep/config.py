@@ -31,7 +31,6 @@ class PrepConfig:
     dataset_config: Path | None = field(default=None, metadata={"help": "datasets/<category>.yaml override"})
     preview: int = field(default=0, metadata={"help": "write this many overlay PNGs under preview/"})
     workers: int = field(default=0, metadata={"help": "worker processes; 0 = one per CPU core"})
-    force: bool = field(default=False, metadata={"help": "replace a non-prep folder at --out"})
     strict: bool = field(default=False, metadata={"help": "stop at a defect folder the dataset config lacks"})
 
     def __post_init__(self) -> None:

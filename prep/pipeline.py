@@ -78,7 +78,7 @@ def run_prep(cfg: PrepConfig) -> dict:
         write_json(tmp / "manifest.json", manifest)
         write_json(tmp / "stats.json", stats)
         if cfg.preview:
-            write_previews(tmp / "preview", root, records, cfg.preview, dataset, classes)
+            write_previews(tmp / "preview", tmp / "yolo" / "images", records, cfg.preview, dataset, classes)
     return stats
 
 

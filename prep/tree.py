@@ -7,6 +7,7 @@ the file system cannot link).
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ import cv2
 import yaml
 
 from wood.dataset_config import DatasetConfig
+from wood.errors import DataError
 from wood.fsutil import link_or_copy, write_json
 from wood.prep.formats import coco_dataset, label_text, yolo_box_line, yolo_seg_line
 from wood.prep.imageio import read_image_rgb
@@ -54,6 +56,22 @@ def write_text(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+def copy_checked(src: Path, dst: Path, sha256: str) -> None:
+    """Copy ``src`` to ``dst`` and check the copy has the sha256 the image was annotated with.
+
+    prep reads each image once to hash and annotate it and copies it later: a source file
+    overwritten in between would give labels that do not belong to the copied pixels.
+    """
+    shutil.copyfile(src, dst)
+    digest = hashlib.sha256()
+    with open(dst, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != sha256:
+        raise DataError("file changed while wood prep was running (its sha256 differs from when it was read); "
+                        "run prep again once the source is stable", src)
+
+
 def write_tree(tmp: Path, final: Path, root: Path, records: list[dict], classes: list[str], category: str) -> None:
     """Write every format for ``records`` (each has ``split``, ``id`` and annotated instances)."""
     for fmt in ("yolo", "yolo-seg"):
@@ -65,7 +83,7 @@ def write_tree(tmp: Path, final: Path, root: Path, records: list[dict], classes:
         split, name = record["split"], record["name"]
         stem = Path(name).stem
         image = tmp / "yolo" / "images" / split / name
-        shutil.copyfile(root / record["source"], image)
+        copy_checked(root / record["source"], image, record["sha256"])
         link_or_copy(image, tmp / "yolo-seg" / "images" / split / name)
         class_dir = tmp / "classify" / split / record["defect"]
         class_dir.mkdir(parents=True, exist_ok=True)
@@ -93,14 +111,18 @@ def manifest_record(record: dict) -> dict:
     return out
 
 
-def write_previews(folder: Path, root: Path, records: list[dict], n: int, dataset: DatasetConfig, classes: list[str]) -> int:
-    """Overlay PNGs of up to ``n`` annotated images; returns how many were written."""
+def write_previews(folder: Path, images: Path, records: list[dict], n: int, dataset: DatasetConfig, classes: list[str]) -> int:
+    """Overlay PNGs of up to ``n`` annotated images; returns how many were written.
+
+    ``images`` is the written ``yolo/images`` folder: previews show the copied bytes, whose sha256
+    the manifest holds, not a source file that may have changed since.
+    """
     picked = pick_preview_records(records, n)
     if not picked:
         return 0
     folder.mkdir()
     for record in picked:
-        overlay = draw_overlay(read_image_rgb(root / record["source"]), record, dataset, classes)
+        overlay = draw_overlay(read_image_rgb(images / record["split"] / record["name"]), record, dataset, classes)
         ok, png = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
         if not ok:
             raise OSError(f"could not encode preview for {record['name']}")

@@ -327,3 +327,19 @@ def test_synth_and_demo_refuse_to_overwrite_what_they_did_not_write(tmp_path):
     with pytest.raises(DataError, match="not a wood demo output"):
         run_demo(tmp_path / "mvtec", force=True)
     assert (mvtec / "train" / "good" / "000.png").read_bytes() == b"real"
+
+
+def test_a_source_image_changed_during_prep_stops_instead_of_mislabelling(cat, tmp_path, capsys, monkeypatch):
+    import wood.prep.pipeline as pipeline
+
+    real = pipeline.write_tree
+    victim = cat / "test" / "hole" / "000.png"
+
+    def overwrite_then_write(*args, **kwargs):  # after the images were hashed and annotated, before the copy
+        victim.write_bytes((cat / "test" / "hole" / "001.png").read_bytes())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "write_tree", overwrite_then_write)
+    code, err = run_cli(["prep", str(cat), "--out", str(tmp_path / "p"), "--workers", "1"], capsys)
+    assert code == 2 and "changed while wood prep was running" in err and "000.png" in err
+    assert not (tmp_path / "p").exists() and not list(tmp_path.glob(".wood-*"))

@@ -12,7 +12,7 @@ from wood.prep.config import DEFAULT_SOURCE
 
 def prep(
     source: Path = typer.Argument(DEFAULT_SOURCE, help="MVTec AD category folder (holds test/ and ground_truth/)."),
-    out: Path = typer.Option(Path("datasets/prepared/wood"), "--out", "-o", help="Output folder (replaced atomically)."),
+    out: Path = typer.Option(Path("datasets/prepared/wood"), "--out", "-o", help="Output folder. A previous `wood prep` output there is replaced in one step; any other folder is left alone."),
     seed: int = typer.Option(0, help="Seed of the split; the same seed gives the same split and bytes."),
     test_fraction: float = typer.Option(1 / 3, help="Share of each defect type put in test (1/3 gives train+val:test = 2:1)."),
     val_fraction: float = typer.Option(0.15, help="Share of the training side carved out as val."),
@@ -26,7 +26,6 @@ def prep(
     dataset_config: Optional[Path] = typer.Option(None, help="Dataset config (classes, colours, prompts); default datasets/<category>.yaml."),
     preview: int = typer.Option(0, help="Write this many overlay PNGs (masks, boxes, class names) under OUT/preview/."),
     workers: int = typer.Option(0, help="Worker processes for reading masks; 0 = one per CPU core."),
-    force: bool = typer.Option(False, "--force", help="Replace --out even if it is not a previous prep output."),
     strict: bool = typer.Option(
         False, "--strict", help="Stop (exit 2) at a defect folder the dataset config does not list, instead of warning."
     ),
@@ -48,7 +47,7 @@ def prep(
         source=source, out=out, seed=seed, test_fraction=test_fraction, val_fraction=val_fraction,
         min_area=min_area, single_class=single_class, combined=combined, train_good=train_good,
         allow_empty_masks=allow_empty_masks, groups=groups, group_pattern=group_pattern,
-        dataset_config=dataset_config, preview=preview, workers=workers, force=force, strict=strict,
+        dataset_config=dataset_config, preview=preview, workers=workers, strict=strict,
     )
     check_defect_folders(cfg)
     stats = run_prep(cfg)
