@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wood.device import parse_device
+
 ARCHS = ("simple-cnn", "resnet18")
 OPTIMIZERS = ("sgd", "adam")
 STRATEGIES = ("scratch", "transfer", "finetune")
 BALANCES = ("none", "sampler", "loss")
-DEVICES = ("auto", "cpu", "cuda")
 PRETRAINED_STRATEGIES = ("transfer", "finetune")
 
 
@@ -45,17 +46,18 @@ class ClassifyConfig:
     )
     augment: bool = field(default=True, metadata={"help": "Train-time augmentation: flips, 90-degree rotations, mild colour jitter."})
     seed: int = field(default=0, metadata={"help": "Seed for init, shuffling and augmentation (recorded in metrics.json)."})
-    device: str = field(default="auto", metadata={"help": "auto (cuda when available), cpu or cuda."})
+    device: str = field(default="auto", metadata={"help": "auto (cuda when available), cpu, cuda or cuda:N."})
     out: str = field(default="runs/classify", metadata={"help": "Parent folder of run folders."})
     name: str | None = field(default=None, metadata={"help": "Run folder name (default <arch>-<strategy>-<optimizer>)."})
     exist_ok: bool = field(default=False, metadata={"help": "Replace a run folder of the same name (default: add -2, -3, ...)."})
 
     def __post_init__(self) -> None:
-        choices = {"arch": ARCHS, "optimizer": OPTIMIZERS, "strategy": STRATEGIES, "balance": BALANCES, "device": DEVICES}
+        choices = {"arch": ARCHS, "optimizer": OPTIMIZERS, "strategy": STRATEGIES, "balance": BALANCES}
         for key, allowed in choices.items():
             value = getattr(self, key)
             if value not in allowed:
                 raise ValueError(f"{key} must be one of {list(allowed)}, but got {value!r}")
+        parse_device(self.device)  # spelling only; train() checks it against the devices torch sees
         for key in ("lr", "finetune_lr"):
             value = float(getattr(self, key))
             if not value > 0:

@@ -71,13 +71,16 @@ def plan_phases(cfg: ClassifyConfig) -> list[Phase]:
 
 
 def resolve_device(device: str):
+    """The torch.device for ``device`` (auto → cuda when available, else cpu); a device torch does
+    not see (``cuda`` without a GPU, ``cuda:7`` on one GPU) is a ConfigError."""
     import torch
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device cuda requested but torch sees no CUDA device; use --device cpu")
-    return torch.device(device)
+    from wood.device import check_device
+
+    checked = check_device(device)
+    if checked in (None, "auto"):
+        checked = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(checked)
 
 
 def seed_everything(seed: int) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 from wood.finetune.sam_adapters import ADAPTER_MODES, AdapterSettings
 from wood.finetune.sam_models import SAM_VARIANTS
 
+from wood.device import parse_device
+
 EMBEDDING_CACHES = ("memory", "disk", "none")
 
 
@@ -54,7 +56,7 @@ class SamTrainConfig:
     train_split: str = _help("split to train on", "train")
     val_split: str | None = _help("split scored after each epoch (best weights kept); none or missing skips it", "val")
     seed: int = _help("random seed (prompt sampling, jitter, shuffling)", 0)
-    device: str = _help("cpu, cuda or auto", "auto")
+    device: str = _help("cpu, cuda, cuda:N or auto", "auto")
     threads: int | None = _help("torch CPU threads (default: torch's own choice); 1 is fastest for tiny on a small shared CPU")
     out: str = _help("folder of SAM runs", "runs/sam")
     name: str | None = _help("run name (default <model>-<adapter>); an existing run gets a numbered new name")
@@ -62,6 +64,7 @@ class SamTrainConfig:
     merge: bool = _help("also export weights/sam_merged.pth, a plain SAM state dict (lora and decoder modes)", False)
 
     def __post_init__(self) -> None:
+        parse_device(self.device)  # spelling only; train() checks it against the devices torch sees
         if self.model not in SAM_VARIANTS:
             raise ValueError(f"model must be one of {sorted(SAM_VARIANTS)}, but got {self.model!r}")
         if self.adapter not in ADAPTER_MODES:

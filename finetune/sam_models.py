@@ -230,16 +230,16 @@ def count_parameters(module: Any, trainable_only: bool = False) -> int:
 
 
 def resolve_device(device: str) -> str:
-    """"auto" → "cuda" when available, else "cpu". "cuda" without a GPU is a ConfigError."""
+    """"auto" → "cuda" when available, else "cpu"; otherwise ``device`` in torch's spelling ("0" → "cuda:0").
+    A device torch does not see (``cuda`` without a GPU, ``cuda:7`` on one GPU) is a ConfigError."""
     import torch
 
-    from wood.errors import ConfigError
+    from wood.device import check_device
 
-    if device == "auto":
+    checked = check_device(device)
+    if checked in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("device cuda was asked for, but torch sees no CUDA device; use --device cpu")
-    return device
+    return checked
 
 
 def decode_masks(

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wood.device import parse_device
+
 TASKS = ("detect", "segment")
 TEXT_ENCODERS = ("minilm", "clip", "clip:ViT-B/32")  # "clip" is short for clip:ViT-B/32 (finetune/text_encoders.py)
 
@@ -71,6 +73,7 @@ class YoloConfig:
         self.out = Path(self.out)
         if self.weights_dir is not None:
             self.weights_dir = Path(self.weights_dir)
+        parse_device(self.device, multi=True)  # spelling only; train() checks it against the devices torch sees
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {list(TASKS)}, but got {self.task!r}")
         for key in ("epochs", "imgsz", "balance_max_repeat"):

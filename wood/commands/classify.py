@@ -28,7 +28,7 @@ def finetune_classify(
     balance: Optional[str] = typer.Option(None, "--balance", help="none | sampler (class-balanced sampling) | loss (logit-adjusted CE). [default: none]"),
     augment: Optional[bool] = typer.Option(None, "--augment/--no-augment", help="Flips, 90-degree rotations, mild colour jitter. [default: on]"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (recorded). [default: 0]"),
-    device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda. [default: auto]"),
+    device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N. [default: auto]"),
     out: Optional[Path] = typer.Option(None, "--out", help="Parent of run folders. [default: runs/classify]"),
     name: Optional[str] = typer.Option(None, "--name", help="Run folder name. [default: <arch>-<strategy>-<optimizer>]"),
     exist_ok: Optional[bool] = typer.Option(None, "--exist-ok/--no-exist-ok", help="Replace a run folder of the same name."),
@@ -73,7 +73,7 @@ def eval_classify(
     run: Path = typer.Argument(..., help="Run folder of `wood finetune classify`."),
     split: str = typer.Option("test", "--split", help="train | val | test."),
     data: Optional[Path] = typer.Option(None, "--data", help="Prepared dataset folder. [default: the run's config.yaml]"),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
 ) -> None:
     """Accuracy, per-class accuracy and the confusion matrix of a classify run on one split;
     writes RUN/eval_<split>.json and RUN/confusion_<split>.png."""

@@ -43,7 +43,7 @@ def finetune_sam(
     train_split: str = typer.Option(None, "--train-split", help="[default: train]"),
     val_split: str = typer.Option(None, "--val-split", help="Scored each epoch; 'none' skips. [default: val]"),
     seed: int = typer.Option(None, "--seed", help="Random seed. [default: 0]"),
-    device: str = typer.Option(None, "--device", help="cpu | cuda | auto. [default: auto]"),
+    device: str = typer.Option(None, "--device", help="cpu | cuda | cuda:N | auto. [default: auto]"),
     threads: int = typer.Option(None, "--threads", help="torch CPU threads (1 is fastest for tiny on a small shared CPU). [default: torch's]"),
     out: Path = typer.Option(None, "--out", help="Folder of run folders. [default: runs/sam]"),
     name: str = typer.Option(None, "--name", help="Run folder name. [default: <model>-<adapter>, numbered if taken]"),
@@ -82,7 +82,7 @@ def eval_segment(
     data: Path = typer.Option(None, "--data", help="Prepared dataset folder (default: the one the run was trained on)."),
     out: Path = typer.Option(None, "--out", help="Output folder (default: <run>/eval-<split>[-yolo])."),
     overlays: int = typer.Option(2, "--overlays", help="Overlay PNGs per class (and for good images)."),
-    device: str = typer.Option("auto", "--device", help="cpu | cuda | auto."),
+    device: str = typer.Option("auto", "--device", help="cpu | cuda | cuda:N | auto."),
     crop_to_box: bool = typer.Option(False, "--crop-to-box/--no-crop-to-box", help="Zero mask pixels outside each prompt box (+5% margin)."),
 ) -> None:
     """Per-class IoU/Dice, mIoU, per-image scores, COCO segm mAP and pixel F1 (good images included)."""
