@@ -27,10 +27,12 @@ import yaml
 
 from wood.config import config_to_dict, write_config
 from wood.console import console
+from wood.device import check_device
 from wood.errors import ConfigError, DataError, WeightsError
 from wood.finetune.yolo_config import RESERVED_TRAIN_ARGS, YoloConfig
 from wood.outdir import check_replaceable, prepare_parent, remove_tree, write_marker
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 SCRATCH_HINT = "use --model yolov8n.yaml to train from scratch, or --download on a machine with network"
 
 
@@ -58,6 +60,44 @@ def read_prep_data_yaml(prep_dir: Path, subdir: str) -> dict[str, Any]:
     if not isinstance(names, list) or not names:
         raise DataError("names must be a non-empty list or {id: name} mapping", path)
     data["names"] = [str(n) for n in names]
+    return data
+
+
+def check_prep_folder(prep_dir: Path, subdir: str) -> dict[str, Any]:
+    """Check a `wood prep` output before any run folder exists; return its ``subdir/data.yaml``.
+
+    Needs manifest.json of format ``wood-prep/1``, ``subdir/data.yaml`` and, for train and val,
+    ``subdir/images/<split>/`` with at least one image and ``subdir/labels/<split>/`` with label
+    files. Each problem is one DataError naming the missing or wrong file or folder.
+    """
+    from wood.prep.pipeline import FORMAT
+
+    prep_dir = Path(prep_dir)
+    if not prep_dir.is_dir():
+        raise DataError("prepared dataset folder does not exist (run `wood prep` first)", prep_dir)
+    manifest = prep_dir / "manifest.json"
+    if not manifest.is_file():
+        raise DataError("no manifest.json: not a `wood prep` output folder (run `wood prep SRC --out DIR`)", prep_dir)
+    try:
+        fmt = json.loads(manifest.read_text(encoding="utf-8")).get("format")
+    except (ValueError, UnicodeDecodeError, AttributeError) as exc:
+        problem = exc.__class__.__name__
+        raise DataError(f"manifest.json is not a JSON object ({problem}); re-run `wood prep`", manifest) from exc
+    if fmt != FORMAT:
+        raise DataError(f"manifest format must be {FORMAT!r}, but got {fmt!r}; re-run `wood prep`", manifest)
+    data = read_prep_data_yaml(prep_dir, subdir)
+    root = prep_dir / subdir
+    for split in ("train", "val"):
+        images, labels = root / "images" / split, root / "labels" / split
+        if not images.is_dir():
+            raise DataError("image folder is missing (Ultralytics needs train and val); re-run `wood prep`", images)
+        if not any(f.suffix.lower() in IMAGE_SUFFIXES for f in images.iterdir()):
+            raise DataError(f"no images in the {split} split (Ultralytics needs train and val images); "
+                            "re-run `wood prep` with more images or another --val-fraction", images)
+        if not labels.is_dir():
+            raise DataError("label folder is missing; re-run `wood prep`", labels)
+        if not any(f.suffix == ".txt" for f in labels.iterdir()):
+            raise DataError("label folder has no .txt label files; re-run `wood prep`", labels)
     return data
 
 
@@ -169,8 +209,8 @@ def load_model(cfg: YoloConfig, model_arg: str):
     return model
 
 
-def train_kwargs(cfg: YoloConfig, data_yaml: Path, run_dir: Path) -> dict[str, Any]:
-    """Ultralytics ``train()`` arguments for this config, writing into ``run_dir``."""
+def check_train_args(cfg: YoloConfig) -> None:
+    """``train_args`` may only hold Ultralytics arguments that no config field sets."""
     bad = sorted(set(cfg.train_args) & RESERVED_TRAIN_ARGS)
     if bad:
         raise ConfigError(f"train_args may not set {bad}: use the config fields of the same name")
@@ -179,6 +219,11 @@ def train_kwargs(cfg: YoloConfig, data_yaml: Path, run_dir: Path) -> dict[str, A
     unknown = sorted(set(cfg.train_args) - set(DEFAULT_CFG_DICT))
     if unknown:
         raise ConfigError(f"train_args has unknown Ultralytics argument(s) {unknown}")
+
+
+def train_kwargs(cfg: YoloConfig, data_yaml: Path, run_dir: Path) -> dict[str, Any]:
+    """Ultralytics ``train()`` arguments for this config, writing into ``run_dir``."""
+    check_train_args(cfg)
     kwargs: dict[str, Any] = dict(
         data=str(data_yaml),
         epochs=cfg.epochs,
@@ -252,8 +297,13 @@ def train(cfg: YoloConfig) -> Path:
     """Train YOLO (or YOLO-World with ``cfg.world``) and return the run folder."""
     from wood.offline import setup_ultralytics
 
-    read_prep_data_yaml(cfg.data, cfg.data_subdir)  # fail before creating anything
+    # Everything a user can get wrong fails here, before the run folder exists.
+    names = check_prep_folder(cfg.data, cfg.data_subdir)["names"]
+    check_device(cfg.device, multi=True)
     setup_ultralytics()
+    check_train_args(cfg)
+    if cfg.world and not cfg.resume:
+        _check_world(cfg, names)
     model = None if cfg.resume or cfg.world else load_model(cfg, resolve_model(cfg))
     run_dir = make_run_dir(cfg)
     started = time.perf_counter()
@@ -292,6 +342,17 @@ def train(cfg: YoloConfig) -> Path:
     write_metrics(cfg, run_dir, trainer, extra)
     write_marker(run_dir, "run")  # from now on only these entries are the run's to replace
     return run_dir
+
+
+def _check_world(cfg: YoloConfig, names: list[str]) -> None:
+    """The YOLO-World model name and a --prompts file, checked before the run folder exists."""
+    try:
+        from wood.finetune.yolo_world import read_prompts_file, world_model_arg
+    except ImportError:
+        return  # _train_world says so
+    world_model_arg(cfg)
+    if cfg.prompts is not None:
+        read_prompts_file(cfg.prompts, names)
 
 
 def _train_world(cfg: YoloConfig, data_yaml: Path, run_dir: Path):
