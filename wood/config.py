@@ -6,6 +6,9 @@ There is no module-level config object: every stage takes its config as an argum
 from __future__ import annotations
 
 import dataclasses
+import os
+import types
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,11 +35,103 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _type_name(tp: Any) -> str:
+    """'an int', 'a list of str', 'a str or None' ... for error messages."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("None" if a is type(None) else _type_name(a) for a in args)
+    if origin in (list, tuple):
+        return f"a list of {_type_name(args[0]).split(' ', 1)[-1]}" if args else "a list"
+    if origin is dict or tp is dict:
+        return "a mapping"
+    name = {Path: "path", bool: "bool (true/false)"}.get(tp, getattr(tp, "__name__", str(tp)))
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
+_NO = object()  # "does not match" (None is a valid value)
+
+
+def _coerce(value: Any, tp: Any, top: bool = True) -> Any:
+    """``value`` if it fits type ``tp`` (possibly converted, see check_types), else ``_NO``.
+    ``top``: a config value itself, not an item of a list."""
+    if tp is Any:
+        return value
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None if type(None) in args else _NO
+        for arg in sorted((a for a in args if a is not type(None)), key=lambda a: a is str):  # str last
+            out = _coerce(value, arg, top)
+            if out is not _NO:
+                return out
+        return _NO
+    if tp is type(None):
+        return None if value is None else _NO
+    if origin in (list, tuple):
+        if isinstance(value, str) and args and args[0] is str:
+            return value  # "attn,mlp": the config's __post_init__ splits it
+        if not isinstance(value, (list, tuple)):
+            return _NO
+        items = [_coerce(v, args[0], top=False) if args else v for v in value]
+        return _NO if any(v is _NO for v in items) else items
+    if origin is dict or tp is dict:
+        return value if isinstance(value, dict) else _NO
+    if tp is bool:
+        return value if isinstance(value, bool) else _NO
+    if tp is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _NO
+    if tp is float:
+        if isinstance(value, bool):
+            return _NO
+        if isinstance(value, (int, float)):
+            return value
+        if isinstance(value, str):  # YAML 1.1 reads `1e-4` (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                return _NO
+        return _NO
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, os.PathLike):
+            return str(value)
+        return str(value) if top and isinstance(value, int) and not isinstance(value, bool) else _NO  # `device: 0`
+    if tp is Path:
+        return value if isinstance(value, (str, os.PathLike)) else _NO
+    if isinstance(tp, type):
+        return value if isinstance(value, tp) else _NO
+    return value  # an annotation we do not check (Literal, TypeVar, ...)
+
+
+def check_types(cls: type, values: dict[str, Any], path: str | Path | None = None) -> dict[str, Any]:
+    """``values`` checked against the annotated field types of dataclass ``cls``.
+
+    Accepts what YAML and the CLI give: an int for a float (and a numeric string such as ``1e-4``,
+    which YAML 1.1 reads as a string), a string for a Path, an int for a str (``device: 0``), a
+    comma-separated string for a list of str. A bool is never an int. Anything else is a
+    ConfigError naming the key, the expected type and the value, with ``path`` (the config file).
+    """
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):  # an annotation that does not resolve: leave the checks to the class
+        hints = {}
+    out = {}
+    for key, value in values.items():
+        tp = hints.get(key, Any)
+        fixed = _coerce(value, tp)
+        if fixed is _NO:
+            raise ConfigError(f"{key} must be {_type_name(tp)}, but got {value!r}", path)
+        out[key] = fixed
+    return out
+
+
 def build_config(cls: type[C], file: str | Path | None = None, **overrides: Any) -> C:
     """Make a ``cls`` dataclass from an optional YAML ``file``, then CLI ``overrides``.
 
     Overrides whose value is None are ignored (the option was not given). Unknown keys in
-    the file are a ConfigError, so a typo never passes silently.
+    the file are a ConfigError, so a typo never passes silently; so is a value of the wrong
+    type (see :func:`check_types`), naming the key.
     """
     fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     values: dict[str, Any] = {}
@@ -45,12 +140,17 @@ def build_config(cls: type[C], file: str | Path | None = None, **overrides: Any)
         unknown = sorted(set(data) - fields)
         if unknown:
             raise ConfigError(f"unknown key(s) {unknown}; expected some of {sorted(fields)}", file)
-        values.update(data)
-    values.update({k: v for k, v in overrides.items() if v is not None and k in fields})
+        values.update(check_types(cls, data, file))
+    given = {k: v for k, v in overrides.items() if v is not None and k in fields}
+    values.update(check_types(cls, given))
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc), file) from exc
+    except ConfigError as exc:
+        if exc.path is None and file is not None:
+            exc.path = str(file)
+        raise
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
