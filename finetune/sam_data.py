@@ -97,10 +97,21 @@ def images_dir(prep_dir: str | Path, split: str, coco: dict[str, Any]) -> Path:
 
 
 def load_split(prep_dir: str | Path, split: str) -> tuple[list[SamImage], dict[int, str]]:
-    """All images of ``split`` with their decoded instances, and {category_id: name}."""
+    """All images of ``split`` with their decoded instances, and {category_id: name}.
+
+    Every image file must exist (checked here, before any training or output starts); a COCO
+    entry with a missing or malformed field is a DataError naming the COCO file.
+    """
     coco = read_coco(prep_dir, split)
     where = coco_path(prep_dir, split)
-    folder = images_dir(prep_dir, split, coco)
+    try:
+        return _split_images(coco, images_dir(prep_dir, split, coco), where)
+    except (KeyError, TypeError, ValueError) as exc:
+        problem = f"{exc.__class__.__name__}: {str(exc)[:80]}"
+        raise DataError(f"malformed COCO entry ({problem}); re-run `wood prep`", where) from exc
+
+
+def _split_images(coco: dict[str, Any], folder: Path, where: Path) -> tuple[list[SamImage], dict[int, str]]:
     categories = {int(c["id"]): str(c["name"]) for c in coco["categories"]}
     images: dict[int, SamImage] = {}
     for entry in coco["images"]:
@@ -111,6 +122,8 @@ def load_split(prep_dir: str | Path, split: str) -> tuple[list[SamImage], dict[i
             height=int(entry["height"]),
             width=int(entry["width"]),
         )
+        if not image.path.is_file():
+            raise DataError(f"image of {where.name} does not exist; re-run `wood prep`", image.path)
         images[image.image_id] = image
     for ann in coco["annotations"]:
         image = images.get(int(ann["image_id"]))

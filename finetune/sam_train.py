@@ -232,8 +232,11 @@ def train(cfg: SamTrainConfig) -> Path:
     if cfg.val_split and coco_path(cfg.data, cfg.val_split).is_file():
         val_images = [im for im in load_split(cfg.data, cfg.val_split)[0] if im.instances]
 
-    run_dir = prepare_run_dir(cfg)
+    # A missing or unfitting checkpoint fails here, before a new run folder exists (--resume
+    # checks its run first, creating nothing, so a wrong --name says so before any model loads).
+    resume_dir = prepare_run_dir(cfg) if cfg.resume else None
     sam, source = load_sam(cfg.model, cfg.checkpoint, cfg.random_init, cfg.image_size, cfg.patch_size)
+    run_dir = resume_dir if resume_dir is not None else prepare_run_dir(cfg)
     if source != "random":
         cfg.checkpoint = str(Path(source).resolve())
     if source == "random" and not cfg.resume:
