@@ -22,9 +22,10 @@ import numpy as np
 import yaml
 
 from wood.console import console, track
+from wood.device import check_device
 from wood.errors import DataError, MisMatchError
 from wood.eval.coco_metrics import check_gt, coco_eval, confusion_matrix, image_level
-from wood.eval.yolo_run import checkpoint_imgsz, load_run, load_yolo, model_names
+from wood.eval.yolo_run import check_out_folder, check_split, checkpoint_imgsz, load_run, load_yolo, model_names
 
 PREDICT_CONF = 0.001
 """Score floor for mAP predictions (the same as Ultralytics val): AP needs the low-score tail."""
@@ -145,16 +146,19 @@ def evaluate(
 
     if not 0.0 < conf < 1.0:
         raise DataError(f"conf must be in (0, 1), but got {conf}")
+    check_split(split)
+    check_device(device)
     run = load_run(run_dir, weights)
     prep_dir = Path(data) if data is not None else run.data
     if prep_dir is None:
         raise DataError("the checkpoint does not name its dataset: pass --data (a `wood prep` folder)")
     gt, images_dir, manifest = load_split(prep_dir, split)
+    out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / f"eval-{split}"
+    check_out_folder(out)
     model = load_yolo(run.weights, device)
     segment = model.task == "segment"
     classes = check_classes(model_names(model), gt, str(prep_dir / "coco" / f"{split}.json"))
     size = imgsz or run.imgsz or checkpoint_imgsz(model)
-    out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / f"eval-{split}"
     out.mkdir(parents=True, exist_ok=True)
 
     boxes, masks, max_score = predict_split(model, gt, images_dir, size, device, segment)

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from wood.console import track
+from wood.device import check_device
 from wood.errors import DataError
-from wood.eval.yolo_run import checkpoint_imgsz, load_run, load_yolo, model_names
+from wood.eval.yolo_run import check_out_folder, checkpoint_imgsz, load_run, load_yolo, model_names
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230)]
@@ -69,6 +70,9 @@ def predict_images(
 ) -> Path:
     """Predict ``images`` with the run's checkpoint; write overlays and predictions.json; return its path.
 
+    Every image is decoded once before the model loads, so a missing, corrupt or non-image file
+    stops with one DataError and nothing written (each image is then read again to predict).
+
     ``prompts`` (YOLO-World runs only): detect these texts instead of the trained classes.
     """
     import cv2
@@ -77,8 +81,13 @@ def predict_images(
 
     if not 0.0 < conf < 1.0:
         raise DataError(f"conf must be in (0, 1), but got {conf}")
+    check_device(device)
     files = collect_images(images)
     run = load_run(run_dir, weights)
+    out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / "predict"
+    check_out_folder(out)
+    for path in track(files, "check images"):  # a corrupt image stops here, before anything is written
+        read_image_rgb(path)
     model = load_yolo(run.weights, device)
     if prompts:
         from wood.finetune.yolo_world import set_run_prompts
@@ -86,7 +95,6 @@ def predict_images(
         set_run_prompts(model, run.run_dir, prompts)
     names = model_names(model)
     size = imgsz or run.imgsz or checkpoint_imgsz(model)
-    out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / "predict"
     out.mkdir(parents=True, exist_ok=True)
     records = []
     for path in track(files, "predict"):

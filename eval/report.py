@@ -18,7 +18,7 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any
 
-from wood.errors import DataError
+from wood.errors import ConfigError, DataError
 from wood.eval.report_classify import approach as classify_approach
 from wood.eval.report_classify import classification_section
 from wood.eval.report_classify import headline as classify_headline
@@ -65,6 +65,31 @@ def problems_section(collection: Collection) -> Section | None:
     return section
 
 
+REPORT_ENTRIES = frozenset({"report.md", "report.html", "images"})
+"""All a report folder holds: --out may be new, empty, or a previous report (nothing else is overwritten)."""
+
+
+def check_report_out(out: Path) -> None:
+    """``out`` must be new, an empty folder, or a previous report (report.md, report.html, images/
+    of PNGs and nothing else), so writing the report never overwrites or deletes a user's file."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise DataError("--out must be a folder, but this path is a file", folder)
+            break
+    if not out.is_dir():
+        return
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in REPORT_ENTRIES)
+    images = out / "images"
+    if images.is_dir():
+        foreign += sorted(f"images/{p.name}" for p in images.iterdir() if p.suffix != ".png" or not p.is_file())
+    elif images.exists():
+        foreign.append("images")
+    if foreign:
+        raise DataError(f"--out holds files that are not a wood report ({', '.join(foreign[:3])}); "
+                        "choose a new or empty folder", out)
+
+
 def build_report(run_dirs: list[Path], out: Path, prepared: Path | None = None, *,
                  runs_root: Path | None = None, samples: int = 6) -> dict[str, Any]:
     """Collect the runs under ``run_dirs`` (and ``runs_root``) and write the report to ``out``.
@@ -77,6 +102,10 @@ def build_report(run_dirs: list[Path], out: Path, prepared: Path | None = None, 
 
     if not run_dirs and runs_root is None:
         raise DataError("no run folders given: pass RUN_DIRS or --runs-root DIR")
+    if samples < 0:
+        raise ConfigError(f"samples must be >= 0, but got {samples}")
+    out = Path(out)
+    check_report_out(out)
     collection = collect([Path(p) for p in run_dirs], Path(runs_root) if runs_root is not None else None)
     for message in collection.messages:
         console.print(f"[yellow]skipped[/yellow] {message}", soft_wrap=True)
@@ -85,9 +114,6 @@ def build_report(run_dirs: list[Path], out: Path, prepared: Path | None = None, 
         where = ", ".join(str(p) for p in list(run_dirs) + ([runs_root] if runs_root is not None else []))
         detail = f" ({len(collection.messages)} folder(s) without usable metrics: {collection.messages[0]})" if collection.messages else ""
         raise DataError(f"no usable run folder (config.yaml + metrics.json of `wood finetune ...`) found{detail}", where)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DataError("--out must be a folder, but a file of that name exists", out)
     sections = [
         overview_section(collection),
         dataset_section(prepared_dirs(collection, Path(prepared) if prepared is not None else None), samples),

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from wood.console import console, track
-from wood.errors import DataError, MisMatchError
+from wood.errors import ConfigError, DataError, MisMatchError, WeightsError
 from wood.eval.mask_metrics import dice_from_counts, iou_from_counts, mean_of, pixel_counts, precision_recall_f1, union_of
 
 DEFAULT_CONF = 0.25
@@ -211,19 +211,31 @@ def evaluate(
     """
     import torch
 
+    from wood.eval.yolo_run import check_out_folder, check_split
     from wood.finetune.sam_data import build_prompts, image_tensor, load_split, read_coco, resize_image, to_model_frame
-    from wood.finetune.sam_io import load_run
+    from wood.finetune.sam_io import DECODER_FILE, load_run, read_run_config
     from wood.finetune.sam_models import decode_masks, resolve_device
     from wood.prep.imageio import read_image_rgb
 
+    check_split(split)
+    if not 0.0 < conf < 1.0:
+        raise ConfigError(f"conf must be in (0, 1), but got {conf}")
+    if overlays < 0:
+        raise ConfigError(f"overlays must be >= 0, but got {overlays}")
     device = resolve_device(device)
     run_dir = Path(run_dir)
-    sam, cfg = load_run(run_dir, device)
+    if not run_dir.is_dir():
+        raise DataError("run folder does not exist", run_dir)
+    out = Path(out) if out is not None else run_dir / f"eval-{split}{'' if boxes == 'gt' else '-yolo'}"
+    check_out_folder(out)
+    cfg = read_run_config(run_dir)
+    if not (run_dir / "weights" / DECODER_FILE).is_file():
+        raise WeightsError(f"run has no weights/{DECODER_FILE}: training did not finish an epoch", run_dir)
     data = Path(data or cfg.data)
     images, categories = load_split(data, split)
     gt_coco = read_coco(data, split)
-    detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, conf)
-    out = Path(out) if out is not None else run_dir / f"eval-{split}{'' if detector is None else '-yolo'}"
+    detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, conf)  # before SAM loads
+    sam, cfg = load_run(run_dir, device)
     (out / "overlays").mkdir(parents=True, exist_ok=True)
     target = sam.image_encoder.img_size
     crop = bool(crop_to_box and not (detector is None and cfg.prompt == "points"))

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from wood.errors import DataError, WeightsError
+from wood.errors import ConfigError, DataError, WeightsError
 
 
 @dataclass
@@ -22,6 +22,21 @@ class YoloRun:
     task: str | None  # detect | segment (None: read from the checkpoint)
     imgsz: int | None
     info: dict[str, Any]  # run_info.json (classes, manifest_sha256), {} if absent
+
+
+def _read_mapping(path: Path, parse: Any) -> dict[str, Any]:
+    """A YAML/JSON mapping from ``path`` ({} when absent); unreadable or not a mapping is a DataError."""
+    if not path.is_file():
+        return {}
+    try:
+        data = parse(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DataError(f"cannot read the run's {path.name} ({exc.__class__.__name__})", path) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise DataError(f"expected a mapping, but got {type(data).__name__}", path)
+    return data
 
 
 def load_run(run_dir: Path | None, weights: Path | None = None) -> YoloRun:
@@ -37,10 +52,8 @@ def load_run(run_dir: Path | None, weights: Path | None = None) -> YoloRun:
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise DataError("run folder does not exist", run_dir)
-        if (run_dir / "config.yaml").is_file():
-            cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-        if (run_dir / "run_info.json").is_file():
-            info = json.loads((run_dir / "run_info.json").read_text(encoding="utf-8"))
+        cfg = _read_mapping(run_dir / "config.yaml", yaml.safe_load)
+        info = _read_mapping(run_dir / "run_info.json", json.loads)
         if weights is None:
             weights = run_dir / "weights" / "best.pt"
             if not weights.is_file():
@@ -59,10 +72,31 @@ def load_run(run_dir: Path | None, weights: Path | None = None) -> YoloRun:
     )
 
 
+SPLITS = ("train", "val", "test")
+
+
+def check_split(split: str) -> None:
+    """``split`` must be train, val or test (a ConfigError otherwise)."""
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {list(SPLITS)}, but got {split!r}")
+
+
+def check_out_folder(out: Path) -> None:
+    """An output folder may exist (as a folder) or not yet; a file of that name is a DataError."""
+    out = Path(out)
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise DataError("output folder is a file (or under one); pass another --out", folder)
+            return
+
+
 def load_yolo(weights: Path, device: str | None = None):
     """Load an Ultralytics checkpoint offline; a broken file is a WeightsError."""
     from wood.offline import setup_ultralytics
 
+    if Path(weights).suffix != ".pt":
+        raise WeightsError("checkpoint must be an Ultralytics .pt file (weights/best.pt of a run)", weights)
     setup_ultralytics()
     from ultralytics import YOLO
 

@@ -11,8 +11,10 @@ def report(
     run_dirs: list[Path] = typer.Argument(None, help="Run folders, or folders searched for run folders (config.yaml / metrics.json / table.json)."),
     runs_root: Path = typer.Option(None, "--runs-root", help="Search this folder recursively for run folders."),
     prepared: Path = typer.Option(None, "--prepared", help="Prepared dataset folder for the Dataset section (default: the one the runs' configs name)."),
-    out: Path = typer.Option(Path("report"), "--out", help="Output folder: report.md, images/, report.html."),
-    samples: int = typer.Option(6, "--samples", min=0, help="Ground-truth overlay samples in the Dataset section."),
+    out: Path = typer.Option(
+        Path("report"), "--out", help="Output folder (new, empty or an earlier report): report.md, images/, report.html"
+    ),
+    samples: int = typer.Option(6, "--samples", help="Ground-truth overlay samples in the Dataset section."),
 ) -> None:
     """Compare every run (detection, segmentation, classification) with its cost, in report.md and report.html."""
     from wood.console import console
