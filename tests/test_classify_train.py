@@ -41,8 +41,8 @@ def _saved(run):
 @pytest.mark.parametrize("arch, optimizer", [("simple-cnn", "sgd"), ("resnet18", "adam")])
 def test_scratch_one_epoch_writes_run_folder(tiny, tmp_path, arch, optimizer):
     run = train(_cfg(tiny, tmp_path, arch=arch, optimizer=optimizer))
-    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "confusion_test.png", "confusion_val.png",
-                                                     "metrics.json", "weights.pt"]
+    assert sorted(p.name for p in run.iterdir()) == [".wood-output.json", "config.yaml", "confusion_test.png",
+                                                     "confusion_val.png", "metrics.json", "weights.pt"]
     m = json.loads((run / "metrics.json").read_text())
     assert [m[s]["n"] for s in ("train", "val", "test")] == [18, 6, 12]
     assert set(m["test"]["per_class"]) == {"color", "combined", "good", "hole", "liquid", "scratch"}
