@@ -26,7 +26,7 @@ app.add_typer(finetune_app, name="finetune")
 app.add_typer(eval_app, name="eval")
 
 # Modules under wood/commands that define commands; each has register(app, finetune_app, eval_app).
-COMMAND_MODULES = ["synth", "prep", "yolo", "classify", "sam", "demo", "report"]
+COMMAND_MODULES = ["synth", "prep", "paste", "yolo", "classify", "sam", "demo", "report"]
 
 
 @app.callback()
@@ -41,11 +41,12 @@ for _name in COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors become one line on stderr and exit code 2; Ctrl-C prints
-    `interrupted` and exits 130. ``--debug`` (tracebacks) is accepted anywhere on the line."""
+    """Console entry point: user errors, click's usage errors included, become one line on stderr
+    and exit code 2; Ctrl-C prints `interrupted` and exits 130. ``--debug`` (tracebacks) is accepted
+    anywhere on the line."""
     args, debug = split_debug(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=["--debug", *args] if debug else args, prog_name="wood")
+        code = app(args=["--debug", *args] if debug else args, prog_name="wood", standalone_mode=False)
     except WoodError as exc:
         if debug:
             raise
@@ -56,13 +57,32 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"error: {os_error_line(exc)}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):  # click reports Ctrl-C as Abort outside standalone mode
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    except SystemExit as exc:
-        if _caused_by_interrupt(exc):  # typer turns Ctrl-C into a silent exit 130
-            print("interrupted", file=sys.stderr)
-        raise
+    except Exception as exc:
+        if not is_usage_error(exc):
+            raise
+        if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+            print(f"error: {usage_line(exc)}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    if code == 130:  # typer turns Ctrl-C into a silent exit code 130
+        print("interrupted", file=sys.stderr)
+    sys.exit(code if isinstance(code, int) else 0)  # as click's standalone mode does
+
+
+def is_usage_error(exc: BaseException) -> bool:
+    """A click usage error (bad option value, unknown option or command). typer vendors click, so the
+    class is matched by its interface rather than imported from a private module."""
+    return callable(getattr(exc, "format_message", None)) and isinstance(getattr(exc, "exit_code", None), int)
+
+
+def usage_line(exc: BaseException) -> str:
+    """`<command>: <problem> (see <command> --help)` on one line, instead of click's usage box."""
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "wood"
+    message = " ".join(exc.format_message().split())
+    return f"{command}: {message} (see `{command} --help`)"
 
 
 def split_debug(args: list[str]) -> tuple[list[str], bool]:
@@ -78,14 +98,3 @@ def os_error_line(exc: OSError) -> str:
     name = exc.filename2 if exc.errno in (errno.ENOSPC, errno.EDQUOT) and exc.filename2 else exc.filename
     problem = exc.strerror or str(exc)
     return f"{name}: {problem}" if name else problem
-
-
-def _caused_by_interrupt(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    for _ in range(8):  # SystemExit <- click Exit(130) <- KeyboardInterrupt
-        if seen is None:
-            return False
-        if isinstance(seen, KeyboardInterrupt):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
