@@ -32,6 +32,7 @@ from wood.eval.report_runs import Collection, collect, prepared_dirs
 from wood.eval.report_segment import approach as sam_approach
 from wood.eval.report_segment import headline as sam_headline
 from wood.eval.report_segment import segmentation_section
+from wood.outdir import atomic_output, check_replaceable
 
 TITLE = "wood report: which approach finds the defects, and at what cost?"
 APPROACH = {"yolo": (detect_approach, detect_headline), "sam": (sam_approach, sam_headline),
@@ -66,28 +67,15 @@ def problems_section(collection: Collection) -> Section | None:
 
 
 REPORT_ENTRIES = frozenset({"report.md", "report.html", "images"})
-"""All a report folder holds: --out may be new, empty, or a previous report (nothing else is overwritten)."""
 
 
-def check_report_out(out: Path) -> None:
-    """``out`` must be new, an empty folder, or a previous report (report.md, report.html, images/
-    of PNGs and nothing else), so writing the report never overwrites or deletes a user's file."""
-    for folder in (out, *out.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                raise DataError("--out must be a folder, but this path is a file", folder)
-            break
-    if not out.is_dir():
-        return
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in REPORT_ENTRIES)
-    images = out / "images"
-    if images.is_dir():
-        foreign += sorted(f"images/{p.name}" for p in images.iterdir() if p.suffix != ".png" or not p.is_file())
-    elif images.exists():
-        foreign.append("images")
-    if foreign:
-        raise DataError(f"--out holds files that are not a wood report ({', '.join(foreign[:3])}); "
-                        "choose a new or empty folder", out)
+def is_legacy_report(folder: Path) -> bool:
+    """A report written before output markers: report.md, report.html and images/ of PNGs, nothing else."""
+    names = {p.name for p in folder.iterdir()}
+    images = folder / "images"
+    pngs_only = not images.exists() or (images.is_dir() and all(
+        p.suffix == ".png" and p.is_file() for p in images.iterdir()))
+    return {"report.md", "report.html"} <= names <= REPORT_ENTRIES and pngs_only
 
 
 def build_report(run_dirs: list[Path], out: Path, prepared: Path | None = None, *,
@@ -104,8 +92,8 @@ def build_report(run_dirs: list[Path], out: Path, prepared: Path | None = None, 
         raise DataError("no run folders given: pass RUN_DIRS or --runs-root DIR")
     if samples < 0:
         raise ConfigError(f"samples must be >= 0, but got {samples}")
-    out = Path(out)
-    check_report_out(out)
+    out = Path(out).expanduser().absolute()
+    check_replaceable(out, "report", legacy=is_legacy_report)  # before any work; again when swapping
     collection = collect([Path(p) for p in run_dirs], Path(runs_root) if runs_root is not None else None)
     for message in collection.messages:
         console.print(f"[yellow]skipped[/yellow] {message}", soft_wrap=True)
@@ -128,6 +116,7 @@ def build_report(run_dirs: list[Path], out: Path, prepared: Path | None = None, 
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     subtitle = (f"{counts['yolo']} detection, {counts['sam']} segmentation, {counts['classify']} classification run(s); "
                 f"{len(collection.messages)} folder(s) skipped; written {stamp}.")
-    md_path, html_path = write_report(TITLE, subtitle, sections, out)
+    with atomic_output(out, "report", legacy=is_legacy_report) as tmp:
+        md_path, html_path = write_report(TITLE, subtitle, sections, out, into=tmp)
     return {"markdown": md_path, "html": html_path, "runs": counts, "experiments": len(collection.experiments),
             "messages": list(collection.messages)}

@@ -209,17 +209,20 @@ def to_html(title: str, subtitle: str, sections: list[Section], out_dir: Path) -
     )
 
 
-def write_report(title: str, subtitle: str, sections: list[Section], out_dir: Path) -> tuple[Path, Path]:
-    """Write ``out_dir/report.md`` (+ ``images/``) and ``out_dir/report.html``; returns both paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def write_report(title: str, subtitle: str, sections: list[Section], out_dir: Path,
+                 into: Path | None = None) -> tuple[Path, Path]:
+    """Write ``report.md`` (+ ``images/``) and ``report.html`` for ``out_dir``; returns both paths.
+
+    Links are relative to ``out_dir``; the files go to ``into`` (default ``out_dir``), a fresh
+    folder that is swapped into place at ``out_dir`` afterwards (wood.outdir).
+    """
+    folder = out_dir if into is None else into
+    folder.mkdir(parents=True, exist_ok=True)
     markdown, images = to_markdown(title, subtitle, sections, out_dir)
-    (out_dir / "images").mkdir(exist_ok=True)
-    for stale in (out_dir / "images").glob("*.png"):
-        if f"images/{stale.name}" not in images:
-            stale.unlink()
+    (folder / "images").mkdir(exist_ok=True)
     for rel, png in images.items():
-        (out_dir / rel).write_bytes(png)
-    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+        (folder / rel).write_bytes(png)
+    md_path, html_path = folder / "report.md", folder / "report.html"
     md_path.write_text(markdown, encoding="utf-8")
     html_path.write_text(to_html(title, subtitle, sections, out_dir), encoding="utf-8")
-    return md_path, html_path
+    return out_dir / "report.md", out_dir / "report.html"

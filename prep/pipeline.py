@@ -37,7 +37,7 @@ def run_prep(cfg: PrepConfig) -> dict:
     a temporary folder renamed into place, so a failure leaves no half-written output.
     """
     root = cfg.source.expanduser().resolve()
-    out = cfg.out.expanduser().resolve()
+    out = cfg.out.expanduser().absolute()  # resolved (links, loops) by the output checks
     check_replaceable(out, "prep", inputs=[root], legacy=is_legacy_prep)  # before reading anything
     samples = scan_category(root, include_train_good=cfg.train_good)
     category = root.name

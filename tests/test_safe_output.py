@@ -343,3 +343,25 @@ def test_a_source_image_changed_during_prep_stops_instead_of_mislabelling(cat, t
     code, err = run_cli(["prep", str(cat), "--out", str(tmp_path / "p"), "--workers", "1"], capsys)
     assert code == 2 and "changed while wood prep was running" in err and "000.png" in err
     assert not (tmp_path / "p").exists() and not list(tmp_path.glob(".wood-*"))
+
+
+def test_report_never_writes_into_a_folder_of_user_pictures(tmp_path, capsys):
+    photos = tmp_path / "holiday"
+    (photos / "images").mkdir(parents=True)
+    (photos / "images" / "beach.png").write_bytes(b"\x89PNG my photo")
+    before = snapshot(photos)
+    code, err = run_cli(["report", str(tmp_path / "runs"), "--out", str(photos)], capsys)
+    assert code == 2 and "not a wood report output" in err
+    assert snapshot(photos) == before
+
+
+def test_outputs_nested_in_a_demo_leave_no_foreign_entries(tmp_path):
+    """A killed nested write (a report inside a demo folder) leaves .wood-* siblings; they are wood's."""
+    from wood.outdir import foreign_entries, write_marker
+
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    write_marker(demo, "demo", entries=["report"])
+    (demo / ".wood-tmp-0123456789ab-99999999-abc").mkdir()
+    (demo / "notes.txt").write_text("mine")
+    assert foreign_entries(demo, "demo") == ["notes.txt"]

@@ -90,7 +90,7 @@ def foreign_entries(folder: Path, kind: str, legacy: Callable[[Path], bool] | No
         if marker.get("open"):  # filled in place by another engine (Ultralytics): every entry is the run's
             return []
         own = set(marker.get("entries", [])) | {MARKER, MARKER + ".tmp"}
-        return [n for n in names if n not in own]
+        return [n for n in names if n not in own and not n.startswith(".wood-")]  # .wood-*: wood's own siblings
     if marker is None and legacy is not None and legacy(folder):
         return []
     return None
