@@ -42,8 +42,8 @@ def param_table(model: str) -> list[dict]:
     """Trainable counts per mode, built on the meta device (no memory, no weights needed)."""
     import torch
 
-    from wood.finetune.sam_adapters import AdapterSettings, apply_adapters, trainable_report
-    from wood.finetune.sam_models import build_sam
+    from wood.finetune.sam.adapters import AdapterSettings, apply_adapters, trainable_report
+    from wood.finetune.sam.models import build_sam
 
     rows = []
     for mode in ("lora", "adapter", "decoder", "full"):
@@ -61,10 +61,10 @@ def param_table(model: str) -> list[dict]:
 def make_trainer(mode: str, model: str, data: Path, device: str, cache: str = "memory"):
     import torch
 
-    from wood.finetune.sam_adapters import apply_adapters
-    from wood.finetune.sam_config import SamTrainConfig
-    from wood.finetune.sam_models import build_sam
-    from wood.finetune.sam_train import SamTrainer
+    from wood.finetune.sam.adapters import apply_adapters
+    from wood.finetune.sam.config import SamTrainConfig
+    from wood.finetune.sam.models import build_sam
+    from wood.finetune.sam.train import SamTrainer
 
     torch.manual_seed(0)
     adapter = "decoder" if mode in ("full", "decoder") else mode
@@ -100,7 +100,7 @@ def _peak(device: str) -> dict:
 
 def child_steps(mode: str, model: str, data: Path, device: str, steps: int) -> dict:
     """Seconds per training step of ``mode`` (after one warm-up step) on one image."""
-    from wood.finetune.sam_data import load_split
+    from wood.finetune.sam.data import load_split
 
     images = [im for im in load_split(data, "train")[0] if im.instances]
     trainer = make_trainer(mode, model, data, device)
@@ -117,7 +117,7 @@ def child_steps(mode: str, model: str, data: Path, device: str, steps: int) -> d
 
 def child_epochs(model: str, data: Path, device: str, epochs: int) -> dict:
     """Decoder-only epoch times over all images: embeddings recomputed (none) vs cached (memory)."""
-    from wood.finetune.sam_data import load_split
+    from wood.finetune.sam.data import load_split
 
     images = [im for im in load_split(data, "train")[0] if im.instances]
     out = {"images": len(images), "epochs": epochs}

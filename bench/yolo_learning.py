@@ -72,8 +72,8 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     from wood.eval.detect import evaluate
-    from wood.finetune.yolo import train
-    from wood.finetune.yolo_config import YoloConfig
+    from wood.finetune.yolo.train import train
+    from wood.finetune.yolo.config import YoloConfig
 
     work = args.work or Path(tempfile.mkdtemp(prefix="wood-yolo-learning-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -49,8 +49,8 @@ def main() -> None:
                             "--good", str(args.per_defect), "--seed", "0"], check=True, stdout=subprocess.DEVNULL)
             subprocess.run(["wood", "prep", str(work / "synth"), "--out", str(prep)], check=True, stdout=subprocess.DEVNULL)
 
-    from wood.finetune.yolo import train
-    from wood.finetune.yolo_config import YoloConfig
+    from wood.finetune.yolo.train import train
+    from wood.finetune.yolo.config import YoloConfig
     from wood.offline import setup_ultralytics
 
     setup_ultralytics()

@@ -61,10 +61,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from wood.dataset_config import load_dataset_config
     from wood.eval.detect import evaluate
-    from wood.finetune.text_encoders import class_embeddings
-    from wood.finetune.yolo import train
-    from wood.finetune.yolo_config import YoloConfig
-    from wood.finetune.yolo_world import world_run_info, write_prompted_checkpoint
+    from wood.finetune.yolo.text_encoders import class_embeddings
+    from wood.finetune.yolo.train import train
+    from wood.finetune.yolo.config import YoloConfig
+    from wood.finetune.yolo.world import world_run_info, write_prompted_checkpoint
 
     work = args.work or Path(tempfile.mkdtemp(prefix="wood-yolo-world-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -96,8 +96,8 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data: str | Path | No
     ``data`` defaults to the prepared dataset recorded in the run's config.yaml.
     """
     from wood.config import read_yaml
-    from wood.finetune.classify_data import list_split, load_split
-    from wood.finetune.classify_train import load_run_model, predict, resolve_device
+    from wood.finetune.classify.data import list_split, load_split
+    from wood.finetune.classify.train import load_run_model, predict, resolve_device
 
     run = Path(run_dir)
     weights = run / "weights.pt"

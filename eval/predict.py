@@ -90,7 +90,7 @@ def predict_images(
         read_image_rgb(path)
     model = load_yolo(run.weights, device)
     if prompts:
-        from wood.finetune.yolo_world import set_run_prompts
+        from wood.finetune.yolo.world import set_run_prompts
 
         set_run_prompts(model, run.run_dir, prompts)
     names = model_names(model)

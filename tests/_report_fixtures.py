@@ -40,7 +40,7 @@ def write_yolo_run(prepared: Path, run: Path, *, world: bool, jitter: float, see
     from wood.eval.coco_metrics import coco_eval, confusion_matrix, image_level
     from wood.eval.detect import markdown
     from wood.eval.plots import plot_pr_curves
-    from wood.finetune.yolo_config import YoloConfig
+    from wood.finetune.yolo.config import YoloConfig
 
     cfg = YoloConfig(data=prepared, model="yolov8s-worldv2.yaml" if world else "yolov8n.yaml", epochs=3, imgsz=128,
                      device="cpu", out=run.parent, name=run.name, world=world)
@@ -129,7 +129,7 @@ def write_sam_eval(prepared: Path, run: Path, out: Path, boxes: str, shift: int)
 
 
 def write_sam_run(prepared: Path, run: Path, detector: Path) -> Path:
-    from wood.finetune.sam_config import SamTrainConfig
+    from wood.finetune.sam.config import SamTrainConfig
 
     cfg = SamTrainConfig(data=str(prepared), model="tiny", adapter="lora", epochs=2, device="cpu", out=str(run.parent), name=run.name)
     run.mkdir(parents=True)
@@ -151,7 +151,7 @@ def write_sam_run(prepared: Path, run: Path, detector: Path) -> Path:
 def write_experiments(prepared: Path, out: Path) -> Path:
     """`wood experiments classify` output: the checked-in five attempts, pretrained rows skipped."""
     from wood.eval.classify import save_confusion_png, split_metrics
-    from wood.finetune.experiments import SKIPPED, default_config_path, format_table, load_attempts, table_row
+    from wood.finetune.classify.experiments import SKIPPED, default_config_path, format_table, load_attempts, table_row
 
     attempts = load_attempts(default_config_path(), prepared, out, {"epochs": 1, "imgsz": 32, "device": "cpu"})
     stats = json.loads((prepared / "stats.json").read_text(encoding="utf-8"))
@@ -189,7 +189,7 @@ def write_experiments(prepared: Path, out: Path) -> Path:
 
 def make_report_runs(prepared: Path, root: Path) -> dict[str, Any]:
     """Every kind of run folder `wood report` reads (see module doc); returns their paths."""
-    from wood.finetune.yolo_config import YoloConfig
+    from wood.finetune.yolo.config import YoloConfig
 
     detect = write_yolo_run(prepared, root / "yolo" / "detect", world=False, jitter=0.05, seed=0)
     world = write_yolo_run(prepared, root / "yolo" / "world", world=True, jitter=0.3, seed=1)

@@ -10,8 +10,8 @@ import yaml
 
 from _classify_fixtures import write_classify_tree, write_fake_resnet18
 from wood.errors import ConfigError
-from wood.finetune.classify_models import RESNET18_FILE
-from wood.finetune.experiments import SKIPPED, default_config_path, load_attempts, run_experiments
+from wood.finetune.classify.models import RESNET18_FILE
+from wood.finetune.classify.experiments import SKIPPED, default_config_path, load_attempts, run_experiments
 
 
 @pytest.fixture()

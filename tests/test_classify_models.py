@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from wood.errors import WeightsError
-from wood.finetune.classify_config import ClassifyConfig
-from wood.finetune.classify_models import (
+from wood.finetune.classify.config import ClassifyConfig
+from wood.finetune.classify.models import (
     RESNET18_FILE,
     build_model,
     count_params,

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from _classify_fixtures import write_classify_tree, write_fake_resnet18
-from wood.finetune.classify_config import ClassifyConfig
-from wood.finetune.classify_data import epoch_order
-from wood.finetune.classify_models import RESNET18_FILE, build_model, count_params
-from wood.finetune.classify_train import configure_phase, plan_phases, train
+from wood.finetune.classify.config import ClassifyConfig
+from wood.finetune.classify.data import epoch_order
+from wood.finetune.classify.models import RESNET18_FILE, build_model, count_params
+from wood.finetune.classify.train import configure_phase, plan_phases, train
 
 pytestmark = pytest.mark.slow
 
@@ -127,8 +127,8 @@ def test_cli_finetune_then_eval_on_prep_output(prepared, tmp_path, capsys):
 
 
 def test_batchnorm_recalibration_uses_final_weights():
-    from wood.finetune.classify_data import normalize, to_unit
-    from wood.finetune.classify_train import batches, recalibrate_batchnorm
+    from wood.finetune.classify.data import normalize, to_unit
+    from wood.finetune.classify.train import batches, recalibrate_batchnorm
 
     torch.manual_seed(0)
     model = build_model("simple-cnn", 3)

@@ -57,8 +57,8 @@ def yolo_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, yolo_checkpoint: Path) -> World:
-    from wood.finetune.classify_config import ClassifyConfig
-    from wood.finetune.classify_train import train
+    from wood.finetune.classify.config import ClassifyConfig
+    from wood.finetune.classify.train import train
     from wood.prep.config import PrepConfig
     from wood.prep.pipeline import run_prep
     from wood.prep.synth_io import write_synth
@@ -448,8 +448,8 @@ def test_check_device_against_the_devices_torch_sees():
 
 def test_sam_and_classify_resolve_device_keep_their_types(monkeypatch):
     import torch
-    from wood.finetune.classify_train import resolve_device as classify_device
-    from wood.finetune.sam_models import resolve_device as sam_device
+    from wood.finetune.classify.train import resolve_device as classify_device
+    from wood.finetune.sam.models import resolve_device as sam_device
 
     assert sam_device("cpu") == "cpu" and classify_device("cpu") == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
@@ -461,9 +461,9 @@ def test_sam_and_classify_resolve_device_keep_their_types(monkeypatch):
 
 def test_config_value_of_the_wrong_type_names_the_key(tmp_path):
     """Fix 3: build_config checks each value against the field's annotated type."""
-    from wood.finetune.classify_config import ClassifyConfig
-    from wood.finetune.sam_config import SamTrainConfig
-    from wood.finetune.yolo_config import YoloConfig
+    from wood.finetune.classify.config import ClassifyConfig
+    from wood.finetune.sam.config import SamTrainConfig
+    from wood.finetune.yolo.config import YoloConfig
 
     from wood.config import build_config
 

@@ -72,8 +72,8 @@ def test_perfect_rle_predictions_give_segm_ap_1():
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from wood.finetune.sam_config import SamTrainConfig
-    from wood.finetune.sam_train import train
+    from wood.finetune.sam.config import SamTrainConfig
+    from wood.finetune.sam.train import train
 
     root = tmp_path_factory.mktemp("sameval")
     prep = make_prep_dataset(root / "prep", size=96, counts={"train": (1, 0), "test": (1, 1)})

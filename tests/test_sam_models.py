@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from wood.errors import WeightsError
-from wood.finetune.sam_adapters import AdapterSettings, apply_adapters, format_report, trainable_report
-from wood.finetune.sam_models import SAM_VARIANTS, build_sam, load_sam, load_state_dict_file, missing_weights_message
+from wood.finetune.sam.adapters import AdapterSettings, apply_adapters, format_report, trainable_report
+from wood.finetune.sam.models import SAM_VARIANTS, build_sam, load_sam, load_state_dict_file, missing_weights_message
 
 SIZE = 64
 
@@ -121,7 +121,7 @@ def test_decoder_mode_freezes_everything_but_the_decoder():
 
 
 def test_box_mask_prompt_marks_exactly_the_box_and_changes_the_output():
-    from wood.finetune.sam_models import BOX_MASK_LOGIT, box_mask_logits, decode_masks
+    from wood.finetune.sam.models import BOX_MASK_LOGIT, box_mask_logits, decode_masks
 
     torch.manual_seed(0)
     sam = build_sam("tiny", 64, patch_size=8)  # 8x8 tokens, mask input 32x32 = 2 px per cell
@@ -141,7 +141,7 @@ def test_box_mask_prompt_marks_exactly_the_box_and_changes_the_output():
 
 
 def test_patch_size_only_for_tiny():
-    from wood.finetune.sam_config import SamTrainConfig
+    from wood.finetune.sam.config import SamTrainConfig
 
     with pytest.raises(ValueError, match="patch_size"):
         SamTrainConfig(data="x", model="vit_b", patch_size=8)

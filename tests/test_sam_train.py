@@ -11,12 +11,12 @@ import torch
 from _sam_fixtures import make_prep_dataset
 from wood.config import write_config
 from wood.errors import ConfigError, MisMatchError
-from wood.finetune.sam_adapters import apply_adapters, format_report, trainable_report
-from wood.finetune.sam_config import SamTrainConfig
-from wood.finetune.sam_data import build_prompts, flip_sample, jitter_boxes, load_split, sample_points, to_model_frame
-from wood.finetune.sam_io import export_merged, load_run, merged_state_dict, save_base, save_weights
-from wood.finetune.sam_models import build_sam, decode_masks, load_sam
-from wood.finetune.sam_train import SamTrainer, train
+from wood.finetune.sam.adapters import apply_adapters, format_report, trainable_report
+from wood.finetune.sam.config import SamTrainConfig
+from wood.finetune.sam.data import build_prompts, flip_sample, jitter_boxes, load_split, sample_points, to_model_frame
+from wood.finetune.sam.io import export_merged, load_run, merged_state_dict, save_base, save_weights
+from wood.finetune.sam.models import build_sam, decode_masks, load_sam
+from wood.finetune.sam.train import SamTrainer, train
 
 SIZE = 64  # tiny model input (px)
 
@@ -79,7 +79,7 @@ def test_each_mode_trains_two_steps_with_falling_loss(prep, tmp_path, mode, prom
 
 
 def _outputs(sam, image, device="cpu"):
-    from wood.finetune.sam_data import image_tensor, resize_image
+    from wood.finetune.sam.data import image_tensor, resize_image
     from wood.prep.imageio import read_image_rgb
 
     small = resize_image(read_image_rgb(image.path), sam.image_encoder.img_size)
@@ -153,7 +153,7 @@ def test_train_run_folder_resume_and_merge(prep, tmp_path):
 
 @pytest.mark.slow
 def test_patch_size_and_box_mask_prompt_survive_the_run_folder(prep, tmp_path):
-    from wood.finetune.sam_data import image_tensor, resize_image
+    from wood.finetune.sam.data import image_tensor, resize_image
     from wood.prep.imageio import read_image_rgb
 
     torch.manual_seed(0)

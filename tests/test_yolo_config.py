@@ -9,8 +9,8 @@ from _yolo_fixtures import wood_home  # noqa: F401 - pytest fixture
 
 from wood.config import build_config
 from wood.errors import ConfigError, WeightsError
-from wood.finetune.balance import class_repeat, image_repeats, write_balanced_list
-from wood.finetune.yolo_config import YoloConfig
+from wood.finetune.yolo.balance import class_repeat, image_repeats, write_balanced_list
+from wood.finetune.yolo.config import YoloConfig
 from wood.weights import resolve_weights
 
 
@@ -122,11 +122,11 @@ def test_cli_missing_prep_folder_exit_2(tmp_path: Path, capsys):
 
 
 def test_world_without_its_module_is_a_config_error_or_delegates(prepared: Path, tmp_path: Path, monkeypatch, wood_home):  # noqa: F811
-    """--world hands off to wood.finetune.yolo_world.train_world(cfg, data_yaml, run_dir)."""
+    """--world hands off to wood.finetune.yolo.world.train_world(cfg, data_yaml, run_dir)."""
     import sys
     import types
 
-    from wood.finetune.yolo import train
+    from wood.finetune.yolo.train import train
 
     seen = {}
 
@@ -134,7 +134,7 @@ def test_world_without_its_module_is_a_config_error_or_delegates(prepared: Path,
         seen.update(cfg=cfg, data_yaml=data_yaml, run_dir=run_dir)
         raise ConfigError("stop here")
 
-    monkeypatch.setitem(sys.modules, "wood.finetune.yolo_world", types.SimpleNamespace(train_world=fake_train_world))
+    monkeypatch.setitem(sys.modules, "wood.finetune.yolo.world", types.SimpleNamespace(train_world=fake_train_world))
     cfg = YoloConfig(data=prepared, model="yolov8s-worldv2.yaml", world=True, out=tmp_path, imgsz=64, epochs=1)
     with pytest.raises(ConfigError, match="stop here"):
         train(cfg)
@@ -155,7 +155,7 @@ def test_eval_corrupt_checkpoint_is_a_weights_error(prepared: Path, tmp_path: Pa
 
 
 def test_train_kwargs_nbs_follows_batch_and_train_args_are_checked(tmp_path: Path, wood_home):  # noqa: F811
-    from wood.finetune.yolo import train_kwargs
+    from wood.finetune.yolo.train import train_kwargs
     from wood.offline import setup_ultralytics
 
     setup_ultralytics()

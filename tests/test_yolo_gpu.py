@@ -14,8 +14,8 @@ torch = pytest.importorskip("torch")
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_training_amp_check_needs_no_download(prepared: Path, tmp_path: Path, monkeypatch, no_network, wood_home):  # noqa: F811
     import wood.offline as offline
-    from wood.finetune.yolo import train
-    from wood.finetune.yolo_config import YoloConfig
+    from wood.finetune.yolo.train import train
+    from wood.finetune.yolo.config import YoloConfig
 
     calls: list[bool] = []
     original = offline.offline_amp_check

@@ -10,7 +10,7 @@ import yaml
 from _yolo_fixtures import no_network, wood_home  # noqa: F401 - pytest fixtures
 
 from wood.errors import ConfigError
-from wood.finetune.yolo_config import YoloConfig
+from wood.finetune.yolo.config import YoloConfig
 
 
 def tiny_cfg(prepared: Path, out: Path, **kw) -> YoloConfig:
@@ -22,7 +22,7 @@ def tiny_cfg(prepared: Path, out: Path, **kw) -> YoloConfig:
 @pytest.fixture(scope="module")
 def detect_run(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One 1-epoch detect training with --balance, shared by the tests below (sockets and DNS blocked)."""
-    from wood.finetune.yolo import train
+    from wood.finetune.yolo.train import train
 
     mp = pytest.MonkeyPatch()
     mp.setenv("WOOD_HOME", str(tmp_path_factory.getbasetemp() / "wood-home"))
@@ -103,7 +103,7 @@ def test_predict_writes_overlays_and_json(detect_run: Path, prepared: Path, no_n
 
 
 def test_existing_run_folder_is_not_mixed(detect_run: Path, prepared: Path):
-    from wood.finetune.yolo import train
+    from wood.finetune.yolo.train import train
 
     with pytest.raises(ConfigError, match="run folder exists"):
         train(tiny_cfg(prepared, detect_run.parent, name=detect_run.name))
@@ -112,7 +112,7 @@ def test_existing_run_folder_is_not_mixed(detect_run: Path, prepared: Path):
 @pytest.mark.slow
 def test_segment_training_and_segm_eval(prepared: Path, tmp_path: Path, no_network, wood_home):  # noqa: F811
     from wood.eval.detect import evaluate
-    from wood.finetune.yolo import train
+    from wood.finetune.yolo.train import train
 
     run = train(tiny_cfg(prepared, tmp_path, task="segment", model="yolov8n-seg.yaml"))
     assert (run / "weights" / "best.pt").is_file()
@@ -122,7 +122,7 @@ def test_segment_training_and_segm_eval(prepared: Path, tmp_path: Path, no_netwo
 
 
 def test_detect_model_with_segment_task_is_refused(prepared: Path, tmp_path: Path, wood_home):  # noqa: F811
-    from wood.finetune.yolo import train
+    from wood.finetune.yolo.train import train
 
     with pytest.raises(ConfigError, match="detect model but --task is segment"):
         train(tiny_cfg(prepared, tmp_path, task="segment", model="yolov8n.yaml"))

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from wood.errors import ConfigError, WoodError
-from wood.finetune import text_encoders as te
-from wood.finetune.yolo_world import apply_text_embeddings, read_prompts_file
+from wood.finetune.yolo import text_encoders as te
+from wood.finetune.yolo.world import apply_text_embeddings, read_prompts_file
 
 
 class FakeEncoder(te.TextEncoder):

@@ -16,7 +16,7 @@ CLASSES = ["color", "combined", "hole", "liquid", "scratch"]
 
 def minilm_class_vector(prompts: list[str]) -> torch.Tensor:
     """Independent reference: MiniLM unit vectors, zero-padded to 512, averaged, re-normalised."""
-    from wood.finetune.text_encoders import _load_minilm
+    from wood.finetune.yolo.text_encoders import _load_minilm
 
     emb = torch.as_tensor(_load_minilm("cpu").encode(prompts, normalize_embeddings=True))
     emb = torch.cat([emb, torch.zeros(len(prompts), 512 - emb.shape[1])], dim=1)
@@ -35,8 +35,8 @@ def world_data(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 @pytest.fixture(scope="module")
 def world_run(world_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wood.finetune.yolo import train
-    from wood.finetune.yolo_config import YoloConfig
+    from wood.finetune.yolo.train import train
+    from wood.finetune.yolo.config import YoloConfig
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WOOD_HOME", str(tmp_path_factory.mktemp("wood_home")))
@@ -86,7 +86,7 @@ def test_eval_detect_runs_offline_on_a_world_run(world_run: Path, tmp_path: Path
 def test_predict_with_an_unseen_prompt(world_run: Path, world_data: Path, tmp_path: Path):
     from wood.eval.predict import predict_images
     from wood.eval.yolo_run import load_yolo
-    from wood.finetune.yolo_world import set_run_prompts
+    from wood.finetune.yolo.world import set_run_prompts
 
     model = load_yolo(world_run / "weights" / "best.pt")
     set_run_prompts(model, world_run, ["pit in wood"])
@@ -102,7 +102,7 @@ def test_predict_with_an_unseen_prompt(world_run: Path, world_data: Path, tmp_pa
 
 @pytest.mark.slow
 def test_renamed_prompts_make_a_new_cache_file(world_run: Path, world_data: Path):
-    from wood.finetune.text_encoders import class_embeddings
+    from wood.finetune.yolo.text_encoders import class_embeddings
 
     cache_dir = world_data / "yolo" / "images"
     record = json.loads((world_run / "text_prompts.json").read_text())

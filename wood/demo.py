@@ -127,8 +127,8 @@ def _prep(r: DemoResult) -> None:
 
 def _yolo_run(r: DemoResult, key: str, config: str) -> None:
     from wood.eval.detect import evaluate, format_summary
-    from wood.finetune.yolo import train
-    from wood.finetune.yolo_config import YoloConfig
+    from wood.finetune.yolo.train import train
+    from wood.finetune.yolo.config import YoloConfig
 
     cfg = build_config(YoloConfig, demo_config(config, r.configs), data=r.out / "prepared", out=r.out / "runs" / "yolo", name=key)
     run = train(cfg)
@@ -148,8 +148,8 @@ def _world(r: DemoResult) -> None:
 
 def _sam(r: DemoResult) -> None:
     from wood.eval.segment import evaluate
-    from wood.finetune.sam_config import SamTrainConfig
-    from wood.finetune.sam_train import train
+    from wood.finetune.sam.config import SamTrainConfig
+    from wood.finetune.sam.train import train
 
     cfg = build_config(SamTrainConfig, demo_config("sam", r.configs), data=str(r.out / "prepared"), out=str(r.out / "runs" / "sam"), name="sam-lora")
     run = train(cfg)
@@ -163,7 +163,7 @@ def _sam(r: DemoResult) -> None:
 
 def _classify(r: DemoResult) -> None:
     from wood.config import read_yaml
-    from wood.finetune.experiments import default_config_path, run_experiments
+    from wood.finetune.classify.experiments import default_config_path, run_experiments
 
     quick = read_yaml(demo_config("classify", r.configs))
     rows = run_experiments(r.out / "prepared", default_config_path(), out=r.out / "runs" / "classify", **quick)
@@ -173,7 +173,7 @@ def _classify(r: DemoResult) -> None:
 
 
 def _report(r: DemoResult) -> None:
-    from wood.eval.report import build_report
+    from wood.eval.report.build import build_report
 
     runs = [p for k, p in r.runs.items() if k != "prepared"]
     build_report(runs, r.out / "report", prepared=r.out / "prepared")

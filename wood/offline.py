@@ -21,7 +21,7 @@ Call it from inside the functions that need Ultralytics, never at import time:
 - ``offline_amp_check()`` replaces the trainer's AMP check on CUDA by one that needs no download.
 
 Datasets are always given to Ultralytics as a data.yaml with an absolute ``path:`` (see
-``wood.finetune.yolo``), since a relative one resolves against the settings' ``datasets_dir``.
+``wood.finetune.yolo.train``), since a relative one resolves against the settings' ``datasets_dir``.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def prepare_config_dir(config_dir: Path | None = None) -> Path:
 def setup_ultralytics() -> ModuleType:
     """Make Ultralytics offline-safe for this process and return the ``ultralytics`` module.
 
-    Idempotent. An explicit weight download (``--download``, see ``wood.finetune.yolo``) still
+    Idempotent. An explicit weight download (``--download``, see ``wood.finetune.yolo.train``) still
     works afterwards; DNS probes, font requests, auto-pip and analytics stay off.
     """
     root = prepare_config_dir()

@@ -1,7 +1,7 @@
 """`wood finetune classify`, `wood experiments classify` and `wood eval classify`.
 
-Only typer and stdlib at import time; the work happens in wood.finetune.classify_train,
-wood.finetune.experiments and wood.eval.classify, imported inside the commands.
+Only typer and stdlib at import time; the work happens in wood.finetune.classify.train,
+wood.finetune.classify.experiments and wood.eval.classify, imported inside the commands.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def finetune_classify(
     """Train a defect-type classifier on the classify/ split; writes config.yaml, metrics.json,
     weights.pt and confusion PNGs to the run folder."""
     from wood.config import build_config
-    from wood.finetune.classify_config import ClassifyConfig
-    from wood.finetune.classify_train import train
+    from wood.finetune.classify.config import ClassifyConfig
+    from wood.finetune.classify.train import train
 
     cfg = build_config(
         ClassifyConfig, config, data=data, arch=arch, optimizer=optimizer, lr=lr, epochs=epochs, strategy=strategy,
@@ -61,7 +61,7 @@ def experiments_classify(
 ) -> None:
     """Run the five classification attempts of the study and print the table (study vs ours).
     Attempts without pretrained weights are marked "skipped: no pretrained weights"."""
-    from wood.finetune.experiments import format_table, run_experiments
+    from wood.finetune.classify.experiments import format_table, run_experiments
 
     rows = run_experiments(data, config, epochs, out, finetune_epochs_override=finetune_epochs, imgsz=imgsz,
                            device=device, weights=weights, seed=seed)

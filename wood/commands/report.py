@@ -1,4 +1,4 @@
-"""`wood report`: one Markdown + one self-contained HTML page over run folders (wood.eval.report)."""
+"""`wood report`: one Markdown + one self-contained HTML page over run folders (wood.eval.report.build)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def report(
 ) -> None:
     """Compare every run (detection, segmentation, classification) with its cost, in report.md and report.html."""
     from wood.console import console
-    from wood.eval.report import build_report
+    from wood.eval.report.build import build_report
 
     result = build_report(list(run_dirs or []), out, prepared, runs_root=runs_root, samples=samples)
     counts = result["runs"]

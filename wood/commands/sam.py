@@ -1,6 +1,6 @@
 """`wood finetune sam` and `wood eval segment`: Segment Anything with LoRA, adapters or the decoder only.
 
-Only typer and stdlib at import time; the work happens in wood.finetune.sam_train and
+Only typer and stdlib at import time; the work happens in wood.finetune.sam.train and
 wood.eval.segment, imported inside the commands.
 """
 
@@ -54,8 +54,8 @@ def finetune_sam(
     """Fine-tune Segment Anything on box (or point) prompts of a prepared dataset; writes one run folder."""
     from wood.config import build_config
     from wood.errors import ConfigError
-    from wood.finetune.sam_config import SamTrainConfig
-    from wood.finetune.sam_train import train
+    from wood.finetune.sam.config import SamTrainConfig
+    from wood.finetune.sam.train import train
 
     if data is None and config is None:
         raise ConfigError("--data is required (a `wood prep` output folder), directly or in --config")

@@ -1,6 +1,6 @@
 """`wood finetune yolo`, `wood eval detect` and `wood predict`: Ultralytics YOLO commands.
 
-Only typer and stdlib at import time; the work happens in wood.finetune.yolo, wood.eval.detect
+Only typer and stdlib at import time; the work happens in wood.finetune.yolo.train, wood.eval.detect
 and wood.eval.predict, imported inside the commands.
 """
 
@@ -39,8 +39,8 @@ def finetune_yolo(
     """Fine-tune Ultralytics YOLO (detect or segment) on a prepared dataset; writes one run folder."""
     from wood.config import build_config
     from wood.errors import ConfigError
-    from wood.finetune.yolo import train
-    from wood.finetune.yolo_config import YoloConfig
+    from wood.finetune.yolo.train import train
+    from wood.finetune.yolo.config import YoloConfig
 
     overrides = dict(
         data=data, model=model, task=task, epochs=epochs, imgsz=imgsz, batch=batch, device=device,

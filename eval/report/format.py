@@ -7,8 +7,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from wood.eval.report_render import RunRef
-from wood.eval.report_runs import Run
+from wood.eval.report.render import RunRef
+from wood.eval.report.runs import Run
 
 DASH = "–"
 COST_COLUMNS = ["train time", "device", "params trained"]

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from wood.eval.report_plots import class_count_chart, encode_png
-from wood.eval.report_render import Figure, Gallery, Section, Table, Text
+from wood.eval.report.plots import class_count_chart, encode_png
+from wood.eval.report.render import Figure, Gallery, Section, Table, Text
 
 SPLITS = ("train", "val", "test")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from wood.finetune.sam_adapters import ADAPTER_MODES, AdapterSettings
-from wood.finetune.sam_models import SAM_VARIANTS
+from wood.finetune.sam.adapters import ADAPTER_MODES, AdapterSettings
+from wood.finetune.sam.models import SAM_VARIANTS
 
 from wood.device import parse_device
 

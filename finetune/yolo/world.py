@@ -5,7 +5,7 @@ built on first use (Ultralytics is imported lazily), replaces the two places Ult
 CLIP during training:
 
 - ``generate_text_embeddings`` (the per-batch text features) returns our encoder's class vectors
-  from a cache keyed by encoder + prompts hash (``wood.finetune.text_encoders``). Ultralytics'
+  from a cache keyed by encoder + prompts hash (``wood.finetune.yolo.text_encoders``). Ultralytics'
   names-only cache ``text_embeddings_clip_ViT-B_32.pt`` is never read, so a stale one cannot leak in;
 - the ``on_pretrain_routine_end`` callback, which calls ``set_classes`` (CLIP) on the EMA model
   even when the cache exists, is replaced by one that sets the same vectors with
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from wood.config import read_yaml
 from wood.errors import ConfigError, DataError, WoodError
-from wood.finetune.text_encoders import DEFAULT_ENCODER, TEXT_DIM, check_encoder_name, class_embeddings
+from wood.finetune.yolo.text_encoders import DEFAULT_ENCODER, TEXT_DIM, check_encoder_name, class_embeddings
 
 if TYPE_CHECKING:
     import torch
@@ -197,7 +197,7 @@ def world_model_arg(cfg: Any) -> str:
     """
     import dataclasses
 
-    from wood.finetune.yolo import resolve_model
+    from wood.finetune.yolo.train import resolve_model
 
     default = next((f.default for f in dataclasses.fields(cfg) if f.name == "model"), None)
     if str(cfg.model) == str(default):
@@ -218,7 +218,7 @@ def train_world(cfg: Any, data_yaml: str | Path, run_dir: str | Path):
     from ultralytics.nn.tasks import WorldModel
 
     from wood.console import console
-    from wood.finetune.yolo import load_model, train_kwargs
+    from wood.finetune.yolo.train import load_model, train_kwargs
 
     run_dir = Path(run_dir)
     if cfg.resume:
@@ -268,8 +268,8 @@ def finetune_world(
     ``options`` are any other YoloConfig fields (workers, seed, plots, overwrite, train_args, ...).
     """
     from wood.config import build_config
-    from wood.finetune.yolo import train
-    from wood.finetune.yolo_config import YoloConfig
+    from wood.finetune.yolo.train import train
+    from wood.finetune.yolo.config import YoloConfig
 
     cfg = build_config(YoloConfig, None, data=Path(data), out=Path(out), name=name, model=model, world=True,
                        text_encoder=text_encoder, prompts=None if prompts is None else str(prompts), epochs=epochs,

@@ -10,7 +10,7 @@
       weights/best.pt, weights/last.pt
       metrics.json     final val metrics of best.pt, classes, dataset, timing
 
-YOLO-World (``cfg.world``) plugs in through ``wood.finetune.yolo_world.train_world(cfg,
+YOLO-World (``cfg.world``) plugs in through ``wood.finetune.yolo.world.train_world(cfg,
 data_yaml, run_dir)``, which trains and returns the Ultralytics model (with ``.trainer``);
 ``train_kwargs`` and ``write_metrics`` here are shared with it.
 """
@@ -29,7 +29,7 @@ from wood.config import config_to_dict, write_config
 from wood.console import console
 from wood.device import check_device
 from wood.errors import ConfigError, DataError, WeightsError
-from wood.finetune.yolo_config import RESERVED_TRAIN_ARGS, YoloConfig
+from wood.finetune.yolo.config import RESERVED_TRAIN_ARGS, YoloConfig
 from wood.outdir import check_replaceable, prepare_parent, remove_tree, write_marker
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -114,7 +114,7 @@ def write_run_data_yaml(cfg: YoloConfig, run_dir: Path) -> tuple[Path, dict[str,
             raise DataError(f"no images/{split} folder: Ultralytics needs train and val", root)
     summary: dict[str, Any] = {}
     if cfg.balance:
-        from wood.finetune.balance import write_balanced_list
+        from wood.finetune.yolo.balance import write_balanced_list
 
         summary = write_balanced_list(root / "images" / "train", root / "labels" / "train", run_dir / "train_list.txt", cfg.balance_max_repeat)
         splits["train"] = str((run_dir / "train_list.txt").resolve())
@@ -347,7 +347,7 @@ def train(cfg: YoloConfig) -> Path:
 def _check_world(cfg: YoloConfig, names: list[str]) -> None:
     """The YOLO-World model name and a --prompts file, checked before the run folder exists."""
     try:
-        from wood.finetune.yolo_world import read_prompts_file, world_model_arg
+        from wood.finetune.yolo.world import read_prompts_file, world_model_arg
     except ImportError:
         return  # _train_world says so
     world_model_arg(cfg)
@@ -357,7 +357,7 @@ def _check_world(cfg: YoloConfig, names: list[str]) -> None:
 
 def _train_world(cfg: YoloConfig, data_yaml: Path, run_dir: Path):
     try:
-        from wood.finetune.yolo_world import train_world
+        from wood.finetune.yolo.world import train_world
     except ImportError as exc:
-        raise ConfigError("YOLO-World training is not available in this install (wood.finetune.yolo_world is missing)") from exc
+        raise ConfigError("YOLO-World training is not available in this install (wood.finetune.yolo.world is missing)") from exc
     return train_world(cfg, data_yaml, run_dir)

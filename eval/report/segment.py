@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from wood.eval.report_format import COST_COLUMNS, DASH, cost, num, pct, run_ref
-from wood.eval.report_plots import sam_training_curves, thumbnail
-from wood.eval.report_render import Figure, Gallery, Section, Table, Text
-from wood.eval.report_runs import Run, pick_eval
+from wood.eval.report.format import COST_COLUMNS, DASH, cost, num, pct, run_ref
+from wood.eval.report.plots import sam_training_curves, thumbnail
+from wood.eval.report.render import Figure, Gallery, Section, Table, Text
+from wood.eval.report.runs import Run, pick_eval
 
 PROMPTS = (("gt", "GT boxes"), ("detector", "detector boxes"))
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from wood.eval.report_format import COST_COLUMNS, DASH, cost, num, run_ref
-from wood.eval.report_plots import read_results_csv, thumbnail, yolo_training_curves
-from wood.eval.report_render import Figure, Gallery, Section, Table, Text
-from wood.eval.report_runs import Run, pick_eval
+from wood.eval.report.format import COST_COLUMNS, DASH, cost, num, run_ref
+from wood.eval.report.plots import read_results_csv, thumbnail, yolo_training_curves
+from wood.eval.report.render import Figure, Gallery, Section, Table, Text
+from wood.eval.report.runs import Run, pick_eval
 
 
 def approach(run: Run) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from wood.device import parse_device
 
 TASKS = ("detect", "segment")
-TEXT_ENCODERS = ("minilm", "clip", "clip:ViT-B/32")  # "clip" is short for clip:ViT-B/32 (finetune/text_encoders.py)
+TEXT_ENCODERS = ("minilm", "clip", "clip:ViT-B/32")  # "clip" is short for clip:ViT-B/32 (finetune/yolo/text_encoders.py)
 
 
 def _help(text: str, **kw: Any) -> Any:
@@ -53,7 +53,7 @@ class YoloConfig:
     name: str | None = _help("Run folder name (default: <task>, <task>-2, ... the next free one).", default=None)
     resume: bool = _help("Resume the interrupted run named by --name from its weights/last.pt.", default=False)
     overwrite: bool = _help("Delete an existing run folder of the same name and start clean.", default=False)
-    balance: bool = _help("Oversample rare classes: repeat train images of rare classes (see finetune/balance.py).", default=False)
+    balance: bool = _help("Oversample rare classes: repeat train images of rare classes (see finetune/yolo/balance.py).", default=False)
     balance_max_repeat: int = _help("Most times one image is repeated by --balance.", default=4)
     weights_dir: Path | None = _help("Local folder of pretrained weights (default ~/.cache/wood/weights or $WOOD_WEIGHTS).", default=None)
     download: bool = _help("Let Ultralytics download a missing pretrained weight (needs network).", default=False)
@@ -63,7 +63,7 @@ class YoloConfig:
         "Extra Ultralytics train arguments (config file only), e.g. {mosaic: 0.5, lr0: 0.005}.",
         default_factory=dict,
     )
-    # YOLO-World options (finetune/yolo_world.py): open-vocabulary detection with text prompts.
+    # YOLO-World options (finetune/yolo/world.py): open-vocabulary detection with text prompts.
     world: bool = _help("Train YOLO-World (text prompts) instead of plain YOLO; model e.g. yolov8s-worldv2.yaml.", default=False)
     text_encoder: str = _help("YOLO-World text encoder: minilm (offline, bundled) or clip (needs local ViT-B/32).", default="minilm")
     prompts: str | None = _help("YOLO-World prompts: a YAML file mapping class name -> text, or None for the dataset's names.", default=None)

@@ -18,12 +18,12 @@ import torch
 from wood.config import config_to_dict, read_yaml, write_config
 from wood.console import console, progress_bar
 from wood.errors import ConfigError, DataError, MisMatchError
-from wood.finetune.sam_adapters import apply_adapters, format_report, trainable_report, trainable_state_dict
-from wood.finetune.sam_config import RESUME_FIXED, SamTrainConfig
-from wood.finetune.sam_data import ImageCache, SamImage, build_prompts, coco_path, flip_sample, image_tensor, load_split
-from wood.finetune.sam_io import save_base, save_weights
-from wood.finetune.sam_loss import LossParts, hard_iou, sam_loss
-from wood.finetune.sam_models import decode_masks, load_sam, resolve_device
+from wood.finetune.sam.adapters import apply_adapters, format_report, trainable_report, trainable_state_dict
+from wood.finetune.sam.config import RESUME_FIXED, SamTrainConfig
+from wood.finetune.sam.data import ImageCache, SamImage, build_prompts, coco_path, flip_sample, image_tensor, load_split
+from wood.finetune.sam.io import save_base, save_weights
+from wood.finetune.sam.loss import LossParts, hard_iou, sam_loss
+from wood.finetune.sam.models import decode_masks, load_sam, resolve_device
 
 
 class EmbeddingCache:
@@ -242,8 +242,8 @@ def train(cfg: SamTrainConfig) -> Path:
     if source == "random" and not cfg.resume:
         save_base(sam, run_dir / "weights")
     elif source == "random" and cfg.resume:
-        from wood.finetune.sam_io import BASE_FILE
-        from wood.finetune.sam_models import load_state_dict_file, load_weights
+        from wood.finetune.sam.io import BASE_FILE
+        from wood.finetune.sam.models import load_state_dict_file, load_weights
 
         load_weights(sam, load_state_dict_file(run_dir / "weights" / BASE_FILE), run_dir / "weights" / BASE_FILE)
     peft_model = apply_adapters(sam, cfg.adapter_settings())
@@ -299,7 +299,7 @@ def train(cfg: SamTrainConfig) -> Path:
         write_metrics(run_dir, metrics)
 
     if cfg.merge:
-        from wood.finetune.sam_io import export_merged
+        from wood.finetune.sam.io import export_merged
 
         metrics["merged"] = str(export_merged(run_dir))
         write_metrics(run_dir, metrics)

@@ -22,9 +22,9 @@ import torch
 
 from wood.config import build_config
 from wood.errors import ConfigError, WeightsError
-from wood.finetune.sam_adapters import add_bottleneck_adapters, import_peft
-from wood.finetune.sam_config import SamTrainConfig
-from wood.finetune.sam_models import build_sam, load_sam, load_state_dict_file, load_weights
+from wood.finetune.sam.adapters import add_bottleneck_adapters, import_peft
+from wood.finetune.sam.config import SamTrainConfig
+from wood.finetune.sam.models import build_sam, load_sam, load_state_dict_file, load_weights
 
 ADAPTER_FILE = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -147,7 +147,7 @@ def merged_state_dict(run_dir: str | Path) -> dict[str, torch.Tensor]:
     if cfg.adapter == "adapter":
         raise ConfigError(
             "bottleneck adapters add layers that plain SAM does not have, so they cannot be merged; "
-            "load the run with wood.finetune.sam_io.load_run instead", run_dir
+            "load the run with wood.finetune.sam.io.load_run instead", run_dir
         )
     sam = load_base(run_dir, cfg)
     if cfg.adapter == "lora":

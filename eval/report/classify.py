@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from wood.eval.report_format import COST_COLUMNS, DASH, classify_params, cost, duration, pct, run_ref
-from wood.eval.report_plots import confusion_png, thumbnail
-from wood.eval.report_render import Figure, RunRef, Section, Table, Text
-from wood.eval.report_runs import Experiments, Run
+from wood.eval.report.format import COST_COLUMNS, DASH, classify_params, cost, duration, pct, run_ref
+from wood.eval.report.plots import confusion_png, thumbnail
+from wood.eval.report.render import Figure, RunRef, Section, Table, Text
+from wood.eval.report.runs import Experiments, Run
 
 COLUMNS = ["Exp", "Arch", "Epochs", "Optimizer", "LR", "Strategy", "train/test acc", "study train/test acc",
            "val acc", "Seed", "run"] + COST_COLUMNS
@@ -59,7 +59,7 @@ def table_rows(table: Experiments, by_path: dict[Path, Run]) -> tuple[list[list[
 
 def standalone_row(run: Run) -> list[Any]:
     """A classify run outside any experiments table, in the same columns."""
-    from wood.finetune.experiments import ARCH_TEXT, OPTIMIZER_TEXT, lr_text
+    from wood.finetune.classify.experiments import ARCH_TEXT, OPTIMIZER_TEXT, lr_text
 
     cfg, m = run.config, run.metrics or {}
     two_phase = cfg.get("strategy") == "finetune" and int(cfg.get("finetune_epochs") or 0) > 0

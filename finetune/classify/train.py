@@ -35,9 +35,9 @@ import numpy as np
 
 from wood.config import write_config
 from wood.errors import ConfigError, DataError
-from wood.finetune.classify_config import ClassifyConfig
-from wood.finetune.classify_data import SPLITS, SplitData, augment, class_counts, epoch_order, load_dataset, normalize, to_unit
-from wood.finetune.classify_models import (
+from wood.finetune.classify.config import ClassifyConfig
+from wood.finetune.classify.data import SPLITS, SplitData, augment, class_counts, epoch_order, load_dataset, normalize, to_unit
+from wood.finetune.classify.models import (
     build_model,
     count_params,
     find_resnet18_weights,

@@ -1,7 +1,7 @@
 """`wood report`: one page comparing every run: which approach finds the defects, and at what cost.
 
 ``build_report(run_dirs, out, prepared=None) -> dict`` reads run folders (see
-``wood.eval.report_runs``: YOLO/YOLO-World, SAM and classification runs, experiments tables)
+``wood.eval.report.runs``: YOLO/YOLO-World, SAM and classification runs, experiments tables)
 and writes ``out/report.md`` (figures in ``out/images/``) and ``out/report.html`` (one
 self-contained file: CSS inline, figures as base64 data URIs, no scripts, opens from disk with no
 server and no network). Sections: Overview (headline metric and cost of every run), Dataset,
@@ -19,19 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import ConfigError, DataError
-from wood.eval.report_classify import approach as classify_approach
-from wood.eval.report_classify import classification_section
-from wood.eval.report_classify import headline as classify_headline
-from wood.eval.report_dataset import dataset_section
-from wood.eval.report_detect import approach as detect_approach
-from wood.eval.report_detect import detection_section
-from wood.eval.report_detect import headline as detect_headline
-from wood.eval.report_format import COST_COLUMNS, cost, run_ref
-from wood.eval.report_render import Section, Table, Text, write_report
-from wood.eval.report_runs import Collection, collect, prepared_dirs
-from wood.eval.report_segment import approach as sam_approach
-from wood.eval.report_segment import headline as sam_headline
-from wood.eval.report_segment import segmentation_section
+from wood.eval.report.classify import approach as classify_approach
+from wood.eval.report.classify import classification_section
+from wood.eval.report.classify import headline as classify_headline
+from wood.eval.report.dataset import dataset_section
+from wood.eval.report.detect import approach as detect_approach
+from wood.eval.report.detect import detection_section
+from wood.eval.report.detect import headline as detect_headline
+from wood.eval.report.format import COST_COLUMNS, cost, run_ref
+from wood.eval.report.render import Section, Table, Text, write_report
+from wood.eval.report.runs import Collection, collect, prepared_dirs
+from wood.eval.report.segment import approach as sam_approach
+from wood.eval.report.segment import headline as sam_headline
+from wood.eval.report.segment import segmentation_section
 from wood.outdir import atomic_output, check_replaceable
 
 TITLE = "wood report: which approach finds the defects, and at what cost?"

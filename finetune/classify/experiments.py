@@ -19,7 +19,7 @@ from typing import Any
 
 from wood.config import read_yaml
 from wood.errors import ConfigError, WeightsError
-from wood.finetune.classify_config import ClassifyConfig
+from wood.finetune.classify.config import ClassifyConfig
 
 ROW_KEYS = {"exp", "strategy_text", "study"}
 SKIPPED = "skipped: no pretrained weights"
@@ -147,8 +147,8 @@ def run_experiments(
     override the config for every row. Returns the rows (dicts as in table.json).
     """
     from wood.console import console
-    from wood.finetune.classify_data import load_dataset
-    from wood.finetune.classify_train import train
+    from wood.finetune.classify.data import load_dataset
+    from wood.finetune.classify.train import train
 
     config_path = Path(config_path) if config_path is not None else default_config_path()
     out = Path(out)
@@ -163,7 +163,7 @@ def run_experiments(
         console.print(f"[bold]{attempt['exp']}[/bold]: {cfg.arch} {cfg.strategy} {cfg.optimizer} lr {cfg.lr:g}")
         try:
             if cfg.needs_pretrained:
-                from wood.finetune.classify_models import find_resnet18_weights
+                from wood.finetune.classify.models import find_resnet18_weights
 
                 find_resnet18_weights(cfg.weights)  # fail fast, before any image is read
             if cfg.imgsz not in datasets:

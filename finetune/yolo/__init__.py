@@ -1,0 +1,1 @@
+"""Ultralytics YOLO and YOLO-World: config, prepared-data checks, model loading, training, text encoders."""
