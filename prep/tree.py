@@ -88,17 +88,24 @@ def write_tree(tmp: Path, final: Path, root: Path, records: list[dict], classes:
         class_dir = tmp / "classify" / split / record["defect"]
         class_dir.mkdir(parents=True, exist_ok=True)
         link_or_copy(image, class_dir / name)
-        w, h = record["width"], record["height"]
-        boxes = [yolo_box_line(i["class_id"], i["bbox_xyxy"], w, h) for i in record["instances"]]
-        polys = [yolo_seg_line(i["class_id"], i["outer"], w, h) for i in record["instances"]]
-        write_text(tmp / "yolo" / "labels" / split / f"{stem}.txt", label_text(boxes))
-        write_text(tmp / "yolo-seg" / "labels" / split / f"{stem}.txt", label_text(polys))
+        boxes, polys = label_texts(record)
+        write_text(tmp / "yolo" / "labels" / split / f"{stem}.txt", boxes)
+        write_text(tmp / "yolo-seg" / "labels" / split / f"{stem}.txt", polys)
     (tmp / "coco").mkdir()
     for split in SPLITS:
         subset = [r for r in records if r["split"] == split]
         coco = coco_dataset(subset, classes, category, images_dir=f"../yolo/images/{split}")
         with naming(tmp / "coco" / f"{split}.json"):
             write_json(tmp / "coco" / f"{split}.json", coco, compact=True)
+
+
+def label_texts(record: dict) -> tuple[str, str]:
+    """(YOLO box label text, YOLO-seg polygon label text) of one annotated record: the one place that
+    decides the label conventions, so every writer of a prepared tree (prep, paste) follows them."""
+    w, h = record["width"], record["height"]
+    boxes = [yolo_box_line(i["class_id"], i["bbox_xyxy"], w, h) for i in record["instances"]]
+    polys = [yolo_seg_line(i["class_id"], i["outer"], w, h) for i in record["instances"]]
+    return label_text(boxes), label_text(polys)
 
 
 def manifest_record(record: dict) -> dict:
