@@ -74,7 +74,8 @@ def read_source(folder: Path) -> SourcePrep:
     """Read and check a `wood prep` output folder; a DataError naming the file when it is not one."""
     path = folder / "manifest.json"
     if not folder.is_dir():
-        raise DataError("prepared folder does not exist (run `wood prep SRC --out DIR` first)", folder)
+        raise DataError("prepared folder does not exist or is not a folder (run `wood prep SRC --out DIR` first)",
+                        folder)
     if not path.is_file():
         raise DataError("no manifest.json: not a `wood prep` output folder (run `wood prep SRC --out DIR`)", folder)
     data = read_bytes(path)
