@@ -102,7 +102,7 @@ def ultralytics_val(model, prep_dir: Path, subdir: str, split: str, imgsz: int, 
     """Ultralytics' own val on the same split (its mAP definition), or {"error": ...} if it fails."""
     from ultralytics.utils import LOGGER
 
-    from wood.finetune.yolo.train import read_prep_data_yaml
+    from wood.finetune.yolo.data import read_prep_data_yaml
 
     names = read_prep_data_yaml(prep_dir, subdir)["names"]
     root = (Path(prep_dir) / subdir).resolve()
@@ -196,7 +196,7 @@ def evaluate(
     files["confusion_matrix"] = str(plot_confusion(matrix, names, out / "confusion_matrix.png", f"conf >= {conf}, IoU >= 0.5, {split}"))
     notes = [res["note"] for res in coco.values() if res.get("note")]
     trained_sha = run.info.get("manifest_sha256")
-    from wood.finetune.yolo.train import manifest_sha256
+    from wood.finetune.yolo.data import manifest_sha256
 
     if trained_sha and manifest_sha256(prep_dir) not in (None, trained_sha):
         notes.append("evaluated on a different prepared dataset than the run was trained on (same classes)")

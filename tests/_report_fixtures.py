@@ -150,7 +150,7 @@ def write_sam_run(prepared: Path, run: Path, detector: Path) -> Path:
 # ---------------------------------------------------------------- classification
 def write_experiments(prepared: Path, out: Path) -> Path:
     """`wood experiments classify` output: the checked-in five attempts, pretrained rows skipped."""
-    from wood.eval.classify import save_confusion_png, split_metrics
+    from wood.finetune.classify.metrics import save_confusion_png, split_metrics
     from wood.finetune.classify.experiments import SKIPPED, default_config_path, format_table, load_attempts, table_row
 
     attempts = load_attempts(default_config_path(), prepared, out, {"epochs": 1, "imgsz": 32, "device": "cpu"})

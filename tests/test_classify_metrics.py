@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wood.eval.classify import (
+from wood.finetune.classify.metrics import (
     accuracy,
     balanced_accuracy,
     confusion_matrix,

@@ -155,7 +155,7 @@ def test_eval_corrupt_checkpoint_is_a_weights_error(prepared: Path, tmp_path: Pa
 
 
 def test_train_kwargs_nbs_follows_batch_and_train_args_are_checked(tmp_path: Path, wood_home):  # noqa: F811
-    from wood.finetune.yolo.train import train_kwargs
+    from wood.finetune.yolo.model import train_kwargs
     from wood.offline import setup_ultralytics
 
     setup_ultralytics()

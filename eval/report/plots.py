@@ -157,7 +157,7 @@ def confusion_png(matrix: list[list[int]], classes: list[str], title: str) -> by
     """A confusion matrix drawn by the classification eval's own plot (rows true, columns predicted)."""
     import tempfile
 
-    from wood.eval.classify import save_confusion_png
+    from wood.finetune.classify.metrics import save_confusion_png
 
     with tempfile.TemporaryDirectory() as tmp:
         path = save_confusion_png(np.asarray(matrix), classes, Path(tmp) / "cm.png", title)

@@ -211,7 +211,7 @@ def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] |
     import torch
 
     from wood.console import console, progress_bar
-    from wood.eval.classify import save_confusion_png, split_metrics
+    from wood.finetune.classify.metrics import save_confusion_png, split_metrics
 
     weights_path = find_resnet18_weights(cfg.weights) if cfg.needs_pretrained else None
     device = resolve_device(cfg.device)

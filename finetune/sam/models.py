@@ -224,11 +224,6 @@ def load_sam(
     return sam, str(path)
 
 
-def count_parameters(module: Any, trainable_only: bool = False) -> int:
-    """Number of parameters of ``module`` (only those with requires_grad if ``trainable_only``)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-
-
 def resolve_device(device: str) -> str:
     """"auto" → "cuda" when available, else "cpu"; otherwise ``device`` in torch's spelling ("0" → "cuda:0").
     A device torch does not see (``cuda`` without a GPU, ``cuda:7`` on one GPU) is a ConfigError."""

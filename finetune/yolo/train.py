@@ -17,120 +17,20 @@ data_yaml, run_dir)``, which trains and returns the Ultralytics model (with ``.t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from wood.config import config_to_dict, write_config
-from wood.console import console
 from wood.device import check_device
-from wood.errors import ConfigError, DataError, WeightsError
-from wood.finetune.yolo.config import RESERVED_TRAIN_ARGS, YoloConfig
+from wood.errors import ConfigError, DataError
+from wood.finetune.yolo.config import YoloConfig
+from wood.finetune.yolo.data import check_prep_folder, manifest_sha256, write_run_data_yaml
+from wood.finetune.yolo.model import check_train_args, load_model, resolve_model, train_kwargs
 from wood.outdir import check_replaceable, prepare_parent, remove_tree, write_marker
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-SCRATCH_HINT = "use --model yolov8n.yaml to train from scratch, or --download on a machine with network"
-
-
-# ---------------------------------------------------------------- dataset
-def read_prep_data_yaml(prep_dir: Path, subdir: str) -> dict[str, Any]:
-    """Read ``<prep_dir>/<subdir>/data.yaml``; names become a list in class-id order."""
-    prep_dir = Path(prep_dir)
-    if not prep_dir.is_dir():
-        raise DataError("prepared dataset folder does not exist (run `wood prep` first)", prep_dir)
-    path = prep_dir / subdir / "data.yaml"
-    if not path.is_file():
-        raise DataError(f"no {subdir}/data.yaml: not a `wood prep` output folder", prep_dir)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DataError(f"not valid YAML ({exc.__class__.__name__})", path) from exc
-    if not isinstance(data, dict) or "names" not in data:
-        raise DataError("data.yaml has no `names`", path)
-    names = data["names"]
-    if isinstance(names, dict):
-        try:
-            names = [names[i] for i in range(len(names))]
-        except KeyError as exc:
-            raise DataError(f"names must have ids 0..{len(names) - 1}, but got {sorted(names)}", path) from exc
-    if not isinstance(names, list) or not names:
-        raise DataError("names must be a non-empty list or {id: name} mapping", path)
-    data["names"] = [str(n) for n in names]
-    return data
-
-
-def check_prep_folder(prep_dir: Path, subdir: str) -> dict[str, Any]:
-    """Check a `wood prep` output before any run folder exists; return its ``subdir/data.yaml``.
-
-    Needs manifest.json of format ``wood-prep/1``, ``subdir/data.yaml`` and, for train and val,
-    ``subdir/images/<split>/`` with at least one image and ``subdir/labels/<split>/`` with label
-    files. Each problem is one DataError naming the missing or wrong file or folder.
-    """
-    from wood.prep.pipeline import FORMAT
-
-    prep_dir = Path(prep_dir)
-    if not prep_dir.is_dir():
-        raise DataError("prepared dataset folder does not exist (run `wood prep` first)", prep_dir)
-    manifest = prep_dir / "manifest.json"
-    if not manifest.is_file():
-        raise DataError("no manifest.json: not a `wood prep` output folder (run `wood prep SRC --out DIR`)", prep_dir)
-    try:
-        fmt = json.loads(manifest.read_text(encoding="utf-8")).get("format")
-    except (ValueError, UnicodeDecodeError, AttributeError) as exc:
-        problem = exc.__class__.__name__
-        raise DataError(f"manifest.json is not a JSON object ({problem}); re-run `wood prep`", manifest) from exc
-    if fmt != FORMAT:
-        raise DataError(f"manifest format must be {FORMAT!r}, but got {fmt!r}; re-run `wood prep`", manifest)
-    data = read_prep_data_yaml(prep_dir, subdir)
-    root = prep_dir / subdir
-    for split in ("train", "val"):
-        images, labels = root / "images" / split, root / "labels" / split
-        if not images.is_dir():
-            raise DataError("image folder is missing (Ultralytics needs train and val); re-run `wood prep`", images)
-        if not any(f.suffix.lower() in IMAGE_SUFFIXES for f in images.iterdir()):
-            raise DataError(f"no images in the {split} split (Ultralytics needs train and val images); "
-                            "re-run `wood prep` with more images or another --val-fraction", images)
-        if not labels.is_dir():
-            raise DataError("label folder is missing; re-run `wood prep`", labels)
-        if not any(f.suffix == ".txt" for f in labels.iterdir()):
-            raise DataError("label folder has no .txt label files; re-run `wood prep`", labels)
-    return data
-
-
-def write_run_data_yaml(cfg: YoloConfig, run_dir: Path) -> tuple[Path, dict[str, Any]]:
-    """Write ``run_dir/data.yaml`` for Ultralytics: absolute ``path:``, optional balanced train list."""
-    root = (cfg.data / cfg.data_subdir).resolve()
-    data = read_prep_data_yaml(cfg.data, cfg.data_subdir)
-    splits = {}
-    for split in ("train", "val", "test"):
-        if (root / "images" / split).is_dir():
-            splits[split] = f"images/{split}"
-    for split in ("train", "val"):
-        if split not in splits:
-            raise DataError(f"no images/{split} folder: Ultralytics needs train and val", root)
-    summary: dict[str, Any] = {}
-    if cfg.balance:
-        from wood.finetune.yolo.balance import write_balanced_list
-
-        summary = write_balanced_list(root / "images" / "train", root / "labels" / "train", run_dir / "train_list.txt", cfg.balance_max_repeat)
-        splits["train"] = str((run_dir / "train_list.txt").resolve())
-        reps = {data["names"][c]: r for c, r in summary["class_repeat"].items() if c < len(data["names"])}
-        console.print(f"balance: {summary['images']} -> {summary['images_balanced']} train images; repeats {reps}")
-        summary = {**summary, "class_repeat": reps}
-    out = {"path": str(root), **splits, "names": dict(enumerate(data["names"]))}
-    path = run_dir / "data.yaml"
-    path.write_text(yaml.safe_dump(out, sort_keys=False), encoding="utf-8")
-    return path, {"names": data["names"], "balance": summary}
-
-
-def manifest_sha256(prep_dir: Path) -> str | None:
-    """sha256 of the prep folder's manifest.json (identifies the dataset a run was trained on)."""
-    path = Path(prep_dir) / "manifest.json"
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 # ---------------------------------------------------------------- run folder
@@ -166,84 +66,6 @@ def make_run_dir(cfg: YoloConfig) -> Path:
 def is_legacy_run(folder: Path) -> bool:
     """A run folder written before output markers: wood's config.yaml beside Ultralytics' args.yaml."""
     return (folder / "config.yaml").is_file() and (folder / "args.yaml").is_file()
-
-
-# ---------------------------------------------------------------- model
-def resolve_model(cfg: YoloConfig) -> str:
-    """The model argument for ``YOLO(...)``: a .yaml name/path, or a resolved local .pt path."""
-    from wood.offline import default_weights_dir
-    from wood.weights import resolve_weights, ultralytics_user_weights_dir
-
-    model = str(cfg.model)
-    if model.endswith((".yaml", ".yml")):
-        return model
-    if not model.endswith(".pt"):
-        raise ConfigError(f"model must be a .pt weights file or a .yaml model config, but got {model!r}")
-    dirs = [cfg.weights_dir or default_weights_dir(), ultralytics_user_weights_dir()]
-    download = _ultralytics_download if cfg.download else None
-    return str(resolve_weights(model, [d for d in dirs if d], hint=SCRATCH_HINT, download=download))
-
-
-def _ultralytics_download(name: str, folder: Path) -> Path | None:
-    from ultralytics.utils.downloads import attempt_download_asset
-
-    try:
-        return Path(attempt_download_asset(folder / name))
-    except Exception as exc:  # noqa: BLE001 - any download failure becomes one WeightsError line
-        raise WeightsError(f"download of {name} failed ({exc.__class__.__name__}); {SCRATCH_HINT}") from exc
-
-
-def load_model(cfg: YoloConfig, model_arg: str):
-    """``YOLO(model_arg)`` with its task checked against ``cfg.task``."""
-    from ultralytics import YOLO
-
-    try:
-        model = YOLO(model_arg)  # task from the model itself: passing task= would mislabel a detect head
-    except FileNotFoundError as exc:
-        raise ConfigError(f"model {model_arg} not found: use a model yaml such as yolov8n.yaml or yolov8n-seg.yaml") from exc
-    except Exception as exc:  # noqa: BLE001 - a corrupt .pt raises many things inside torch
-        raise WeightsError(f"cannot load model ({exc.__class__.__name__}: {str(exc)[:120]})", model_arg) from exc
-    if model.task != cfg.task:
-        fix = "yolov8n-seg.yaml" if cfg.task == "segment" else "yolov8n.yaml"
-        raise ConfigError(f"model {model_arg} is a {model.task} model but --task is {cfg.task}; use e.g. --model {fix}")
-    return model
-
-
-def check_train_args(cfg: YoloConfig) -> None:
-    """``train_args`` may only hold Ultralytics arguments that no config field sets."""
-    bad = sorted(set(cfg.train_args) & RESERVED_TRAIN_ARGS)
-    if bad:
-        raise ConfigError(f"train_args may not set {bad}: use the config fields of the same name")
-    from ultralytics.cfg import DEFAULT_CFG_DICT
-
-    unknown = sorted(set(cfg.train_args) - set(DEFAULT_CFG_DICT))
-    if unknown:
-        raise ConfigError(f"train_args has unknown Ultralytics argument(s) {unknown}")
-
-
-def train_kwargs(cfg: YoloConfig, data_yaml: Path, run_dir: Path) -> dict[str, Any]:
-    """Ultralytics ``train()`` arguments for this config, writing into ``run_dir``."""
-    check_train_args(cfg)
-    kwargs: dict[str, Any] = dict(
-        data=str(data_yaml),
-        epochs=cfg.epochs,
-        imgsz=cfg.imgsz,
-        batch=cfg.batch,
-        seed=cfg.seed,
-        deterministic=True,
-        workers=cfg.workers,
-        patience=cfg.patience,
-        nbs=cfg.nbs or (cfg.batch if cfg.batch > 0 else 64),
-        project=str(run_dir.parent),
-        name=run_dir.name,
-        exist_ok=True,
-        plots=cfg.plots,
-        amp=cfg.amp,
-        **cfg.train_args,
-    )
-    if cfg.device is not None:
-        kwargs["device"] = cfg.device
-    return kwargs
 
 
 # ---------------------------------------------------------------- metrics

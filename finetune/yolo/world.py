@@ -12,9 +12,9 @@ CLIP during training:
   :func:`apply_text_embeddings`.
 
 Nothing is patched globally. The EMA model carries ``txt_feats`` (one vector per class), so the
-saved ``best.pt`` validates and predicts with no encoder at all. ``predict_world`` with new
-prompts encodes them with the run's encoder (recorded in ``text_prompts.json``) and sets them
-with the same :func:`apply_text_embeddings`.
+saved ``best.pt`` validates and predicts with no encoder at all. New prompts (``wood predict
+--prompt``) are encoded with the run's encoder (recorded in ``text_prompts.json``) and set with
+the same :func:`apply_text_embeddings`.
 
 How far the open vocabulary holds after fine-tuning: offline there are no pretrained YOLO-World
 weights, so a run trains from scratch and learns one visual prototype per class vector. A new
@@ -197,7 +197,7 @@ def world_model_arg(cfg: Any) -> str:
     """
     import dataclasses
 
-    from wood.finetune.yolo.train import resolve_model
+    from wood.finetune.yolo.model import resolve_model
 
     default = next((f.default for f in dataclasses.fields(cfg) if f.name == "model"), None)
     if str(cfg.model) == str(default):
@@ -218,7 +218,7 @@ def train_world(cfg: Any, data_yaml: str | Path, run_dir: str | Path):
     from ultralytics.nn.tasks import WorldModel
 
     from wood.console import console
-    from wood.finetune.yolo.train import load_model, train_kwargs
+    from wood.finetune.yolo.model import load_model, train_kwargs
 
     run_dir = Path(run_dir)
     if cfg.resume:
@@ -250,33 +250,6 @@ def train_world(cfg: Any, data_yaml: str | Path, run_dir: str | Path):
     return model
 
 
-def finetune_world(
-    data: str | Path,
-    out: str | Path = "runs/yolo",
-    name: str | None = None,
-    model: str = DEFAULT_WORLD_MODEL,
-    text_encoder: str = DEFAULT_ENCODER,
-    prompts: str | Path | None = None,
-    epochs: int = 100,
-    imgsz: int = 1024,
-    batch: int = 8,
-    device: str | None = None,
-    **options: Any,
-) -> Path:
-    """Plain-function form of ``wood finetune yolo --world`` (for the demo and scripts); returns the run folder.
-
-    ``options`` are any other YoloConfig fields (workers, seed, plots, overwrite, train_args, ...).
-    """
-    from wood.config import build_config
-    from wood.finetune.yolo.train import train
-    from wood.finetune.yolo.config import YoloConfig
-
-    cfg = build_config(YoloConfig, None, data=Path(data), out=Path(out), name=name, model=model, world=True,
-                       text_encoder=text_encoder, prompts=None if prompts is None else str(prompts), epochs=epochs,
-                       imgsz=imgsz, batch=batch, device=device, **options)
-    return train(cfg)
-
-
 def _manifest_category(manifest: Path) -> str | None:
     try:
         return json.loads(manifest.read_text(encoding="utf-8")).get("category")
@@ -291,31 +264,6 @@ def world_run_info(run: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise DataError(f"not a YOLO-World run (no {PROMPTS_FILE}); train one with `wood finetune yolo --world`", run)
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def run_weights(run: str | Path) -> Path:
-    """weights/best.pt of a run folder (else last.pt)."""
-    for name in ("best.pt", "last.pt"):
-        path = Path(run) / "weights" / name
-        if path.is_file():
-            return path
-    raise DataError("run has no weights/best.pt or weights/last.pt", run)
-
-
-def load_world(weights: str | Path):
-    """An Ultralytics YOLOWorld from a checkpoint; it carries its txt_feats, no encoder needed."""
-    from wood.offline import setup_ultralytics
-
-    setup_ultralytics()
-    from ultralytics import YOLO
-    from ultralytics.nn.tasks import WorldModel
-
-    if not Path(weights).is_file():
-        raise DataError("weights file does not exist", weights)
-    yolo = YOLO(str(weights))
-    if not isinstance(yolo.model, WorldModel):
-        raise WoodError("not a YOLO-World checkpoint (its model is not a WorldModel)", weights)
-    return yolo
 
 
 def set_world_prompts(yolo: Any, prompts: dict[str, list[str]], text_encoder: str) -> None:
@@ -351,29 +299,3 @@ def write_prompted_checkpoint(weights: str | Path, prompts: dict[str, list[str]]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, str(out))
     return Path(out)
-
-
-def predict_world(
-    run: str | Path,
-    source: str | Path | list,
-    prompts: list[str] | dict[str, list[str]] | None = None,
-    conf: float = 0.25,
-    imgsz: int | None = None,
-    device: str | None = None,
-) -> list:
-    """Detect with a YOLO-World run; with ``prompts`` (new, unseen text), detect those instead.
-
-    ``prompts`` is a list of texts (each its own class, named by the text) or name -> prompts.
-    They are encoded with the encoder the run was trained with. Returns Ultralytics Results.
-    """
-    info = world_run_info(run)
-    yolo = load_world(run_weights(run))
-    if prompts:
-        mapping = {p: [p] for p in prompts} if isinstance(prompts, list) else dict(prompts)
-        set_world_prompts(yolo, mapping, info["encoder"])
-    kwargs: dict[str, Any] = {"conf": conf, "verbose": False}
-    if imgsz:
-        kwargs["imgsz"] = imgsz
-    if device:
-        kwargs["device"] = device
-    return yolo.predict(source, **kwargs)
