@@ -2,7 +2,8 @@
 
 Pure functions on arrays; no file I/O. Coordinates:
 - ``bbox_xyxy`` is in pixel-edge coordinates: the component covers x0 <= x < x1, y0 <= y < y1.
-- Polygons are lists of pixel corners in XY order (see prep/polygons.py).
+- COCO polygons are lists of pixel corners in XY order; YOLO-seg polygons go through pixel
+  centres (see prep/polygons.py for why each reader needs its own).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from wood.prep.polygons import edge_rings, ring_to_flat
+from wood.prep.polygons import centre_ring, edge_rings, ring_to_flat
 
 CONNECTIVITY = 8
 """Pixels touching at a corner belong to the same defect (a thin diagonal scratch stays one)."""
@@ -26,7 +27,9 @@ class Instance:
     bbox_xyxy: tuple[int, int, int, int]
     area: int
     outer: list[float]
-    """Outer ring as a flat [x1, y1, ...] polygon on pixel corners, full-image coordinates."""
+    """Outer ring as a flat [x1, y1, ...] polygon on pixel corners, full-image coordinates (COCO)."""
+    centre: list[float] = field(default_factory=list)
+    """Outer boundary through pixel centres, flat, full-image coordinates (YOLO-seg; holes filled)."""
     holes: list[list[float]] = field(default_factory=list)
     rle: dict | None = None
     """COCO RLE (counts as str) of the component, set only when it has holes."""
@@ -85,6 +88,7 @@ def find_instances(mask: np.ndarray, min_area: int = 1) -> tuple[list[Instance],
             bbox_xyxy=(x, y, x + w, y + h),
             area=area,
             outer=ring_to_flat(outer, (x, y)),
+            centre=ring_to_flat(centre_ring(crop), (x, y)),
             holes=[ring_to_flat(r, (x, y)) for r in holes],
         )
         if inst.holes:

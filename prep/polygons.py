@@ -1,4 +1,14 @@
-"""Mask components -> polygons that follow pixel EDGES (not pixel centres).
+"""Mask components -> polygons: on pixel EDGES for COCO, through pixel CENTRES for YOLO-seg.
+
+Which convention reads back exactly depends on the reader (measured):
+- pycocotools (COCO, FiftyOne, CVAT) rasterises a polygon by area, so a ring on pixel edges
+  (``edge_rings``) gives back the mask exactly;
+- Ultralytics (``polygon2mask``) and supervision rasterise with ``cv2.fillPoly``, which includes
+  the boundary pixels and truncates coordinates: a ring through pixel centres (``centre_ring``),
+  written as (x + 0.5) / W, gives back the mask exactly, while an edge ring comes back one pixel
+  too fat all round (IoU 0.53 on thin scratches).
+
+Edge rings:
 
 A polygon traced through pixel centres (plain `cv2.findContours`) loses half a pixel all
 round when rasterised again (IoU 0.75 on a radius-5 disk). Here every vertex is a pixel
@@ -49,6 +59,28 @@ def edge_rings(component: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     return outer, holes
 
 
+def centre_ring(component: np.ndarray) -> np.ndarray:
+    """The outer boundary of one 8-connected component through its pixel CENTRES (for YOLO-seg).
+
+    Args:
+        component: (H, W) bool array holding exactly one 8-connected component.
+
+    Returns:
+        (N, 2) float array in XY, pixel-edge coordinates (the centre of pixel x is x + 0.5), N >= 3.
+        A one- or two-pixel component repeats its points, so the polygon stays valid; filled with
+        ``cv2.fillPoly`` after truncation it covers exactly the component (holes filled).
+    """
+    if component.ndim != 2:
+        raise ValueError(f"component must be a 2D array with shape (H, W), but got shape {component.shape}")
+    contours, _ = cv2.findContours(component.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        raise ValueError("component is empty")
+    ring = max(contours, key=len)[:, 0, :].astype(np.float64) + 0.5
+    while len(ring) < 3:
+        ring = np.concatenate([ring, ring[-1:]])
+    return ring
+
+
 def _to_corners(points: np.ndarray) -> np.ndarray:
     """Map upsampled contour points (XY) to original-grid corners and drop repeats."""
     corners = (points + 1) // 2
@@ -72,7 +104,7 @@ def _drop_collinear(ring: np.ndarray) -> np.ndarray:
     return ring[keep] if keep.sum() >= 3 else ring
 
 
-def ring_to_flat(ring: np.ndarray, offset_xy: tuple[int, int] = (0, 0)) -> list[float]:
+def ring_to_flat(ring: np.ndarray, offset_xy: tuple[float, float] = (0, 0)) -> list[float]:
     """A ring (N, 2) as a flat COCO polygon [x1, y1, x2, y2, ...], shifted by ``offset_xy``."""
     shifted = ring + np.asarray(offset_xy)
     return [float(v) for v in shifted.reshape(-1)]

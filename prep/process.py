@@ -32,7 +32,7 @@ def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:
 
     Returns a dict with the manifest fields of the image and ``instances``: a list of dicts
     with ``bbox_xyxy``, ``area``, ``has_hole``, ``segmentation`` (COCO) and ``outer`` (flat
-    polygon on pixel corners, for YOLO-seg).
+    polygon on pixel corners) and ``centre`` (flat polygon through pixel centres, for YOLO-seg).
     """
     image_path = root / sample.source
     data = read_bytes(image_path)
@@ -84,6 +84,7 @@ def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:
             "has_hole": inst.has_hole,
             "segmentation": inst.coco_segmentation(),
             "outer": inst.outer,
+            "centre": inst.centre,
         }
         for inst in instances
     ]

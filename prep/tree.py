@@ -104,7 +104,7 @@ def label_texts(record: dict) -> tuple[str, str]:
     decides the label conventions, so every writer of a prepared tree (prep, paste) follows them."""
     w, h = record["width"], record["height"]
     boxes = [yolo_box_line(i["class_id"], i["bbox_xyxy"], w, h) for i in record["instances"]]
-    polys = [yolo_seg_line(i["class_id"], i["outer"], w, h) for i in record["instances"]]
+    polys = [yolo_seg_line(i["class_id"], i["centre"], w, h) for i in record["instances"]]  # fillPoly readers
     return label_text(boxes), label_text(polys)
 
 

@@ -145,7 +145,7 @@ def check_labels_exact(out: Path, src: Path) -> int:
             assert np.allclose([(xc - bw / 2) * W, (yc - bh / 2) * H, (xc + bw / 2) * W, (yc + bh / 2) * H],
                                [x0, y0, x1, y1], atol=1e-3)
             ring, _ = find_instances(coco.annToMask(ann).astype(bool))
-            assert poly == yolo_seg_line(inst["class_id"], ring[0].outer, W, H)  # prep's convention, exactly
+            assert poly == yolo_seg_line(inst["class_id"], ring[0].centre, W, H)  # prep's convention, exactly
         image = read_image_rgb(out / "yolo" / "images" / "train" / record["name"])
         bg = read_image_rgb(src / "yolo" / "images" / "train" / record["paste"]["background"]["name"])
         placed = np.isin(owner, [k for k, key in enumerate(keys, start=1) if key is not None])
@@ -160,10 +160,6 @@ def test_labels_are_exactly_the_pasted_masks(runs, src, defect_src, name):
     assert check_labels_exact(runs[name], defect_src if name == "defect" else src) >= 8
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "prep writes YOLO-seg polygons on pixel EDGES (prep/tree.py, docs/prep_format.md); DESIGN.md says centres: "
-    "polygon2mask (cv2.fillPoly) reads edge polygons back 1 px too fat. paste follows prep's writer "
-    "(tree.label_texts), so this passes, and must lose its xfail, once prep does."))
 def test_yolo_seg_reads_back_with_ultralytics_polygon2mask(runs):
     from wood.offline import setup_ultralytics
 
