@@ -6,19 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+from wood.plotting import pyplot
 
 
 def plot_pr_curves(curves: dict[str, list[float]], recall: list[float], path: Path, title: str) -> Path:
     """Precision-recall curve per class (COCO's interpolated precision at IoU 0.5) and their mean."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 5), dpi=120)
     for name, precision in curves.items():
         ap = float(np.mean(precision)) if precision else 0.0
@@ -39,7 +32,7 @@ def plot_pr_curves(curves: dict[str, list[float]], recall: list[float], path: Pa
 
 def plot_confusion(matrix: np.ndarray, names: list[str], path: Path, title: str) -> Path:
     """Confusion matrix with counts; rows true class, columns predicted class, background last."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(names)
     fig, ax = plt.subplots(figsize=(1.0 + 0.8 * n, 0.8 + 0.7 * n), dpi=120)
     ax.imshow(matrix, cmap="Blues")

@@ -10,22 +10,15 @@ from typing import Any
 
 import numpy as np
 
+from wood.plotting import pyplot
+
 SPLIT_COLOURS = {"train": "#4363d8", "val": "#f58231", "test": "#3cb44b"}
 THUMB_SIDE = 360
 """Longest side (px) of embedded image thumbnails: keeps the HTML small and the gallery readable."""
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _png(fig: Any) -> bytes:
-    plt = _pyplot()
+    plt = pyplot()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
@@ -49,7 +42,7 @@ def class_count_chart(stats: dict[str, Any]) -> bytes | None:
     panels = [p for p in panels if p[1]]
     if not panels:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     rows = max(len(p[1]) for p in panels)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 1.0 + 0.42 * rows * len(splits) / 2 + 0.6), dpi=100, squeeze=False)
     height = 0.8 / len(splits)
@@ -111,7 +104,7 @@ def yolo_training_curves(runs: list[tuple[str, dict[str, list[float]]]]) -> byte
     runs = [(label, t) for label, t in runs if t.get("epoch")]
     if not runs:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), dpi=100)
     titles = ("train loss (box + cls + dfl)", "val loss (box + cls + dfl)", "val mAP50 (Ultralytics)")
     for label, table in runs:
@@ -135,7 +128,7 @@ def sam_training_curves(runs: list[tuple[str, list[dict[str, Any]]]]) -> bytes |
     runs = [(label, h) for label, h in runs if h]
     if not runs:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), dpi=100)
     for label, history in runs:
         epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]

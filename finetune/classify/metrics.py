@@ -59,11 +59,9 @@ def split_metrics(y_true, y_pred, classes: list[str]) -> dict[str, Any]:
 
 def save_confusion_png(cm: np.ndarray, classes: list[str], path: str | Path, title: str = "") -> Path:
     """Draw the confusion matrix (counts, row-normalised colour) to a PNG; returns the path."""
-    import matplotlib
+    from wood.plotting import pyplot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     cm = np.asarray(cm)
     rows = cm.sum(axis=1, keepdims=True)
     shade = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)

@@ -1,0 +1,20 @@
+"""matplotlib for files, never a window: the one place wood picks the Agg backend.
+
+`pyplot()` imports matplotlib lazily (it costs ~0.5 s) and selects Agg without forcing it, so a
+backend the caller chose before stays. Every plotting module calls it instead of importing
+``matplotlib.pyplot`` at the top.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
