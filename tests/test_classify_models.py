@@ -10,11 +10,11 @@ from wood.finetune.classify.config import ClassifyConfig
 from wood.finetune.classify.models import (
     RESNET18_FILE,
     build_model,
-    count_params,
     find_resnet18_weights,
     freeze_all_but_head,
     load_pretrained_backbone,
 )
+from wood.torchutil import count_params
 
 
 @pytest.fixture()

@@ -10,8 +10,9 @@ import torch
 from _classify_fixtures import write_classify_tree, write_fake_resnet18
 from wood.finetune.classify.config import ClassifyConfig
 from wood.finetune.classify.data import epoch_order
-from wood.finetune.classify.models import RESNET18_FILE, build_model, count_params
+from wood.finetune.classify.models import RESNET18_FILE, build_model
 from wood.finetune.classify.train import configure_phase, plan_phases, train
+from wood.torchutil import count_params
 
 pytestmark = pytest.mark.slow
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from wood.eval.report.render import RunRef
 from wood.eval.report.runs import Run
+from wood.torchutil import count_params
 
 DASH = "–"
 COST_COLUMNS = ["train time", "device", "params trained"]
@@ -94,7 +95,7 @@ def _checkpoint_params(weights: str, mtime: float) -> int | None:
 
         ckpt = torch.load(weights, map_location="cpu", weights_only=False)
         model = ckpt.get("ema") or ckpt.get("model")
-        return int(sum(p.numel() for p in model.parameters()))
+        return count_params(model)
     except Exception:  # noqa: BLE001 - a missing cost number must not stop the report
         return None
 

@@ -79,10 +79,6 @@ def head_parameters(model) -> list:
     return list(model.fc.parameters())
 
 
-def count_params(model, trainable_only: bool = False) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
 def hub_checkpoint_dir() -> Path:
     """torchvision's download cache: <torch.hub.get_dir()>/checkpoints (honours TORCH_HOME)."""
     return Path(_torch().hub.get_dir()) / "checkpoints"

@@ -39,7 +39,6 @@ from wood.finetune.classify.config import ClassifyConfig
 from wood.finetune.classify.data import SPLITS, SplitData, augment, class_counts, epoch_order, load_dataset, normalize, to_unit
 from wood.finetune.classify.models import (
     build_model,
-    count_params,
     find_resnet18_weights,
     freeze_all_but_head,
     load_pretrained_backbone,
@@ -47,6 +46,7 @@ from wood.finetune.classify.models import (
     unfreeze_all,
 )
 from wood.outdir import atomic_output
+from wood.torchutil import count_params
 
 LOGIT_ADJUST_TAU = 1.0
 WEIGHTS_FORMAT = "wood-classify/1"

@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from wood.torchutil import count_params
+
 ENCODER_QKV_PATTERN = r"image_encoder\.blocks\.\d+\.attn\.qkv"
 DECODER_ATTN_PATTERN = r"mask_decoder\.transformer\..*(q_proj|k_proj|v_proj|out_proj)"
 ADAPTER_MODES = ("lora", "adapter", "decoder")
@@ -94,7 +96,7 @@ def add_bottleneck_adapters(sam: Any, bottleneck: int, positions: list[str]) -> 
                 raise ValueError(f"encoder block {position} already has an adapter")
             adapter = BottleneckAdapter(dim, bottleneck).to(next(inner.parameters()).device)
             setattr(block, position, WithAdapter(inner, adapter))
-            added += sum(p.numel() for p in adapter.parameters())
+            added += count_params(adapter)
     return added
 
 

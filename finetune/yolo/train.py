@@ -30,6 +30,7 @@ from wood.finetune.yolo.config import YoloConfig
 from wood.finetune.yolo.data import check_prep_folder, manifest_sha256, write_run_data_yaml
 from wood.finetune.yolo.model import check_train_args, load_model, resolve_model, train_kwargs
 from wood.outdir import check_replaceable, prepare_parent, remove_tree, write_marker
+from wood.torchutil import param_counts
 
 
 
@@ -78,10 +79,7 @@ def _clean(value: Any) -> Any:
 
 def _param_counts(model: Any) -> dict[str, int] | None:
     """Total and trainable parameters of the trained model (the report's cost column)."""
-    if model is None:
-        return None
-    params = list(model.parameters())
-    return {"total": sum(p.numel() for p in params), "trainable": sum(p.numel() for p in params if p.requires_grad)}
+    return None if model is None else param_counts(model)
 
 
 def write_metrics(cfg: YoloConfig, run_dir: Path, trainer: Any, extra: dict[str, Any]) -> dict[str, Any]:
