@@ -17,8 +17,8 @@ from wood.console import track
 from wood.device import check_device
 from wood.errors import DataError
 from wood.eval.yolo_run import check_out_folder, checkpoint_imgsz, load_run, load_yolo, model_names
+from wood.prep.mvtec import IMAGE_EXTENSIONS
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230)]
 
 
@@ -28,7 +28,7 @@ def collect_images(paths: list[Path]) -> list[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS)
         elif p.is_file():
             files.append(p)
         else:

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from wood.errors import DataError
+from wood.prep.mvtec import IMAGE_EXTENSIONS
 
 SPLITS = ("train", "val", "test")
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 """Both architectures normalise with the ImageNet statistics (the pretrained ResNet18 needs them)."""
@@ -58,7 +58,7 @@ def list_split(classify_dir: str | Path, split: str, classes: list[str]) -> list
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         if folder.name not in classes:
             raise DataError(f"class folder {folder.name!r} is not among the classes {classes}", folder)
-        items.extend((p, classes.index(folder.name)) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTS)
+        items.extend((p, classes.index(folder.name)) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS)
     return items
 
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from wood.errors import DataError
+from wood.prep.mvtec import IMAGE_EXTENSIONS
 
 
 def class_repeat(image_classes: Sequence[set[int]], max_repeat: int) -> dict[int, int]:
@@ -59,7 +60,7 @@ def write_balanced_list(images_dir: Path, labels_dir: Path, out_file: Path, max_
 
     Returns a summary: images before/after and the repeat factor per class id.
     """
-    images = sorted(p for p in images_dir.iterdir() if p.is_file() and p.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+    images = sorted(p for p in images_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     if not images:
         raise DataError("no train images to balance", images_dir)
     classes = [read_label_classes(labels_dir / f"{p.stem}.txt") for p in images]

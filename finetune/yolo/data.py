@@ -12,8 +12,7 @@ import yaml
 from wood.console import console
 from wood.errors import DataError
 from wood.finetune.yolo.config import YoloConfig
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+from wood.prep.mvtec import IMAGE_EXTENSIONS
 
 
 def read_prep_data_yaml(prep_dir: Path, subdir: str) -> dict[str, Any]:
@@ -70,7 +69,7 @@ def check_prep_folder(prep_dir: Path, subdir: str) -> dict[str, Any]:
         images, labels = root / "images" / split, root / "labels" / split
         if not images.is_dir():
             raise DataError("image folder is missing (Ultralytics needs train and val); re-run `wood prep`", images)
-        if not any(f.suffix.lower() in IMAGE_SUFFIXES for f in images.iterdir()):
+        if not any(f.suffix.lower() in IMAGE_EXTENSIONS for f in images.iterdir()):
             raise DataError(f"no images in the {split} split (Ultralytics needs train and val images); "
                             "re-run `wood prep` with more images or another --val-fraction", images)
         if not labels.is_dir():
