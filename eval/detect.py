@@ -26,6 +26,7 @@ from wood.device import check_device
 from wood.errors import DataError, MisMatchError
 from wood.eval.coco_metrics import check_gt, coco_eval, confusion_matrix, image_level
 from wood.eval.yolo_run import check_out_folder, check_split, checkpoint_imgsz, load_run, load_yolo, model_names
+from wood.prep.coco_masks import encode_rle
 
 PREDICT_CONF = 0.001
 """Score floor for mAP predictions (the same as Ultralytics val): AP needs the low-score tail."""
@@ -67,8 +68,6 @@ def check_classes(model_classes: list[str], gt: dict[str, Any], source: str) -> 
 
 def predict_split(model, gt: dict[str, Any], images_dir: Path, imgsz: int, device: str | None, segment: bool):
     """Run the model on every image of ``gt``; COCO results (bbox, segm) and max score per image."""
-    from pycocotools import mask as mask_utils
-
     from wood.prep.imageio import read_image_rgb
 
     boxes: list[dict[str, Any]] = []
@@ -92,9 +91,7 @@ def predict_split(model, gt: dict[str, Any], images_dir: Path, imgsz: int, devic
         if segment and result.masks is not None:
             data = result.masks.data.cpu().numpy() > 0.5
             for m, s, c in zip(data, scores.tolist(), classes.tolist()):
-                rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
-                rle["counts"] = rle["counts"].decode("ascii")
-                masks.append({"image_id": im["id"], "category_id": c + 1, "segmentation": rle, "score": round(s, 5)})
+                masks.append({"image_id": im["id"], "category_id": c + 1, "segmentation": encode_rle(m), "score": round(s, 5)})
     return boxes, masks, max_score
 
 

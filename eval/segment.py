@@ -27,6 +27,7 @@ import numpy as np
 from wood.console import console, track
 from wood.errors import ConfigError, DataError, MisMatchError, WeightsError
 from wood.eval.mask_metrics import dice_from_counts, iou_from_counts, mean_of, pixel_counts, precision_recall_f1, union_of
+from wood.prep.coco_masks import encode_rle
 
 DEFAULT_CONF = 0.25
 """Detector confidence threshold for `--boxes <yolo run>` (boxes below it do not prompt SAM)."""
@@ -135,14 +136,8 @@ def crop_masks_to_boxes(masks: np.ndarray, boxes_xyxy: np.ndarray, margin: float
 
 def rle_results(r: ImageResult) -> list[dict[str, Any]]:
     """COCO segm results (RLE with string counts) for the predictions of one image."""
-    from pycocotools import mask as mask_utils
-
-    out = []
-    for mask, c, s in zip(r.pred_masks, r.pred_classes, r.pred_scores):
-        rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-        rle["counts"] = rle["counts"].decode("ascii")
-        out.append({"image_id": r.image_id, "category_id": int(c), "segmentation": rle, "score": float(s)})
-    return out
+    return [{"image_id": r.image_id, "category_id": int(c), "segmentation": encode_rle(mask), "score": float(s)}
+            for mask, c, s in zip(r.pred_masks, r.pred_classes, r.pred_scores)]
 
 
 def yolo_predictor(yolo_run: str | Path, categories: dict[int, str], device: str, conf: float) -> Any:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
+from wood.prep.coco_masks import encode_rle
 from wood.prep.polygons import centre_ring, edge_rings, ring_to_flat
 
 CONNECTIVITY = 8
@@ -45,12 +45,6 @@ class Instance:
     def bbox_xywh(self) -> list[int]:
         x0, y0, x1, y1 = self.bbox_xyxy
         return [x0, y0, x1 - x0, y1 - y0]
-
-
-def encode_rle(mask: np.ndarray) -> dict:
-    """COCO RLE of a (H, W) bool mask, with ``counts`` as str so it is JSON-safe."""
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 def find_instances(mask: np.ndarray, min_area: int = 1) -> tuple[list[Instance], int]:
@@ -98,14 +92,3 @@ def find_instances(mask: np.ndarray, min_area: int = 1) -> tuple[list[Instance],
         instances.append(inst)
     instances.sort(key=lambda i: (i.bbox_xyxy[1], i.bbox_xyxy[0]))
     return instances, dropped
-
-
-def rasterize(segmentation: list[list[float]] | dict, height: int, width: int) -> np.ndarray:
-    """COCO segmentation (polygons or RLE) -> (H, W) bool, as pycocotools rasterises it."""
-    if isinstance(segmentation, dict):
-        rle = dict(segmentation)
-        if isinstance(rle["counts"], str):
-            rle["counts"] = rle["counts"].encode("ascii")
-    else:
-        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-    return mask_utils.decode(rle).astype(bool)

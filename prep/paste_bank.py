@@ -18,7 +18,7 @@ import numpy as np
 from wood.console import track
 from wood.errors import DataError
 from wood.prep.imageio import decode, read_bytes, to_rgb8
-from wood.prep.instances import rasterize
+from wood.prep.coco_masks import segmentation_to_mask
 
 FORMAT = "wood-prep/1"  # the same string as wood.prep.pipeline.FORMAT (not imported: that module is heavy)
 CONTEXT_PX = 8
@@ -138,7 +138,8 @@ def build_bank(source: SourcePrep, min_area: int, with_context: bool) -> list[Cu
     for record in track(records, "cutting instances"):
         image = read_checked(source, record)
         height, width = image.shape[:2]
-        masks = [(cid, name, rasterize(seg, height, width)) for cid, name, seg in segmentations(source, record)]
+        masks = [(cid, name, segmentation_to_mask(seg, height, width, source.folder / "coco" / "train.json"))
+                 for cid, name, seg in segmentations(source, record)]
         defect_pixels = np.zeros((height, width), bool)
         for _, _, mask in masks:
             defect_pixels |= mask

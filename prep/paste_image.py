@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from wood.errors import DataError
-from wood.prep.instances import find_instances, rasterize
+from wood.prep.coco_masks import segmentation_to_mask
+from wood.prep.instances import find_instances
 from wood.prep.paste_bank import CONTEXT_PX, MIN_CONTEXT_PIXELS, Background, Cutout, SourcePrep, lab_stats, read_checked
 from wood.prep.paste_compose import (
     find_place, keep_components, match_colour, paste, sample_transform, transform_whole,
@@ -88,7 +89,7 @@ def _start(source: SourcePrep, background: Background) -> tuple[np.ndarray, np.n
     owners = []
     for class_id, name, seg in background.instances:
         owners.append({"class_id": class_id, "class": name, "paste": None, "defect": background.record["defect"]})
-        owner[rasterize(seg, *owner.shape)] = len(owners)
+        owner[segmentation_to_mask(seg, *owner.shape)] = len(owners)
     return canvas, owner, owners
 
 

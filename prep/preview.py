@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from wood.dataset_config import DatasetConfig
-from wood.prep.instances import rasterize
+from wood.prep.coco_masks import segmentation_to_mask
 
 ALPHA = 0.45
 
@@ -23,7 +23,7 @@ def draw_overlay(image_rgb: np.ndarray, record: dict, dataset: DatasetConfig, cl
     labels = []
     for inst in record["instances"]:
         colour = np.array(dataset.colour_rgb(inst["class"], inst["class_id"]), np.float32)
-        mask = rasterize(inst["segmentation"], height, width)
+        mask = segmentation_to_mask(inst["segmentation"], height, width)
         out[mask] = out[mask] * (1 - ALPHA) + colour * ALPHA
         labels.append((inst, tuple(int(c) for c in colour)))
     canvas = np.ascontiguousarray(out.round().clip(0, 255).astype(np.uint8))

@@ -102,7 +102,7 @@ def write_sam_eval(prepared: Path, run: Path, out: Path, boxes: str, shift: int)
     from wood.eval.coco_metrics import coco_eval
     from wood.eval.segment import ImageResult, SegmentScorer, _write_png, draw_overlay, rle_results
     from wood.prep.imageio import read_image_rgb
-    from wood.prep.instances import rasterize
+    from wood.prep.coco_masks import segmentation_to_mask
 
     gt = _coco(prepared, "test")
     categories = {c["id"]: c["name"] for c in gt["categories"]}
@@ -112,7 +112,9 @@ def write_sam_eval(prepared: Path, run: Path, out: Path, boxes: str, shift: int)
     for im in gt["images"]:
         anns = [a for a in gt["annotations"] if a["image_id"] == im["id"]]
         shape = (im["height"], im["width"])
-        masks = np.stack([rasterize(a["segmentation"], *shape) for a in anns]) if anns else np.zeros((0, *shape), bool)
+        masks = np.zeros((0, *shape), bool)
+        if anns:
+            masks = np.stack([segmentation_to_mask(a["segmentation"], *shape) for a in anns])
         pred = np.roll(masks, shift * (1 + im["id"] % 3), axis=2)  # per-image quality differs: best != worst
         r = ImageResult(im["id"], im["file_name"], masks, [a["category_id"] for a in anns], pred,
                         [a["category_id"] for a in anns], [0.9] * len(anns), paired=boxes == "gt")

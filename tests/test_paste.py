@@ -18,7 +18,8 @@ from wood.cli import main
 from wood.prep.config import PrepConfig
 from wood.prep.formats import yolo_seg_line
 from wood.prep.imageio import read_image_rgb
-from wood.prep.instances import find_instances, rasterize
+from wood.prep.coco_masks import segmentation_to_mask
+from wood.prep.instances import find_instances
 from wood.prep.paste import run_paste
 from wood.prep.paste_bank import Cutout
 from wood.prep.paste_compose import Transform, feather_alpha, keep_components, paste, transform_cutout
@@ -132,7 +133,7 @@ def check_labels_exact(out: Path, src: Path) -> int:
             kept, _ = find_instances(want, manifest["paste"]["options"]["min_area"])
             union = np.zeros_like(want)
             for inst in kept:
-                union |= rasterize(inst.coco_segmentation(), *want.shape)
+                union |= segmentation_to_mask(inst.coco_segmentation(), *want.shape)
             assert np.array_equal(got.get(key, np.zeros_like(want)), union), (record["name"], key)  # IoU 1
         stem = Path(record["name"]).stem
         boxes = (out / "yolo" / "labels" / "train" / f"{stem}.txt").read_text().splitlines()

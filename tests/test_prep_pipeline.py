@@ -17,7 +17,7 @@ from pycocotools.cocoeval import COCOeval
 from _mvtec_fixtures import WOOD_DERIVED_512
 from wood.prep.config import PrepConfig
 from wood.prep.imageio import read_mask
-from wood.prep.instances import rasterize
+from wood.prep.coco_masks import segmentation_to_mask
 from wood.prep.pipeline import run_prep
 
 SPLITS = ("train", "val", "test")
@@ -94,7 +94,7 @@ def check_round_trip(prepared: Path, source: Path) -> int:
             seg = ann["segmentation"]
             if isinstance(seg, list):
                 assert all(len(ring) >= 6 for ring in seg)
-            raster = rasterize(seg, h, w)
+            raster = segmentation_to_mask(seg, h, w)
             assert int(raster.sum()) == ann["area"]
             union |= raster
         mask = read_mask(source / img["mask"])

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from wood.prep.instances import find_instances, rasterize
+from wood.prep.coco_masks import segmentation_to_mask
+from wood.prep.instances import find_instances
 from wood.prep.polygons import edge_rings, ring_to_flat
 
 
@@ -31,11 +32,11 @@ def test_edge_polygon_is_exact_where_centre_polygon_loses_half_a_pixel(shape):
         cv2.circle(mask, (30, 30), 5, 1, -1)
     comp = mask.astype(bool)
     outer, _ = edge_rings(comp)
-    exact = rasterize([ring_to_flat(outer)], *comp.shape)
+    exact = segmentation_to_mask([ring_to_flat(outer)], *comp.shape)
     assert _iou(exact, comp) == 1.0
     # the trap: a polygon through pixel centres (plain findContours) is visibly worse
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    centre = rasterize([contours[0].reshape(-1).astype(float).tolist()], *comp.shape)
+    centre = segmentation_to_mask([contours[0].reshape(-1).astype(float).tolist()], *comp.shape)
     assert _iou(centre, comp) < 0.96
 
 
@@ -52,7 +53,7 @@ def test_random_components_round_trip_exactly():
             seg = inst.coco_segmentation()
             if isinstance(seg, list):
                 assert len(seg[0]) >= 6  # >= 3 points
-            raster = rasterize(seg, h, w)
+            raster = segmentation_to_mask(seg, h, w)
             assert raster.sum() == inst.area
             union |= raster
             checked += 1
@@ -67,9 +68,9 @@ def test_component_with_hole_gets_rle_and_keeps_the_hole():
     (inst,), _ = find_instances(mask)
     assert inst.has_hole and isinstance(inst.coco_segmentation(), dict)
     assert inst.area == 100 - 9
-    assert np.array_equal(rasterize(inst.coco_segmentation(), 20, 20), mask)
+    assert np.array_equal(segmentation_to_mask(inst.coco_segmentation(), 20, 20), mask)
     # the outer ring alone (what YOLO-seg gets) fills the hole
-    assert rasterize([inst.outer], 20, 20).sum() == 100
+    assert segmentation_to_mask([inst.outer], 20, 20).sum() == 100
 
 
 def test_diagonal_pixels_are_one_instance_and_min_area_drops_small_ones():

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from _mvtec_fixtures import WOOD_DERIVED_512
-from wood.prep.instances import find_instances, rasterize
+from wood.prep.coco_masks import segmentation_to_mask
+from wood.prep.instances import find_instances
 from wood.prep.polygons import centre_ring
 
 
@@ -40,7 +41,7 @@ def read_back(prepared: Path) -> tuple[list[float], list[float]]:
                                        strict=True):
                 xy = np.array(line.split()[1:], float).reshape(-1, 2) * [w, h]
                 got = to_mask((h, w), [xy.reshape(-1)]).astype(bool)
-                want = rasterize(ann["segmentation"], h, w)
+                want = segmentation_to_mask(ann["segmentation"], h, w)
                 if inst["has_hole"]:  # YOLO-seg holds the outer ring only: the hole is filled
                     from scipy import ndimage
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from wood.errors import DataError
+from wood.prep.coco_masks import segmentation_to_mask
 
 BOX_JITTER_MAX_PX_AT_1024 = 20.0
 """SAM paper: box noise std = 10% of the side, at most 20 px (for 1024 px images; scaled with the image)."""
@@ -67,27 +68,6 @@ def read_coco(prep_dir: str | Path, split: str) -> dict[str, Any]:
     return data
 
 
-def decode_segmentation(segmentation: Any, height: int, width: int, where: str | Path) -> np.ndarray:
-    """A COCO ``segmentation`` (polygon list or RLE) as a (H, W) bool mask."""
-    from pycocotools import mask as mask_utils
-
-    try:
-        if isinstance(segmentation, list):
-            rles = mask_utils.frPyObjects(segmentation, height, width)
-            rle = mask_utils.merge(rles)
-        elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
-            rle = mask_utils.frPyObjects(segmentation, height, width)
-        elif isinstance(segmentation, dict):
-            rle = dict(segmentation)
-            if isinstance(rle["counts"], str):
-                rle["counts"] = rle["counts"].encode("ascii")
-        else:
-            raise TypeError(f"unsupported segmentation type {type(segmentation).__name__}")
-        return mask_utils.decode(rle).astype(bool)
-    except (TypeError, ValueError, KeyError, Exception) as exc:  # pycocotools raises bare Exception
-        raise DataError(f"cannot decode a segmentation ({exc.__class__.__name__}: {exc})", where) from exc
-
-
 def images_dir(prep_dir: str | Path, split: str, coco: dict[str, Any]) -> Path:
     """Where the split's image files are: ``info.images_dir`` (relative to the json) or yolo/images/<split>."""
     rel = (coco.get("info") or {}).get("images_dir")
@@ -132,7 +112,7 @@ def _split_images(coco: dict[str, Any], folder: Path, where: Path) -> tuple[list
         if int(ann["category_id"]) not in categories:
             raise DataError(f"annotation {ann.get('id')} has unknown category_id {ann['category_id']}", where)
         x, y, w, h = (float(v) for v in ann["bbox"])
-        mask = decode_segmentation(ann["segmentation"], image.height, image.width, where)
+        mask = segmentation_to_mask(ann["segmentation"], image.height, image.width, where)
         image.instances.append(
             SamInstance(int(ann["id"]), int(ann["category_id"]), np.array([x, y, x + w, y + h], np.float32), mask)
         )
