@@ -206,10 +206,11 @@ def evaluate(
     """
     import torch
 
+    from wood.device import resolve_device
     from wood.eval.yolo_run import check_out_folder, check_split
     from wood.finetune.sam.data import build_prompts, image_tensor, load_split, read_coco, resize_image, to_model_frame
     from wood.finetune.sam.io import DECODER_FILE, load_run, read_run_config
-    from wood.finetune.sam.models import decode_masks, resolve_device
+    from wood.finetune.sam.models import decode_masks
     from wood.prep.imageio import read_image_rgb
 
     check_split(split)

@@ -449,7 +449,7 @@ def test_check_device_against_the_devices_torch_sees():
 def test_sam_and_classify_resolve_device_keep_their_types(monkeypatch):
     import torch
     from wood.finetune.classify.train import resolve_device as classify_device
-    from wood.finetune.sam.models import resolve_device as sam_device
+    from wood.device import resolve_device as sam_device
 
     assert sam_device("cpu") == "cpu" and classify_device("cpu") == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)

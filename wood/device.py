@@ -67,3 +67,15 @@ def check_device(device: str | None, *, multi: bool = False, count: int | None =
     if not indices:
         return "cuda"
     return f"cuda:{indices[0]}" if len(indices) == 1 else ",".join(map(str, indices))
+
+
+def resolve_device(device: str | None) -> str:
+    """The device to run on, in torch's spelling: ``auto`` (or None) → ``cuda`` when torch sees a GPU,
+    else ``cpu``; anything else as :func:`check_device` returns it (``0`` → ``cuda:0``). A device torch
+    does not see (``cuda`` without a GPU, ``cuda:7`` on one GPU) is a ConfigError."""
+    checked = check_device(device)
+    if checked not in (None, "auto"):
+        return checked
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

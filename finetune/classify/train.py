@@ -71,16 +71,12 @@ def plan_phases(cfg: ClassifyConfig) -> list[Phase]:
 
 
 def resolve_device(device: str):
-    """The torch.device for ``device`` (auto → cuda when available, else cpu); a device torch does
-    not see (``cuda`` without a GPU, ``cuda:7`` on one GPU) is a ConfigError."""
+    """:func:`wood.device.resolve_device` as a torch.device (what the classifier code holds)."""
     import torch
 
-    from wood.device import check_device
+    from wood.device import resolve_device as resolve
 
-    checked = check_device(device)
-    if checked in (None, "auto"):
-        checked = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(checked)
+    return torch.device(resolve(device))
 
 
 def seed_everything(seed: int) -> None:

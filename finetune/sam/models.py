@@ -224,19 +224,6 @@ def load_sam(
     return sam, str(path)
 
 
-def resolve_device(device: str) -> str:
-    """"auto" → "cuda" when available, else "cpu"; otherwise ``device`` in torch's spelling ("0" → "cuda:0").
-    A device torch does not see (``cuda`` without a GPU, ``cuda:7`` on one GPU) is a ConfigError."""
-    import torch
-
-    from wood.device import check_device
-
-    checked = check_device(device)
-    if checked in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return checked
-
-
 def decode_masks(
     sam: Any,
     embedding: Any,

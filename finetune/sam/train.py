@@ -17,13 +17,14 @@ import torch
 
 from wood.config import config_to_dict, read_yaml, write_config
 from wood.console import console, progress_bar
+from wood.device import resolve_device
 from wood.errors import ConfigError, DataError, MisMatchError
 from wood.finetune.sam.adapters import apply_adapters, format_report, trainable_report, trainable_state_dict
 from wood.finetune.sam.config import RESUME_FIXED, SamTrainConfig
 from wood.finetune.sam.data import ImageCache, SamImage, build_prompts, coco_path, flip_sample, image_tensor, load_split
 from wood.finetune.sam.io import save_base, save_weights
 from wood.finetune.sam.loss import LossParts, hard_iou, sam_loss
-from wood.finetune.sam.models import decode_masks, load_sam, resolve_device
+from wood.finetune.sam.models import decode_masks, load_sam
 
 
 class EmbeddingCache:
