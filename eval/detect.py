@@ -15,6 +15,7 @@ difference (COCO - Ultralytics).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from wood.errors import DataError, MisMatchError
 from wood.eval.coco_metrics import check_gt, coco_eval, confusion_matrix, image_level
 from wood.eval.yolo_run import check_out_folder, check_split, checkpoint_imgsz, load_run, load_yolo, model_names
 from wood.prep.coco_masks import encode_rle
+from wood.prep.coco_split import coco_path, images_dir, read_coco
 
 PREDICT_CONF = 0.001
 """Score floor for mAP predictions (the same as Ultralytics val): AP needs the low-score tail."""
@@ -34,24 +36,25 @@ MAX_DET = 100
 """COCO evaluates at most 100 detections per image."""
 
 
-def load_split(prep_dir: Path, split: str) -> tuple[dict[str, Any], Path, dict[str, dict[str, Any]]]:
-    """COCO ground truth of ``split``, its image folder, and manifest entries by image name."""
-    path = Path(prep_dir) / "coco" / f"{split}.json"
+def load_ground_truth(prep_dir: Path, split: str) -> tuple[dict[str, Any], Path]:
+    """COCO ground truth of ``split`` (checked for COCOeval's traps) and its image folder."""
     if not Path(prep_dir).is_dir():
         raise DataError("prepared dataset folder does not exist; pass --data", prep_dir)
+    gt = read_coco(prep_dir, split)
+    check_gt(gt, str(coco_path(prep_dir, split)))
+    return gt, images_dir(prep_dir, split, gt)
+
+
+def manifest_entries(prep_dir: Path, split: str) -> dict[str, dict[str, Any]]:
+    """The manifest entries of ``split`` by image name ({} for a prepared folder without manifest.json)."""
+    path = Path(prep_dir) / "manifest.json"
     if not path.is_file():
-        raise DataError(f"no coco/{split}.json: the dataset has no {split!r} split", prep_dir)
+        return {}
     try:
-        gt = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
-        raise DataError(f"not valid JSON ({exc})", path) from exc
-    check_gt(gt, str(path))
-    images_dir = path.parent / gt.get("info", {}).get("images_dir", f"../yolo/images/{split}")
-    manifest: dict[str, dict[str, Any]] = {}
-    if (Path(prep_dir) / "manifest.json").is_file():
-        data = json.loads((Path(prep_dir) / "manifest.json").read_text(encoding="utf-8"))
-        manifest = {im["name"]: im for im in data.get("images", []) if im.get("split") == split}
-    return gt, images_dir.resolve(), manifest
+        raise DataError(f"not valid JSON ({exc.__class__.__name__}); re-run `wood prep`", path) from exc
+    return {im["name"]: im for im in data.get("images", []) if im.get("split") == split}
 
 
 def check_classes(model_classes: list[str], gt: dict[str, Any], source: str) -> list[str]:
@@ -59,7 +62,8 @@ def check_classes(model_classes: list[str], gt: dict[str, Any], source: str) -> 
     cats = sorted(gt["categories"], key=lambda c: c["id"])
     names = [c["name"] for c in cats]
     if [c["id"] for c in cats] != list(range(1, len(cats) + 1)):
-        raise DataError(f"category ids must be 1..{len(cats)} (class_id + 1), but got {[c['id'] for c in cats]}", source)
+        ids = [c["id"] for c in cats]
+        raise DataError(f"category ids must be 1..{len(cats)} (class_id + 1), but got {ids}", source)
     if names != model_classes:
         raise MisMatchError(f"the model was trained on classes {model_classes} but the dataset has {names}: "
                             "evaluate on the dataset the run was trained on (--data)", source)
@@ -77,7 +81,8 @@ def predict_split(model, gt: dict[str, Any], images_dir: Path, imgsz: int, devic
         path = images_dir / im["file_name"]
         rgb = read_image_rgb(path)
         if rgb.shape[:2] != (im["height"], im["width"]):
-            raise MisMatchError(f"image is {rgb.shape[1]}x{rgb.shape[0]} but the COCO json says {im['width']}x{im['height']}", path)
+            size = f"{rgb.shape[1]}x{rgb.shape[0]} but the COCO json says {im['width']}x{im['height']}"
+            raise MisMatchError(f"image is {size}", path)
         kwargs = dict(imgsz=imgsz, conf=PREDICT_CONF, max_det=MAX_DET, verbose=False, retina_masks=segment)
         if device is not None:
             kwargs["device"] = device
@@ -87,15 +92,18 @@ def predict_split(model, gt: dict[str, Any], images_dir: Path, imgsz: int, devic
         classes = result.boxes.cls.cpu().numpy().astype(int)
         max_score[im["id"]] = float(scores.max()) if len(scores) else 0.0
         for (x0, y0, x1, y1), s, c in zip(xyxy.tolist(), scores.tolist(), classes.tolist()):
-            boxes.append({"image_id": im["id"], "category_id": c + 1, "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)], "score": round(s, 5)})
+            bbox = [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)]
+            boxes.append({"image_id": im["id"], "category_id": c + 1, "bbox": bbox, "score": round(s, 5)})
         if segment and result.masks is not None:
             data = result.masks.data.cpu().numpy() > 0.5
             for m, s, c in zip(data, scores.tolist(), classes.tolist()):
-                masks.append({"image_id": im["id"], "category_id": c + 1, "segmentation": encode_rle(m), "score": round(s, 5)})
+                masks.append({"image_id": im["id"], "category_id": c + 1, "segmentation": encode_rle(m),
+                              "score": round(s, 5)})
     return boxes, masks, max_score
 
 
-def ultralytics_val(model, prep_dir: Path, subdir: str, split: str, imgsz: int, device: str | None, out: Path, segment: bool) -> dict[str, Any]:
+def ultralytics_val(model, prep_dir: Path, subdir: str, split: str, imgsz: int, device: str | None, out: Path,
+                    segment: bool) -> dict[str, Any]:
     """Ultralytics' own val on the same split (its mAP definition), or {"error": ...} if it fails."""
     from ultralytics.utils import LOGGER
 
@@ -126,6 +134,27 @@ def ultralytics_val(model, prep_dir: Path, subdir: str, split: str, imgsz: int, 
     return out_metrics
 
 
+@dataclass
+class DetectJob:
+    """What :func:`evaluate` loads before it predicts: the run, its model and the split's ground truth."""
+
+    run: Any
+    prep_dir: Path
+    split: str
+    gt: dict[str, Any]
+    images_dir: Path
+    manifest: dict[str, dict[str, Any]]
+    out: Path
+    model: Any
+    classes: list[str]
+    imgsz: int
+    device: str | None
+
+    @property
+    def segment(self) -> bool:
+        return self.model.task == "segment"
+
+
 def evaluate(
     run_dir: Path | None,
     split: str = "test",
@@ -139,8 +168,21 @@ def evaluate(
     ultralytics_val: bool = True,
 ) -> dict[str, Any]:
     """Evaluate a YOLO run (or any Ultralytics checkpoint via ``weights``) on ``split``; see module doc."""
-    from wood.eval.plots import plot_confusion, plot_pr_curves
+    job = load_job(run_dir, split, conf, data, weights, out, device, imgsz)
+    boxes, masks, max_score = predict_split(job.model, job.gt, job.images_dir, job.imgsz, job.device, job.segment)
+    files = write_predictions(job.out, boxes, masks if job.segment else None)
+    coco = coco_scores(job.gt, boxes, masks if job.segment else None)
+    ultra = ultralytics_val_safe(job) if ultralytics_val else {}
+    matrix, names = confusion_matrix(job.gt, boxes, conf)
+    files |= write_plots(job.out, coco["bbox"], matrix, names, split, conf)
+    result = summarise(job, coco, ultra, inspection_view(job, max_score, conf), matrix, names, conf, files)
+    write_result(job.out, result)
+    return result
 
+
+def load_job(run_dir: Path | None, split: str, conf: float, data: Path | None, weights: Path | None, out: Path | None,
+             device: str | None, imgsz: int | None) -> DetectJob:
+    """Check the options, find the run, read the split's ground truth, load the model; the output folder is made."""
     if not 0.0 < conf < 1.0:
         raise DataError(f"conf must be in (0, 1), but got {conf}")
     check_split(split)
@@ -149,87 +191,116 @@ def evaluate(
     prep_dir = Path(data) if data is not None else run.data
     if prep_dir is None:
         raise DataError("the checkpoint does not name its dataset: pass --data (a `wood prep` folder)")
-    gt, images_dir, manifest = load_split(prep_dir, split)
+    gt, folder = load_ground_truth(prep_dir, split)
+    manifest = manifest_entries(prep_dir, split)
     out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / f"eval-{split}"
     check_out_folder(out)
     model = load_yolo(run.weights, device)
-    segment = model.task == "segment"
-    classes = check_classes(model_names(model), gt, str(prep_dir / "coco" / f"{split}.json"))
+    classes = check_classes(model_names(model), gt, str(coco_path(prep_dir, split)))
     size = imgsz or run.imgsz or checkpoint_imgsz(model)
     out.mkdir(parents=True, exist_ok=True)
+    return DetectJob(run, Path(prep_dir), split, gt, folder, manifest, out, model, classes, size, device)
 
-    boxes, masks, max_score = predict_split(model, gt, images_dir, size, device, segment)
-    files = {"predictions_bbox": str(out / "predictions_bbox.json")}
-    (out / "predictions_bbox.json").write_text(json.dumps(boxes), encoding="utf-8")
-    coco = {"bbox": coco_eval(gt, boxes, "bbox")}
-    if segment:
-        (out / "predictions_segm.json").write_text(json.dumps(masks), encoding="utf-8")
-        files["predictions_segm"] = str(out / "predictions_segm.json")
-        coco["segm"] = coco_eval(gt, masks, "segm")
 
-    ultra = ultralytics_val_safe(model, prep_dir, segment, split, size, device, out) if ultralytics_val else {}
-    comparison = {}
+def write_predictions(out: Path, boxes: list[dict[str, Any]], masks: list[dict[str, Any]] | None) -> dict[str, str]:
+    """predictions_bbox.json (+ predictions_segm.json with masks, i.e. for segment models); returns {name: path}."""
+    files = {"bbox": boxes} | ({} if masks is None else {"segm": masks})
+    for kind, results in files.items():
+        (out / f"predictions_{kind}.json").write_text(json.dumps(results), encoding="utf-8")
+    return {f"predictions_{kind}": str(out / f"predictions_{kind}.json") for kind in files}
+
+
+def coco_scores(gt: dict[str, Any], boxes: list[dict[str, Any]], masks: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """COCO AP of the boxes, and of the masks when there are (segment models)."""
+    return {"bbox": coco_eval(gt, boxes, "bbox")} | ({} if masks is None else {"segm": coco_eval(gt, masks, "segm")})
+
+
+def comparison_rows(coco: dict[str, Any], ultra: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """COCO vs Ultralytics mAP per kind and threshold, with the difference (COCO - Ultralytics)."""
+    rows = {}
     for kind, res in coco.items():
         for key in ("mAP50", "mAP50-95"):
-            u = ultra.get(kind, {}).get(key)
-            c = res[key]
-            comparison[f"{kind} {key}"] = {"coco": c, "ultralytics": u, "difference": None if c is None or u is None else c - u}
+            u, c = ultra.get(kind, {}).get(key), res[key]
+            difference = None if c is None or u is None else c - u
+            rows[f"{kind} {key}"] = {"coco": c, "ultralytics": u, "difference": difference}
+    return rows
 
-    with_instances = {a["image_id"] for a in gt["annotations"]}
-    defective = {}
-    for im in gt["images"]:
-        entry = manifest.get(im["file_name"])
+
+def inspection_view(job: DetectJob, max_score: dict[int, float], conf: float) -> dict[str, Any]:
+    """Image-level defect recall and false-alarm rate (an image is defective per the manifest, else per the GT),
+    and the recall per defect type."""
+    with_instances = {a["image_id"] for a in job.gt["annotations"]}
+    defective, by_defect = {}, {}
+    for im in job.gt["images"]:
+        entry = job.manifest.get(im["file_name"])
         defective[im["id"]] = (entry["defect"] != "good") if entry else im["id"] in with_instances
-    inspection = image_level(defective, max_score, conf)
-    by_defect: dict[str, list[bool]] = {}
-    for im in gt["images"]:
-        entry = manifest.get(im["file_name"])
         if entry and entry["defect"] != "good":
             by_defect.setdefault(entry["defect"], []).append(max_score.get(im["id"], 0.0) >= conf)
+    inspection = image_level(defective, max_score, conf)
     inspection["defect_recall_by_type"] = {k: sum(v) / len(v) for k, v in sorted(by_defect.items())}
+    return inspection
 
-    matrix, names = confusion_matrix(gt, boxes, conf)
-    files["pr_curve"] = str(plot_pr_curves(coco["bbox"]["pr_curve"], coco["bbox"]["recall_thresholds"], out / "pr_curve.png", f"PR at IoU 0.5 (COCO), {split}"))
-    files["confusion_matrix"] = str(plot_confusion(matrix, names, out / "confusion_matrix.png", f"conf >= {conf}, IoU >= 0.5, {split}"))
-    notes = [res["note"] for res in coco.values() if res.get("note")]
-    trained_sha = run.info.get("manifest_sha256")
+
+def write_plots(out: Path, bbox: dict[str, Any], matrix: np.ndarray, names: list[str], split: str,
+                conf: float) -> dict[str, str]:
+    """pr_curve.png and confusion_matrix.png; returns {name: path}."""
+    from wood.eval.plots import plot_confusion, plot_pr_curves
+
+    title = f"PR at IoU 0.5 (COCO), {split}"
+    pr = plot_pr_curves(bbox["pr_curve"], bbox["recall_thresholds"], out / "pr_curve.png", title)
+    cm = plot_confusion(matrix, names, out / "confusion_matrix.png", f"conf >= {conf}, IoU >= 0.5, {split}")
+    return {"pr_curve": str(pr), "confusion_matrix": str(cm)}
+
+
+def notes_for(job: DetectJob, coco: dict[str, Any], ultra: dict[str, Any]) -> list[str]:
+    """What a reader of the numbers must know: COCOeval's notes, a different dataset, a failed Ultralytics val."""
     from wood.finetune.yolo.data import manifest_sha256
 
-    if trained_sha and manifest_sha256(prep_dir) not in (None, trained_sha):
+    notes = [res["note"] for res in coco.values() if res.get("note")]
+    trained_sha = job.run.info.get("manifest_sha256")
+    if trained_sha and manifest_sha256(job.prep_dir) not in (None, trained_sha):
         notes.append("evaluated on a different prepared dataset than the run was trained on (same classes)")
     if "error" in ultra:
         notes.append(f"Ultralytics val failed: {ultra['error']}")
-    result = {
-        "split": split,
-        "run": str(run.run_dir) if run.run_dir else None,
-        "weights": str(run.weights),
-        "data": str(Path(prep_dir).resolve()),
-        "task": model.task,
-        "imgsz": size,
-        "images": len(gt["images"]),
-        "instances": len(gt["annotations"]),
-        "classes": classes,
-        "coco": {k: {kk: vv for kk, vv in v.items() if kk not in ("pr_curve", "recall_thresholds")} for k, v in coco.items()},
+    return notes
+
+
+def summarise(job: DetectJob, coco: dict[str, Any], ultra: dict[str, Any], inspection: dict[str, Any],
+              matrix: np.ndarray, names: list[str], conf: float, files: dict[str, str]) -> dict[str, Any]:
+    """The eval_detect.json dict."""
+    curves = ("pr_curve", "recall_thresholds")
+    return {
+        "split": job.split,
+        "run": str(job.run.run_dir) if job.run.run_dir else None,
+        "weights": str(job.run.weights),
+        "data": str(job.prep_dir.resolve()),
+        "task": job.model.task,
+        "imgsz": job.imgsz,
+        "images": len(job.gt["images"]),
+        "instances": len(job.gt["annotations"]),
+        "classes": job.classes,
+        "coco": {k: {kk: vv for kk, vv in v.items() if kk not in curves} for k, v in coco.items()},
         "ultralytics": ultra,
-        "comparison": comparison,
+        "comparison": comparison_rows(coco, ultra),
         "inspection": inspection,
         "confusion_matrix": {"names": names, "rows_true_cols_pred": matrix.tolist(), "conf": conf, "iou": 0.5},
-        "notes": notes,
-        "files": files,
+        "notes": notes_for(job, coco, ultra),
+        "files": files | {"json": str(job.out / "eval_detect.json"), "markdown": str(job.out / "eval_detect.md")},
     }
-    files["json"] = str(out / "eval_detect.json")
-    files["markdown"] = str(out / "eval_detect.md")
+
+
+def write_result(out: Path, result: dict[str, Any]) -> None:
     (out / "eval_detect.md").write_text(markdown(result), encoding="utf-8")
     (out / "eval_detect.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    return result
 
 
-def ultralytics_val_safe(model, prep_dir: Path, segment: bool, split: str, imgsz: int, device: str | None, out: Path) -> dict[str, Any]:
-    subdir = "yolo-seg" if segment else "yolo"
-    if not (Path(prep_dir) / subdir / "images" / split).is_dir():
-        return {"error": f"no {subdir}/images/{split} folder"}
+def ultralytics_val_safe(job: DetectJob) -> dict[str, Any]:
+    """:func:`ultralytics_val` on the job's split, or {"error": ...} when the prepared folder has no YOLO images."""
+    subdir = "yolo-seg" if job.segment else "yolo"
+    if not (job.prep_dir / subdir / "images" / job.split).is_dir():
+        return {"error": f"no {subdir}/images/{job.split} folder"}
     console.print("Ultralytics val (for comparison) ...")
-    return ultralytics_val(model, prep_dir, subdir, split, imgsz, device, out, segment)
+    return ultralytics_val(job.model, job.prep_dir, subdir, job.split, job.imgsz, job.device, job.out, job.segment)
 
 
 def _fmt(value: Any) -> str:
@@ -248,15 +319,18 @@ def markdown(result: dict[str, Any]) -> str:
     for name, row in result["comparison"].items():
         lines.append(f"| {name} | {_fmt(row['coco'])} | {_fmt(row['ultralytics'])} | {_fmt(row['difference'])} |")
     for kind, res in result["coco"].items():
-        lines += ["", f"## Per-class AP ({kind}, COCO)", "", "| class | instances | AP50 | AP50-95 |", "|---|---|---|---|"]
+        lines += ["", f"## Per-class AP ({kind}, COCO)", "",
+                  "| class | instances | AP50 | AP50-95 |", "|---|---|---|---|"]
         for cls, row in res["per_class"].items():
             lines.append(f"| {cls} | {row['instances']} | {_fmt(row['AP50'])} | {_fmt(row['AP50-95'])} |")
     ins = result["inspection"]
     lines += ["", f"## Inspection view (an image is flagged with >= 1 detection at conf >= {ins['conf']})", "",
               "| defective images | defect recall | good images | false-alarm rate |", "|---|---|---|---|",
-              f"| {ins['defective_images']} | {_fmt(ins['defect_recall'])} | {ins['good_images']} | {_fmt(ins['false_alarm_rate'])} |"]
+              (f"| {ins['defective_images']} | {_fmt(ins['defect_recall'])} | {ins['good_images']} "
+               f"| {_fmt(ins['false_alarm_rate'])} |")]
     if ins["defect_recall_by_type"]:
-        lines += ["", "| defect type | recall |", "|---|---|"] + [f"| {k} | {_fmt(v)} |" for k, v in ins["defect_recall_by_type"].items()]
+        lines += ["", "| defect type | recall |", "|---|---|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in ins["defect_recall_by_type"].items()]
     if result["notes"]:
         lines += ["", "Notes:"] + [f"- {n}" for n in result["notes"]]
     return "\n".join(lines) + "\n"
@@ -267,7 +341,8 @@ def format_summary(result: dict[str, Any]) -> str:
     parts = [f"{k}: COCO {_fmt(v['coco'])}  Ultralytics {_fmt(v['ultralytics'])}  diff {_fmt(v['difference'])}"
              for k, v in result["comparison"].items()]
     ins = result["inspection"]
-    parts.append(f"defect recall {_fmt(ins['defect_recall'])}, false-alarm rate {_fmt(ins['false_alarm_rate'])} (conf {ins['conf']})")
+    parts.append(f"defect recall {_fmt(ins['defect_recall'])}, false-alarm rate {_fmt(ins['false_alarm_rate'])} "
+                 f"(conf {ins['conf']})")
     parts += [f"note: {n}" for n in result["notes"]]
     parts.append(f"written: {Path(result['files']['json']).parent}")
     return "\n".join(parts)

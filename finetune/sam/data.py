@@ -8,7 +8,6 @@ Masks stay at the original resolution: loss and metrics are computed there.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 
 from wood.errors import DataError
 from wood.prep.coco_masks import segmentation_to_mask
+from wood.prep.coco_split import coco_path, images_dir, read_coco
 
 BOX_JITTER_MAX_PX_AT_1024 = 20.0
 """SAM paper: box noise std = 10% of the side, at most 20 px (for 1024 px images; scaled with the image)."""
@@ -47,33 +47,6 @@ class SamImage:
     @property
     def original_size(self) -> tuple[int, int]:
         return (self.height, self.width)
-
-
-def coco_path(prep_dir: str | Path, split: str) -> Path:
-    return Path(prep_dir) / "coco" / f"{split}.json"
-
-
-def read_coco(prep_dir: str | Path, split: str) -> dict[str, Any]:
-    """Read ``coco/<split>.json`` of a prepared dataset; a missing or broken file is a DataError."""
-    path = coco_path(prep_dir, split)
-    if not path.is_file():
-        raise DataError(f"no COCO annotations for split {split!r}; run `wood prep` first or pick another --split", path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"not valid JSON ({exc.__class__.__name__})", path) from exc
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(data.get(key), list):
-            raise DataError(f"COCO file has no {key!r} list", path)
-    return data
-
-
-def images_dir(prep_dir: str | Path, split: str, coco: dict[str, Any]) -> Path:
-    """Where the split's image files are: ``info.images_dir`` (relative to the json) or yolo/images/<split>."""
-    rel = (coco.get("info") or {}).get("images_dir")
-    if rel:
-        return (coco_path(prep_dir, split).parent / rel).resolve()
-    return Path(prep_dir) / "yolo" / "images" / split
 
 
 def load_split(prep_dir: str | Path, split: str) -> tuple[list[SamImage], dict[int, str]]:

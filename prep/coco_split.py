@@ -1,0 +1,43 @@
+"""Reading back the COCO file of one split of a `wood prep` folder: ``<prep>/coco/<split>.json``.
+
+SAM training, `wood eval segment` and `wood eval detect` all read it here. The file says where
+its images are in ``info.images_dir`` (relative to the json, `../yolo/images/<split>` as prep
+writes it); an older file without it means ``<prep>/yolo/images/<split>``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from wood.errors import DataError
+
+
+def coco_path(prep_dir: str | Path, split: str) -> Path:
+    return Path(prep_dir) / "coco" / f"{split}.json"
+
+
+def read_coco(prep_dir: str | Path, split: str) -> dict[str, Any]:
+    """Read ``coco/<split>.json`` of a prepared dataset; a missing or broken file is a DataError."""
+    path = coco_path(prep_dir, split)
+    if not path.is_file():
+        raise DataError(f"no COCO annotations for split {split!r}; run `wood prep` first or pick another --split", path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"not valid JSON ({exc.__class__.__name__})", path) from exc
+    if not isinstance(data, dict):
+        raise DataError("COCO file is not a JSON object", path)
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise DataError(f"COCO file has no {key!r} list", path)
+    return data
+
+
+def images_dir(prep_dir: str | Path, split: str, coco: dict[str, Any]) -> Path:
+    """Where the split's image files are: ``info.images_dir`` (relative to the json) or yolo/images/<split>."""
+    rel = (coco.get("info") or {}).get("images_dir")
+    if rel:
+        return (coco_path(prep_dir, split).parent / rel).resolve()
+    return (Path(prep_dir) / "yolo" / "images" / split).resolve()
