@@ -21,7 +21,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data: str | Path | No
     ``data`` defaults to the prepared dataset recorded in the run's config.yaml.
     """
     from wood.config import read_yaml
-    from wood.finetune.classify.data import list_split, load_split
+    from wood.finetune.classify.data import list_split, read_images
     from wood.finetune.classify.train import load_run_model, predict, resolve_device
 
     run = Path(run_dir)
@@ -39,7 +39,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data: str | Path | No
     names = {p.parent.name for p, _ in items}
     if not names <= set(classes):
         raise MisMatchError(f"classes {sorted(names - set(classes))} were not in the run's classes {classes}", data_dir)
-    loaded = load_split(items, meta["imgsz"], f"loading {split}")
+    loaded = read_images(items, meta["imgsz"], f"loading {split}")
     preds = predict(model, loaded.images, dev)
     result = split_metrics(loaded.labels.numpy(), preds, classes)
     result.update({"split": split, "data": str(data_dir), "run": str(run), "classes": classes})

@@ -62,8 +62,9 @@ def list_split(classify_dir: str | Path, split: str, classes: list[str]) -> list
     return items
 
 
-def load_split(items: list[tuple[Path, int]], imgsz: int, description: str = "loading") -> SplitData:
-    """Read and resize every image of a split (INTER_AREA, to imgsz x imgsz) into uint8 tensors."""
+def read_images(items: list[tuple[Path, int]], imgsz: int, description: str = "loading") -> SplitData:
+    """Read every image of ``items`` (from :func:`list_split`), resized to imgsz x imgsz (INTER_AREA when
+    shrinking), into uint8 tensors."""
     import cv2
     import torch
 
@@ -84,7 +85,7 @@ def load_dataset(data_dir: str | Path, imgsz: int) -> tuple[list[str], dict[str,
     """Classes and the three splits of DATA/classify. DataError when train or test is empty."""
     classify_dir = Path(data_dir) / "classify"
     classes = list_classes(classify_dir)
-    splits = {s: load_split(list_split(classify_dir, s, classes), imgsz, f"loading {s}") for s in SPLITS}
+    splits = {s: read_images(list_split(classify_dir, s, classes), imgsz, f"loading {s}") for s in SPLITS}
     for split in ("train", "test"):
         if len(splits[split]) == 0:
             raise DataError(f"the {split} split has no images", classify_dir / split)
