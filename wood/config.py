@@ -131,18 +131,24 @@ def build_config(cls: type[C], file: str | Path | None = None, **overrides: Any)
 
     Overrides whose value is None are ignored (the option was not given). Unknown keys in
     the file are a ConfigError, so a typo never passes silently; so is a value of the wrong
-    type (see :func:`check_types`), naming the key.
+    type (see :func:`check_types`), naming the key, and a field without a default that neither
+    gives. Keys a field was renamed from (``metadata["was"]``) are read as the field.
     """
     fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     values: dict[str, Any] = {}
     if file is not None:
-        data = read_yaml(file)
+        data = renamed_keys(cls, read_yaml(file))
         unknown = sorted(set(data) - fields)
         if unknown:
             raise ConfigError(f"unknown key(s) {unknown}; expected some of {sorted(fields)}", file)
         values.update(check_types(cls, data, file))
     given = {k: v for k, v in overrides.items() if v is not None and k in fields}
     values.update(check_types(cls, given))
+    missing = [f.name for f in dataclasses.fields(cls) if f.name not in values and f.init  # type: ignore[arg-type]
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        key = missing[0]
+        raise ConfigError(f"{key} is required: give --{key.replace('_', '-')} or `{key}:` in a --config file", file)
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
@@ -151,6 +157,17 @@ def build_config(cls: type[C], file: str | Path | None = None, **overrides: Any)
         if exc.path is None and file is not None:
             exc.path = str(file)
         raise
+
+
+def renamed_keys(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with keys a field was renamed from (its ``metadata["was"]``, e.g. ``image_size`` for
+    ``imgsz``) under the field's name, so config files of older runs still load."""
+    out = dict(data)
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        for old in f.metadata.get("was", ()):
+            if old in out and f.name not in out:
+                out[f.name] = out.pop(old)
+    return out
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
