@@ -18,6 +18,11 @@ def _spellings(multi: bool) -> str:
     return "auto, cpu, mps, cuda, cuda:N or N (a CUDA index)" + (", or a list such as 0,1" if multi else "")
 
 
+def device_help(multi: bool = False) -> str:
+    """The one help text of every ``--device`` option (``multi``: Ultralytics also takes a list)."""
+    return f"Where to run: {_spellings(multi)}. auto: the first CUDA device torch sees, else cpu."
+
+
 def parse_device(device: str | None, *, multi: bool = False) -> tuple[str, list[int]]:
     """``(kind, indices)`` of a device string: kind is auto | cpu | mps | cuda; indices are the
     CUDA indices asked for ([] for ``cuda``: the current device). A ConfigError for other spellings."""
