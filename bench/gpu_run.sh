@@ -22,7 +22,7 @@ timeout 60 python3 -m pytest tests/test_yolo_gpu.py -m gpu -rs 2>&1 | tail -3
 timeout 170 python3 bench/yolo_learning.py --device cuda --minutes 2 --workers 8 --work /tmp/yl 2>&1 | tee "$OUT/yolo_learning.log" | grep -v "^\s*$" | tail -15
 
 echo "== Classification: the five attempts, full 30 (+10) epochs, on synthetic data"
-wood synth /tmp/g/wood --size 256 --per-defect 10 --good 10 --seed 0 --force >/dev/null 2>&1
+wood synth /tmp/g/wood --size 256 --per-defect 10 --good 10 --seed 0 --exist-ok >/dev/null 2>&1
 wood prep /tmp/g/wood --out /tmp/g/prep >/dev/null 2>&1
 timeout 110 wood experiments classify --data /tmp/g/prep --device cuda --out /tmp/g/classify 2>&1 | tail -12
 cp /tmp/g/classify/table.md "$OUT/classify_table_synth.md" 2>/dev/null

@@ -42,7 +42,7 @@ def make_data(work: Path, per_defect: int, good: int, size: int, seed: int) -> P
     synth, prep = work / "synth" / "wood", work / "prep"
     if not (prep / "manifest.json").is_file():
         for cmd in (["synth", str(synth), "--size", str(size), "--per-defect", str(per_defect), "--good", str(good),
-                     "--train-good", "0", "--seed", str(seed), "--force"],
+                     "--train-good", "0", "--seed", str(seed), "--exist-ok"],
                     ["prep", str(synth), "--out", str(prep), "--seed", str(seed)]):
             subprocess.run(["wood", *cmd], check=True, stdout=subprocess.DEVNULL)
     return prep

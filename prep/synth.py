@@ -17,7 +17,9 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-WOOD_DEFECTS = ("color", "combined", "hole", "liquid", "scratch")
+from wood.prep.synth_config import CATEGORIES
+
+WOOD_DEFECTS = CATEGORIES["wood"]
 """MVTec AD wood defect types, in the dataset's (alphabetical) order."""
 
 TINY_AREA = 50

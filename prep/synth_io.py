@@ -15,51 +15,20 @@ The tree is built in a temporary sibling folder and swapped into place (wood.out
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from wood.errors import ConfigError, WoodError
+from wood.errors import WoodError
 from wood.outdir import atomic_output
-from wood.prep.synth import WOOD_DEFECTS, defect_image, good_image
-
-CATEGORIES: dict[str, tuple[str, ...]] = {"wood": WOOD_DEFECTS}
-"""Categories with defect drawers, and their defect types."""
+from wood.prep.synth import defect_image, good_image
+from wood.prep.synth_config import CATEGORIES, SynthConfig
 
 PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1]
 """Fixed PNG settings, so the same pixels always give the same bytes (level 1: 2-3x faster than
 level 3 on these noisy textures, files about 5% larger)."""
-
-
-@dataclass
-class SynthConfig:
-    """What `wood synth` writes."""
-
-    out: Path = field(metadata={"help": "Category folder to write (MVTec layout)."})
-    category: str = field(default="wood", metadata={"help": f"Category to draw; one of {sorted(CATEGORIES)}."})
-    size: int = field(default=256, metadata={"help": "Image side in pixels (square images)."})
-    per_defect: int = field(default=10, metadata={"help": "Test images per defect type."})
-    good: int = field(default=10, metadata={"help": "Defect-free test images (test/good)."})
-    train_good: int = field(default=10, metadata={"help": "Defect-free training images (train/good)."})
-    seed: int = field(default=0, metadata={"help": "Random seed; the same seed writes the same bytes."})
-    gray: bool = field(default=False, metadata={"help": "Write single-channel grayscale images."})
-    force: bool = field(default=False, metadata={"help": "Replace OUT if it holds a previous `wood synth` output."})
-
-    def __post_init__(self) -> None:
-        self.out = Path(self.out)
-        if self.category not in CATEGORIES:
-            raise ConfigError(
-                f"no synthetic drawer for category {self.category!r}; supported: {', '.join(sorted(CATEGORIES))}"
-            )
-        if not 32 <= self.size <= 4096:
-            raise ConfigError(f"--size must be between 32 and 4096 pixels, but got {self.size}")
-        for name in ("per_defect", "good", "train_good"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, but got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ConfigError(f"--seed must be >= 0, but got {self.seed}")
 
 
 @dataclass(frozen=True)
@@ -131,17 +100,17 @@ def write_synth(
     seed: int = 0,
     gray: bool = False,
     category: str = "wood",
-    force: bool = True,
+    exist_ok: bool = True,
     progress: Callable | None = None,
 ) -> Path:
     """Write a synthetic MVTec category to ``out`` (replacing it by default) and return its path.
 
-    The helper tests use for fixtures; `wood synth` calls it with ``force`` from the CLI.
+    The helper tests use for fixtures (`wood synth` builds a SynthConfig and calls write_config_tree).
     ``progress`` wraps the item list (for example ``wood.console.track``).
     """
     config = SynthConfig(
         out=Path(out), category=category, size=size, per_defect=per_defect, good=good,
-        train_good=train_good, seed=seed, gray=gray, force=force,
+        train_good=train_good, seed=seed, gray=gray, exist_ok=exist_ok,
     )
     return write_config_tree(config, progress)
 
@@ -149,12 +118,13 @@ def write_synth(
 def write_config_tree(config: SynthConfig, progress: Callable | None = None) -> Path:
     """Draw and write everything ``config`` asks for, atomically (temp sibling folder, then swap).
 
-    An existing OUT is replaced only with ``force`` and only when it is a previous `wood synth`
+    An existing OUT is replaced only with ``exist_ok`` and only when it is a previous `wood synth`
     output (wood.outdir: a real MVTec download in the same layout is never overwritten).
     """
     out = config.out.absolute()
-    if out.is_dir() and any(out.iterdir()) and not config.force:
-        raise WoodError("folder exists and is not empty; pass --force to replace a previous `wood synth` output", out)
+    if out.is_dir() and any(out.iterdir()) and not config.exist_ok:
+        raise WoodError("folder exists and is not empty; pass --exist-ok to replace a previous `wood synth` output",
+                        out)
     with atomic_output(out, "synth") as tmp:
         folders = {"train/good", "test/good"} | {f"test/{d}" for d in CATEGORIES[config.category]}
         folders |= {f"ground_truth/{d}" for d in CATEGORIES[config.category]}

@@ -322,7 +322,7 @@ def test_synth_and_demo_refuse_to_overwrite_what_they_did_not_write(tmp_path):
     from wood.prep.synth_io import write_synth
 
     with pytest.raises(DataError):
-        write_synth(mvtec, size=64, per_defect=1, good=1, train_good=1, force=True)
+        write_synth(mvtec, size=64, per_defect=1, good=1, train_good=1, exist_ok=True)
     assert (mvtec / "train" / "good" / "000.png").read_bytes() == b"real"
     with pytest.raises(DataError, match="not a wood demo output"):
         run_demo(tmp_path / "mvtec", force=True)

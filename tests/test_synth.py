@@ -108,25 +108,25 @@ def test_sizes_and_defects_visible(size: int) -> None:
         assert (diff[mask] > 15).mean() > 0.9, "most mask pixels must visibly change"
 
 
-def test_existing_folder_needs_force_and_is_replaced_atomically(tmp_path: Path) -> None:
+def test_existing_folder_needs_exist_ok_and_is_replaced_atomically(tmp_path: Path) -> None:
     out = tmp_path / "wood"
     write_synth(out, size=64, per_defect=1, good=1, train_good=1, seed=1)
     before = (out / "test/hole/000.png").read_bytes()
-    with pytest.raises(WoodError, match="--force"):
-        write_synth(out, size=64, per_defect=1, good=1, train_good=1, force=False)
+    with pytest.raises(WoodError, match="--exist-ok"):
+        write_synth(out, size=64, per_defect=1, good=1, train_good=1, exist_ok=False)
     assert (out / "test/hole/000.png").read_bytes() == before
-    write_synth(out, size=64, per_defect=1, good=1, train_good=1, force=True)
+    write_synth(out, size=64, per_defect=1, good=1, train_good=1, exist_ok=True)
     assert (out / "test/hole/000.png").read_bytes() != before and (out / "ground_truth/hole/000_mask.png").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["wood"]
 
 
-def test_force_never_replaces_a_folder_synth_did_not_write(tmp_path: Path) -> None:
-    """A real MVTec category has the same layout as a synthetic one: --force must not overwrite it."""
+def test_exist_ok_never_replaces_a_folder_synth_did_not_write(tmp_path: Path) -> None:
+    """A real MVTec category has the same layout as a synthetic one: --exist-ok must not overwrite it."""
     out = tmp_path / "wood"
     (out / "test" / "hole").mkdir(parents=True)
     (out / "test" / "hole" / "000.png").write_bytes(b"the user's real image")
     with pytest.raises(WoodError, match="not a wood synth output"):
-        write_synth(out, size=64, per_defect=1, good=1, train_good=1, force=True)
+        write_synth(out, size=64, per_defect=1, good=1, train_good=1, exist_ok=True)
     assert (out / "test" / "hole" / "000.png").read_bytes() == b"the user's real image"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["wood"]
 

@@ -1,0 +1,47 @@
+"""The options of `wood synth`, as one explicit dataclass (light: the CLI is built from its fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wood.errors import ConfigError
+
+CATEGORIES: dict[str, tuple[str, ...]] = {"wood": ("color", "combined", "hole", "liquid", "scratch")}
+"""Categories with defect drawers (wood.prep.synth), and their defect types in MVTec's (alphabetical) order."""
+
+
+def _help(text: str, default: Any, **meta: Any) -> Any:
+    """A field with help text and more CLI metadata (wood/cli_options.py: flag, choices, default_text, was)."""
+    return field(default=default, metadata={"help": text, **meta})
+
+
+@dataclass
+class SynthConfig:
+    """What `wood synth` writes (also the keys of its ``--config`` YAML file)."""
+
+    out: Path = field(metadata={"help": "Category folder to write (MVTec layout); OUT is the category itself."})
+    category: str = _help("Category to draw.", "wood", choices=tuple(sorted(CATEGORIES)))
+    size: int = _help("Image side in pixels (square images).", 256)
+    per_defect: int = _help("Test images per defect type.", 10)
+    good: int = _help("Defect-free test images (test/good).", 10)
+    train_good: int = _help("Defect-free training images (train/good).", 10)
+    seed: int = _help("Random seed; the same seed writes byte-identical files.", 0)
+    gray: bool = _help("Write single-channel grayscale images.", False)
+    exist_ok: bool = _help("Replace OUT if it holds a previous `wood synth` output (never any other folder).", False,
+                           was=("force",))
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        if self.category not in CATEGORIES:
+            raise ConfigError(
+                f"no synthetic drawer for category {self.category!r}; supported: {', '.join(sorted(CATEGORIES))}"
+            )
+        if not 32 <= self.size <= 4096:
+            raise ConfigError(f"--size must be between 32 and 4096 pixels, but got {self.size}")
+        for name in ("per_defect", "good", "train_good"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, but got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ConfigError(f"--seed must be >= 0, but got {self.seed}")
