@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wood.errors import ConfigError
 
@@ -14,24 +15,37 @@ DEFAULT_SOURCE = Path("datasets/mvtec_ad/wood")
 COMBINED_POLICIES = ("class", "exclude")
 
 
+def _help(text: str, default: Any, **meta: Any) -> Any:
+    """A field with help text and more CLI metadata (wood/cli_options.py: flag, choices, default_text)."""
+    return field(default=default, metadata={"help": text, **meta})
+
+
 @dataclass
 class PrepConfig:
-    source: Path = field(default=DEFAULT_SOURCE, metadata={"help": "MVTec AD category folder"})
-    out: Path = field(default=Path("datasets/prepared/wood"), metadata={"help": "output folder"})
-    seed: int = field(default=0, metadata={"help": "seed of the split"})
-    test_fraction: float = field(default=1 / 3, metadata={"help": "share of each defect type in test (1/3 = 2:1)"})
-    val_fraction: float = field(default=0.15, metadata={"help": "share of the training side carved out as val"})
-    min_area: int = field(default=4, metadata={"help": "components with fewer pixels are left out"})
-    single_class: bool = field(default=False, metadata={"help": "one detection class `defect` for all types"})
-    combined: str = field(default="class", metadata={"help": "`combined` images: own class, or exclude them"})
-    train_good: bool = field(default=False, metadata={"help": "add train/good images to train as background"})
-    allow_empty_masks: bool = field(default=False, metadata={"help": "keep defect images with all-zero masks"})
-    groups: Path | None = field(default=None, metadata={"help": "CSV file,group: images that must share a split"})
-    group_pattern: str | None = field(default=None, metadata={"help": "regex whose first group is the group"})
-    dataset_config: Path | None = field(default=None, metadata={"help": "datasets/<category>.yaml override"})
-    preview: int = field(default=0, metadata={"help": "write this many overlay PNGs under preview/"})
-    workers: int = field(default=0, metadata={"help": "worker processes; 0 = one per CPU core"})
-    strict: bool = field(default=False, metadata={"help": "stop at a defect folder the dataset config lacks"})
+    """The options of `wood prep` (also the keys of its ``--config`` YAML file)."""
+
+    source: Path = _help("MVTec AD category folder (holds test/ and ground_truth/).", DEFAULT_SOURCE)
+    out: Path = _help("Output folder. A previous `wood prep` output there is replaced in one step; any other folder "
+                      "is left alone.", Path("datasets/prepared/wood"), flag=("--out", "-o"))
+    seed: int = _help("Seed of the split; the same seed gives the same split and bytes.", 0)
+    test_fraction: float = _help("Share of each defect type put in test (1/3 gives train+val:test = 2:1).", 1 / 3)
+    val_fraction: float = _help("Share of the training side carved out as val.", 0.15)
+    min_area: int = _help("Leave out mask components with fewer pixels (counted in stats).", 4)
+    single_class: bool = _help("One detection class `defect` instead of one per type.", False)
+    combined: str = _help("`combined` images: class keeps them as their own class (their masks do not say which part "
+                          "is which type); exclude leaves them out.", "class", choices=COMBINED_POLICIES)
+    train_good: bool = _help("Add train/good images to train as background (empty labels).", False)
+    allow_empty_masks: bool = _help("Keep defect images whose mask is all zero (flagged in manifest.json) instead of "
+                                    "stopping.", False)
+    groups: Path | None = _help("CSV of file,group: images of one group share a split (e.g. augmented copies of one "
+                                "original).", None)
+    group_pattern: str | None = _help("Regex applied to the group column; its first group is the group.", None)
+    dataset_config: Path | None = _help("Dataset config (classes, colours, prompts).", None,
+                                        default_text="datasets/<category>.yaml")
+    preview: int = _help("Write this many overlay PNGs (masks, boxes, class names) under OUT/preview/.", 0)
+    workers: int = _help("Worker processes for reading masks; 0 = one per CPU core.", 0)
+    strict: bool = _help("Stop (exit 2) at a defect folder the dataset config does not list, instead of warning.",
+                         False)
 
     def __post_init__(self) -> None:
         """Check every option before any image is read; a bad one is a ConfigError naming it."""

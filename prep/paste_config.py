@@ -1,4 +1,4 @@
-"""The options of `wood paste`, as one explicit dataclass (light: the CLI reads its defaults and help).
+"""The options of `wood paste`, as one explicit dataclass (light: the CLI is built from its fields).
 
 Every option is checked in ``__post_init__``, before anything is read; a bad one is a ConfigError
 naming the option.
@@ -7,8 +7,9 @@ naming the option.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wood.errors import ConfigError
 
@@ -18,31 +19,47 @@ MAX_PER_IMAGE = 100
 MAX_FEATHER = 64
 
 
+def _help(text: str, default: Any, **meta: Any) -> Any:
+    """A field with help text and more CLI metadata (wood/cli_options.py: flag, choices, default_text)."""
+    return field(default=default, metadata={"help": text, **meta})
+
+
 @dataclass
 class PasteConfig:
-    prep: Path = field(default=Path("datasets/prepared/wood"), metadata={"help": "a `wood prep` output folder"})
-    out: Path = field(default=Path("datasets/prepared/wood-paste"), metadata={"help": "output folder"})
-    images: int = field(default=200, metadata={"help": "new train images to write (added to the prep's train split)"})
-    per_image: int = field(default=2, metadata={"help": "instances pasted into each new image"})
-    seed: int = field(default=0, metadata={"help": "seed; the same seed writes the same bytes"})
-    scale: tuple[float, float] | str = field(
-        default=(0.75, 1.33), metadata={"help": "scale jitter range lo,hi (log-uniform)"})
-    flip: bool = field(default=True, metadata={"help": "flip instances left-right at random"})
-    rot90: bool = field(default=True, metadata={"help": "rotate instances by a random multiple of 90 degrees"})
-    match_colour: bool = field(
-        default=False, metadata={"help": "shift the instance's Lab mean/std as its source surroundings -> the new"})
-    blend: str = field(default="alpha", metadata={"help": "alpha (feathered inside the mask) | poisson | none"})
-    feather: int = field(default=2, metadata={"help": "alpha blend: width in px of the feathered rim, inside the mask"})
-    max_overlap: float = field(
-        default=0.0, metadata={"help": "fraction of an instance's area a later paste may cover (0..1)"})
-    min_area: int | None = field(
-        default=None, metadata={"help": "components with fewer pixels are not pasted; default: the prep's min_area"})
-    balance: bool = field(
-        default=False, metadata={"help": "pick a class uniformly, then an instance of it (rare classes get more)"})
-    backgrounds: str = field(
-        default="auto", metadata={"help": "auto: good train images, else defect ones | good | all train images"})
-    preview: int = field(default=0, metadata={"help": "write this many overlay PNGs of new images under preview/"})
-    workers: int = field(default=0, metadata={"help": "worker processes; 0 = one per CPU core"})
+    """The options of `wood paste` (also the keys of its ``--config`` YAML file)."""
+
+    prep: Path = _help("A `wood prep` output folder (manifest.json format wood-prep/1).",
+                       Path("datasets/prepared/wood"))
+    out: Path = _help("Output folder, a new prepared folder (not inside PREP). A previous `wood prep` or `wood paste` "
+                      "output there is replaced in one step; any other folder is left alone.",
+                      Path("datasets/prepared/wood-paste"), flag=("--out", "-o"))
+    images: int = _help("New train images to write (train = the prep's train images + these).", 200)
+    per_image: int = _help("Instances pasted into each new image.", 2)
+    seed: int = _help("Seed; each new image draws from (seed, its index). Same seed, same bytes.", 0)
+    scale: tuple[float, float] | str = _help("Scale jitter lo,hi; the scale is log-uniform between them.", (0.75, 1.33))
+    flip: bool = _help("Flip instances left-right at random.", True)
+    rot90: bool = _help("Rotate instances by a random multiple of 90 degrees.", True)
+    match_colour: bool = _help(
+        "Shift the instance's Lab mean/std per channel as its source surroundings would move to the new background "
+        "patch (the defect keeps its contrast to the wood around it).", False)
+    blend: str = _help(
+        "alpha: feathered opacity INSIDE the mask (the label stays the exact binary mask); poisson: cv2.seamlessClone, "
+        "kept inside the mask (keeps gradients, not colour: flat colour defects fade); none: hard paste.", "alpha",
+        choices=BLENDS)
+    feather: int = _help("Alpha blend: width in px of the feathered rim, inside the mask.", 2)
+    max_overlap: float = _help(
+        "Fraction of an existing or earlier pasted instance's area a paste may cover (0..1); covered pixels leave "
+        "that instance's mask and box.", 0.0)
+    min_area: int | None = _help("Pasted components with fewer pixels are not pasted.", None,
+                                 default_text="the prep's --min-area")
+    balance: bool = _help(
+        "Long tail: pick a class uniformly (each class equally likely), then an instance of it uniformly, so rare "
+        "classes get more pastes. Without it, instances are picked uniformly (common classes dominate).", False)
+    backgrounds: str = _help(
+        "auto: the prep's good train images, or its train defect images where it has none (pasting where no "
+        "instance is); good; all: all train images.", "auto", choices=BACKGROUNDS)
+    preview: int = _help("Write this many overlay PNGs of new images under OUT/preview/.", 0)
+    workers: int = _help("Worker processes; 0 = one per CPU core.", 0)
 
     def __post_init__(self) -> None:
         self.prep = Path(self.prep)
@@ -88,11 +105,6 @@ def parse_scale(value: object) -> tuple[float, float]:
     if any(isinstance(p, bool) for p in parts) or not (0 < lo <= hi <= 10):  # nan fails here too
         raise ConfigError(problem)
     return lo, hi
-
-
-def field_help(name: str) -> str:
-    """The help text of a PasteConfig field (the CLI shows it)."""
-    return next(f.metadata["help"] for f in fields(PasteConfig) if f.name == name)
 
 
 def _check_int(option: str, value: object, minimum: int, maximum: int | None = None) -> None:
