@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wood.device import parse_device
+from wood.device import device_help, parse_device
 
 TASKS = ("detect", "segment")
-TEXT_ENCODERS = ("minilm", "clip", "clip:ViT-B/32")  # "clip" is short for clip:ViT-B/32 (finetune/yolo/text_encoders.py)
+TEXT_ENCODERS = ("minilm", "clip", "clip:ViT-B/32")  # "clip": short for clip:ViT-B/32 (finetune/yolo/text_encoders.py)
 
 
-def _help(text: str, **kw: Any) -> Any:
-    return field(metadata={"help": text}, **kw)
+def _help(text: str, meta: dict[str, Any] | None = None, **kw: Any) -> Any:
+    """A field with help text and more CLI metadata (wood/cli_options.py: flag, choices, default_text, cli)."""
+    return field(metadata={"help": text, **(meta or {})}, **kw)
 
 
 @dataclass
@@ -32,14 +33,14 @@ class YoloConfig:
     data: Path = _help("Prepared dataset folder (output of `wood prep`), holding yolo/ and yolo-seg/.")
     model: str = _help(
         "Weights name (yolov8n.pt, yolo11n.pt: looked up locally), a .pt path, or a model .yaml "
-        "(yolov8n.yaml) to train from scratch.",
+        "(yolov8n.yaml) to train from scratch; with --world the default is yolov8s-worldv2.yaml.",
         default="yolov8n.pt",
     )
-    task: str = _help("detect (boxes, yolo/) or segment (masks, yolo-seg/).", default="detect")
+    task: str = _help("detect (boxes, yolo/) or segment (masks, yolo-seg/).", {"choices": TASKS}, default="detect")
     epochs: int = _help("Training epochs.", default=100)
     imgsz: int = _help("Train/predict image size; 1024 keeps 1024x1024 wood defects at native size.", default=1024)
     batch: int = _help("Batch size (-1: Ultralytics AutoBatch on GPU).", default=8)
-    device: str | None = _help("cpu, 0, cuda:0, ... (default: first GPU if any, else cpu).", default=None)
+    device: str = _help(device_help(multi=True), default="auto")
     seed: int = _help("Random seed (Ultralytics also runs deterministic).", default=0)
     workers: int = _help("Data loader workers.", default=2)
     patience: int = _help("Stop after this many epochs without val improvement.", default=50)
@@ -47,26 +48,32 @@ class YoloConfig:
         "Nominal batch size: gradients are accumulated up to it before an optimizer step. Default: "
         "the batch size (one step per batch). Ultralytics' 64 gives ~1 step per epoch on a ~60-image "
         "wood train split, and under 3 on 170 images: too few updates to learn in a short run.",
-        default=None,
+        {"default_text": "the batch size"}, default=None,
     )
     out: Path = _help("Folder holding run folders.", default=Path("runs/yolo"))
-    name: str | None = _help("Run folder name (default: <task>, <task>-2, ... the next free one).", default=None)
+    name: str | None = _help("Run folder name.", {"default_text": "<task> (world with --world)"}, default=None)
     resume: bool = _help("Resume the interrupted run named by --name from its weights/last.pt.", default=False)
     overwrite: bool = _help("Delete an existing run folder of the same name and start clean.", default=False)
     balance: bool = _help("Oversample rare classes: repeat train images of rare classes (see finetune/yolo/balance.py).", default=False)
     balance_max_repeat: int = _help("Most times one image is repeated by --balance.", default=4)
-    weights_dir: Path | None = _help("Local folder of pretrained weights (default ~/.cache/wood/weights or $WOOD_WEIGHTS).", default=None)
+    weights_dir: Path | None = _help(
+        "Local folder of pretrained weights.", {"default_text": "$WOOD_WEIGHTS or ~/.cache/wood/weights"}, default=None)
     download: bool = _help("Let Ultralytics download a missing pretrained weight (needs network).", default=False)
     plots: bool = _help("Let Ultralytics write its training plots.", default=True)
     amp: bool = _help("Mixed precision on GPU (checked offline first).", default=True)
     train_args: dict[str, Any] = _help(
         "Extra Ultralytics train arguments (config file only), e.g. {mosaic: 0.5, lr0: 0.005}.",
-        default_factory=dict,
+        {"cli": False}, default_factory=dict,
     )
     # YOLO-World options (finetune/yolo/world.py): open-vocabulary detection with text prompts.
-    world: bool = _help("Train YOLO-World (text prompts) instead of plain YOLO; model e.g. yolov8s-worldv2.yaml.", default=False)
-    text_encoder: str = _help("YOLO-World text encoder: minilm (offline, bundled) or clip (needs local ViT-B/32).", default="minilm")
-    prompts: str | None = _help("YOLO-World prompts: a YAML file mapping class name -> text, or None for the dataset's names.", default=None)
+    world: bool = _help(
+        "Train YOLO-World (text prompts) instead of plain YOLO; model e.g. yolov8s-worldv2.yaml.", default=False)
+    text_encoder: str = _help(
+        "YOLO-World text encoder: minilm (offline, bundled) or clip (needs local ViT-B/32).",
+        {"choices": TEXT_ENCODERS}, default="minilm")
+    prompts: str | None = _help(
+        "YOLO-World prompts: a YAML file mapping class name -> text.", {"default_text": "the dataset config's prompts"},
+        default=None)
 
     def __post_init__(self) -> None:
         self.data = Path(self.data)

@@ -83,6 +83,6 @@ def train_kwargs(cfg: YoloConfig, data_yaml: Path, run_dir: Path) -> dict[str, A
         amp=cfg.amp,
         **cfg.train_args,
     )
-    if cfg.device is not None:
+    if cfg.device not in (None, "auto"):  # auto: Ultralytics' own choice (the first GPU, else cpu)
         kwargs["device"] = cfg.device
     return kwargs
