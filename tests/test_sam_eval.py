@@ -77,7 +77,7 @@ def tiny_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("sameval")
     prep = make_prep_dataset(root / "prep", size=96, counts={"train": (1, 0), "test": (1, 1)})
-    cfg = SamTrainConfig(data=str(prep), model="tiny", image_size=64, epochs=1, max_steps=1, out=str(root / "runs"), device="cpu")
+    cfg = SamTrainConfig(data=str(prep), model="tiny", imgsz=64, epochs=1, max_steps=1, out=str(root / "runs"), device="cpu")
     return train(cfg)
 
 

@@ -28,7 +28,7 @@ def prep(tmp_path_factory):
 
 
 def _cfg(prep, tmp_path, **kw):
-    base = dict(data=str(prep), model="tiny", image_size=SIZE, lr=3e-3, warmup_steps=0, box_jitter=0.0,
+    base = dict(data=str(prep), model="tiny", imgsz=SIZE, lr=3e-3, warmup_steps=0, box_jitter=0.0,
                 out=str(tmp_path / "runs"), device="cpu", val_split="none")
     return SamTrainConfig(**(base | kw))
 

@@ -15,42 +15,16 @@ parameters the mode adds (LoRA matrices, adapters) and, as an option, the prompt
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from wood.finetune.sam.config import AdapterSettings
 from wood.torchutil import count_params
 
 ENCODER_QKV_PATTERN = r"image_encoder\.blocks\.\d+\.attn\.qkv"
 DECODER_ATTN_PATTERN = r"mask_decoder\.transformer\..*(q_proj|k_proj|v_proj|out_proj)"
-ADAPTER_MODES = ("lora", "adapter", "decoder")
-
-
-@dataclass
-class AdapterSettings:
-    """What to make trainable. Mirrors the adapter fields of SamTrainConfig."""
-
-    mode: str = "lora"
-    lora_r: int = 4
-    lora_alpha: float = 4.0
-    lora_dropout: float = 0.0
-    lora_decoder: bool = False
-    adapter_dim: int = 32
-    adapter_positions: list[str] = field(default_factory=lambda: ["attn", "mlp"])
-    train_prompt_encoder: bool = False
-
-    def __post_init__(self) -> None:
-        if self.mode not in ADAPTER_MODES:
-            raise ValueError(f"adapter must be one of {list(ADAPTER_MODES)}, but got {self.mode!r}")
-        if self.lora_r < 1:
-            raise ValueError(f"lora_r must be >= 1, but got {self.lora_r}")
-        if self.adapter_dim < 1:
-            raise ValueError(f"adapter_dim must be >= 1, but got {self.adapter_dim}")
-        bad = sorted(set(self.adapter_positions) - {"attn", "mlp"})
-        if bad or not self.adapter_positions:
-            raise ValueError(f"adapter_positions must be a non-empty subset of ['attn', 'mlp'], but got {self.adapter_positions}")
 
 
 class BottleneckAdapter(nn.Module):

@@ -100,10 +100,10 @@ def load_base(run_dir: Path, cfg: SamTrainConfig) -> Any:
     """The run's frozen base SAM with its trained decoder (and prompt encoder), no adapters yet."""
     weights = run_dir / "weights"
     if (weights / BASE_FILE).is_file():
-        sam = build_sam(cfg.model, cfg.image_size, cfg.patch_size)
+        sam = build_sam(cfg.model, cfg.imgsz, cfg.patch_size)
         load_weights(sam, load_state_dict_file(weights / BASE_FILE), weights / BASE_FILE)
     else:
-        sam, _ = load_sam(cfg.model, cfg.checkpoint, random_init=False, image_size=cfg.image_size, patch_size=cfg.patch_size)
+        sam, _ = load_sam(cfg.model, cfg.checkpoint, random_init=False, image_size=cfg.imgsz, patch_size=cfg.patch_size)
     if not (weights / DECODER_FILE).is_file():
         raise WeightsError(f"run has no {DECODER_FILE}; was the training interrupted before the first epoch ended?", weights)
     _load_part(sam.mask_decoder, weights / DECODER_FILE)

@@ -236,7 +236,7 @@ def train(cfg: SamTrainConfig) -> Path:
     # A missing or unfitting checkpoint fails here, before a new run folder exists (--resume
     # checks its run first, creating nothing, so a wrong --name says so before any model loads).
     resume_dir = prepare_run_dir(cfg) if cfg.resume else None
-    sam, source = load_sam(cfg.model, cfg.checkpoint, cfg.random_init, cfg.image_size, cfg.patch_size)
+    sam, source = load_sam(cfg.model, cfg.checkpoint, cfg.random_init, cfg.imgsz, cfg.patch_size)
     run_dir = resume_dir if resume_dir is not None else prepare_run_dir(cfg)
     if source != "random":
         cfg.checkpoint = str(Path(source).resolve())
@@ -252,7 +252,7 @@ def train(cfg: SamTrainConfig) -> Path:
     console.print(format_report(report, cfg.adapter))
     write_config(cfg, run_dir / "config.yaml")
 
-    per_epoch = math.ceil(math.ceil(len(train_images) / cfg.batch_size) / cfg.accumulate)
+    per_epoch = math.ceil(math.ceil(len(train_images) / cfg.batch) / cfg.accumulate)
     total_updates = per_epoch * cfg.epochs if cfg.max_steps is None else min(per_epoch * cfg.epochs, cfg.max_steps)
     trainer = SamTrainer(cfg, sam, device, total_updates, run_dir / "embeddings")
     metrics: dict[str, Any] = {"params": report, "source": source, "device": device, "history": [], "best": None}
@@ -270,7 +270,7 @@ def train(cfg: SamTrainConfig) -> Path:
         started = time.perf_counter()
         losses: list[float] = []
         epoch_rng = np.random.default_rng([cfg.seed, epoch])
-        micro = batches(train_images, cfg.batch_size, epoch_rng)
+        micro = batches(train_images, cfg.batch, epoch_rng)
         with progress_bar() as bar:
             task = bar.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=len(micro), info="")
             for i, batch in enumerate(micro):
