@@ -15,8 +15,8 @@ TINY = {
     "prep": "seed: 0\npreview: 2\n",
     "yolo": "model: yolov8n.yaml\nepochs: 1\nimgsz: 64\nbatch: 8\nworkers: 0\nplots: false\n",
     "world": "model: yolov8n-worldv2.yaml\nworld: true\nepochs: 1\nimgsz: 64\nbatch: 8\nworkers: 0\nplots: false\n",
-    "sam": "model: tiny\nrandom_init: true\nimage_size: 64\nadapter: lora\nepochs: 1\nmax_steps: 2\ndevice: cpu\n",
-    "classify": "epochs_override: 1\nfinetune_epochs_override: 1\nimgsz: 32\n",
+    "sam": "model: tiny\nrandom_init: true\nimgsz: 64\nadapter: lora\nepochs: 1\nmax_steps: 2\ndevice: cpu\n",
+    "classify": "epochs: 1\nfinetune_epochs: 1\nimgsz: 32\n",
 }
 
 

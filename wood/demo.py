@@ -1,8 +1,9 @@
 """`wood demo`: the whole pipeline on synthetic data, offline, small enough for 2 CPU cores.
 
 synth -> prep -> YOLO -> YOLO-World -> SAM LoRA -> classification (quick) -> eval -> report.
-Each stage's settings come from a checked-in config (datasets/demo_*.yaml); the demo only
-fills in where the data and runs live. Every stage runs under ``block_network``: a network
+Each stage's settings come from a checked-in config (datasets/demo_*.yaml), read by the one loader
+(wood.config.build_config into the stage's dataclass, so a typo is one line naming the file and key);
+the demo only fills in where the data and runs live. Every stage runs under ``block_network``: a network
 attempt is an error, not a silent download.
 """
 
@@ -31,6 +32,24 @@ def demo_config(name: str, folder: Path | None = None) -> Path:
     return path
 
 
+def stage_config_classes() -> dict[str, type]:
+    """The config dataclass of each datasets/demo_<name>.yaml (imported here: the classes are light)."""
+    from wood.finetune.classify.config import ExperimentsConfig
+    from wood.finetune.sam.config import SamTrainConfig
+    from wood.finetune.yolo.config import YoloConfig
+    from wood.prep.config import PrepConfig
+    from wood.prep.synth_config import SynthConfig
+
+    return {"synth": SynthConfig, "prep": PrepConfig, "yolo": YoloConfig, "world": YoloConfig, "sam": SamTrainConfig,
+            "classify": ExperimentsConfig}
+
+
+def stage_config(name: str, folder: Path | None = None, **where: Any) -> Any:
+    """The settings of demo stage ``name``: its demo_<name>.yaml (see :func:`demo_config`) through the one loader
+    (wood.config.build_config), with ``where`` (data, out, name) filled in. A typo is one ConfigError line."""
+    return build_config(stage_config_classes()[name], demo_config(name, folder), **where)
+
+
 @dataclass
 class DemoResult:
     out: Path
@@ -56,7 +75,8 @@ def _claim_out(out: Path, force: bool) -> None:
     if out.is_dir() and any(out.iterdir()):
         check_replaceable(out, "demo", legacy=_is_legacy_demo)
         if not force:
-            raise DataError("a previous demo is there; pass --force to replace it or --out to choose another folder", out)
+            raise DataError("a previous demo is there; pass --force to replace it or --out to choose another folder",
+                            out)
         remove_tree(out)
     elif out.exists() or out.is_symlink():
         check_replaceable(out, "demo")  # a file: one line
@@ -64,7 +84,9 @@ def _claim_out(out: Path, force: bool) -> None:
     write_marker(out, "demo", state="building", entries=DEMO_ENTRIES)
 
 
-def run_demo(out: Path, force: bool = False, stages: tuple[str, ...] | None = None, configs: Path | None = None) -> DemoResult:
+def run_demo(
+    out: Path, force: bool = False, stages: tuple[str, ...] | None = None, configs: Path | None = None,
+) -> DemoResult:
     """Run the demo into ``out``; returns where everything is and the headline numbers.
 
     ``stages`` limits the model stages (synth and prep always run); ``configs`` is a folder
@@ -107,20 +129,18 @@ def _run_stages(out: Path, stages: tuple[str, ...] | None, configs: Path | None)
 
 
 def _synth(r: DemoResult) -> None:
-    from wood.config import read_yaml
     from wood.console import track
-    from wood.prep.synth_io import write_synth
+    from wood.prep.synth_io import write_config_tree
 
-    opts = read_yaml(demo_config("synth", r.configs))
-    write_synth(r.out / "data" / "wood", progress=track, **opts)
+    cfg = stage_config("synth", r.configs, out=r.out / "data" / "wood", exist_ok=True)
+    write_config_tree(cfg, progress=track)
 
 
 def _prep(r: DemoResult) -> None:
-    from wood.prep.config import PrepConfig
     from wood.prep.pipeline import run_prep
     from wood.prep.stats import stats_table
 
-    cfg = build_config(PrepConfig, demo_config("prep", r.configs), source=r.out / "data" / "wood", out=r.out / "prepared")
+    cfg = stage_config("prep", r.configs, source=r.out / "data" / "wood", out=r.out / "prepared")
     console.print(stats_table(run_prep(cfg)))
     r.runs["prepared"] = cfg.out
 
@@ -128,9 +148,8 @@ def _prep(r: DemoResult) -> None:
 def _yolo_run(r: DemoResult, key: str, config: str) -> None:
     from wood.eval.detect import evaluate, format_summary
     from wood.finetune.yolo.train import train
-    from wood.finetune.yolo.config import YoloConfig
 
-    cfg = build_config(YoloConfig, demo_config(config, r.configs), data=r.out / "prepared", out=r.out / "runs" / "yolo", name=key)
+    cfg = stage_config(config, r.configs, data=r.out / "prepared", out=r.out / "runs" / "yolo", name=key)
     run = train(cfg)
     result = evaluate(run, "test")
     console.print(format_summary(result))
@@ -148,10 +167,9 @@ def _world(r: DemoResult) -> None:
 
 def _sam(r: DemoResult) -> None:
     from wood.eval.segment import evaluate
-    from wood.finetune.sam.config import SamTrainConfig
     from wood.finetune.sam.train import train
 
-    cfg = build_config(SamTrainConfig, demo_config("sam", r.configs), data=str(r.out / "prepared"), out=str(r.out / "runs" / "sam"), name="sam-lora")
+    cfg = stage_config("sam", r.configs, data=str(r.out / "prepared"), out=str(r.out / "runs" / "sam"), name="sam-lora")
     run = train(cfg)
     r.runs["sam"] = run
     gt = evaluate(run, "test", boxes="gt")  # prints its own summary
@@ -162,11 +180,10 @@ def _sam(r: DemoResult) -> None:
 
 
 def _classify(r: DemoResult) -> None:
-    from wood.config import read_yaml
-    from wood.finetune.classify.experiments import default_config_path, run_experiments
+    from wood.finetune.classify.experiments import run_attempts
 
-    quick = read_yaml(demo_config("classify", r.configs))
-    rows = run_experiments(r.out / "prepared", default_config_path(), out=r.out / "runs" / "classify", **quick)
+    cfg = stage_config("classify", r.configs, data=r.out / "prepared", out=r.out / "runs" / "classify")
+    rows = run_attempts(cfg)
     r.runs["classify"] = r.out / "runs" / "classify"
     accs = [row.get("test_acc") for row in rows if row.get("test_acc") is not None]
     r.numbers["classify_best_test_acc"] = max(accs) if accs else None

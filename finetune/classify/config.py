@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from wood.device import parse_device
+from wood.device import device_help, parse_device
 
 ARCHS = ("simple-cnn", "resnet18")
 OPTIMIZERS = ("sgd", "adam")
@@ -14,42 +15,42 @@ BALANCES = ("none", "sampler", "loss")
 PRETRAINED_STRATEGIES = ("transfer", "finetune")
 
 
+def _help(text: str, default: Any = MISSING, meta: dict[str, Any] | None = None) -> Any:
+    """A field with help text and more CLI metadata (wood/cli_options.py: flag, choices, default_text)."""
+    return field(default=default, metadata={"help": text, **(meta or {})})
+
+
 @dataclass
 class ClassifyConfig:
     """Train an image classifier (defect type or good) on the `classify/` split of `wood prep`."""
 
-    data: str = field(default="", metadata={"help": "Prepared dataset folder (`wood prep --out`); reads DATA/classify/<split>/<class>/."})
-    arch: str = field(default="simple-cnn", metadata={"help": "Architecture: simple-cnn (small, documented) or resnet18 (torchvision)."})
-    optimizer: str = field(default="adam", metadata={"help": "Optimizer: sgd or adam."})
-    lr: float = field(default=1e-3, metadata={"help": "Learning rate of the first (or only) phase."})
-    momentum: float = field(default=0.9, metadata={"help": "SGD momentum (ignored by adam)."})
-    weight_decay: float = field(default=0.0, metadata={"help": "L2 weight decay for either optimizer."})
-    epochs: int = field(default=30, metadata={"help": "Epochs of the first phase (scratch: all training; transfer/finetune: head only)."})
-    strategy: str = field(
-        default="scratch",
-        metadata={"help": "scratch: random init, train all. transfer: pretrained ResNet18, train the head only. "
-                  "finetune: transfer for `epochs`, then unfreeze everything for `finetune_epochs` at `finetune_lr`."},
-    )
-    finetune_epochs: int = field(default=10, metadata={"help": "Second-phase epochs of strategy finetune (all layers trainable)."})
-    finetune_lr: float = field(default=1e-4, metadata={"help": "Learning rate of the second phase of strategy finetune."})
-    weights: str | None = field(
-        default=None,
-        metadata={"help": "torchvision ResNet18 state dict (.pth) for transfer/finetune. Default: torchvision's hub cache "
-                  "(<torch.hub.get_dir()>/checkpoints/resnet18-*.pth)."},
-    )
-    imgsz: int = field(default=224, metadata={"help": "Images are resized to imgsz x imgsz pixels."})
-    batch: int = field(default=16, metadata={"help": "Batch size (>= 2: BatchNorm needs two images)."})
-    balance: str = field(
-        default="none",
-        metadata={"help": "Long tail: none; sampler (class-balanced sampling with replacement); "
-                  "loss (logit-adjusted cross-entropy, tau=1)."},
-    )
-    augment: bool = field(default=True, metadata={"help": "Train-time augmentation: flips, 90-degree rotations, mild colour jitter."})
-    seed: int = field(default=0, metadata={"help": "Seed for init, shuffling and augmentation (recorded in metrics.json)."})
-    device: str = field(default="auto", metadata={"help": "auto (cuda when available), cpu, cuda or cuda:N."})
-    out: str = field(default="runs/classify", metadata={"help": "Parent folder of run folders."})
-    name: str | None = field(default=None, metadata={"help": "Run folder name (default <arch>-<strategy>-<optimizer>)."})
-    exist_ok: bool = field(default=False, metadata={"help": "Replace a run folder of the same name (default: add -2, -3, ...)."})
+    data: str = _help("Prepared dataset folder (`wood prep --out`); reads DATA/classify/<split>/<class>/.")
+    arch: str = _help("Architecture: simple-cnn (small, documented) or resnet18 (torchvision).", "simple-cnn",
+                      {"choices": ARCHS})
+    optimizer: str = _help("Optimizer.", "adam", {"choices": OPTIMIZERS})
+    lr: float = _help("Learning rate of the first (or only) phase.", 1e-3)
+    momentum: float = _help("SGD momentum (ignored by adam).", 0.9)
+    weight_decay: float = _help("L2 weight decay for either optimizer.", 0.0)
+    epochs: int = _help("Epochs of the first phase (scratch: all training; transfer/finetune: head only).", 30)
+    strategy: str = _help(
+        "scratch: random init, train all. transfer: pretrained ResNet18, train the head only. finetune: transfer for "
+        "`epochs`, then unfreeze everything for `finetune_epochs` at `finetune_lr`.", "scratch",
+        {"choices": STRATEGIES})
+    finetune_epochs: int = _help("Second-phase epochs of strategy finetune (all layers trainable).", 10)
+    finetune_lr: float = _help("Learning rate of the second phase of strategy finetune.", 1e-4)
+    weights: str | None = _help(
+        "torchvision ResNet18 state dict (.pth) for transfer/finetune.", None,
+        {"default_text": "torchvision's hub cache, <torch.hub.get_dir()>/checkpoints/resnet18-*.pth"})
+    imgsz: int = _help("Images are resized to imgsz x imgsz pixels.", 224)
+    batch: int = _help("Batch size (>= 2: BatchNorm needs two images).", 16)
+    balance: str = _help("Long tail: none; sampler (class-balanced sampling with replacement); loss (logit-adjusted "
+                         "cross-entropy, tau=1).", "none", {"choices": BALANCES})
+    augment: bool = _help("Train-time augmentation: flips, 90-degree rotations, mild colour jitter.", True)
+    seed: int = _help("Seed for init, shuffling and augmentation (recorded in metrics.json).", 0)
+    device: str = _help(device_help(), "auto")
+    out: str = _help("Parent folder of run folders.", "runs/classify")
+    name: str | None = _help("Run folder name.", None, {"default_text": "<arch>-<strategy>-<optimizer>"})
+    exist_ok: bool = _help("Replace a run folder of the same name instead of numbering a new one (-2, -3, ...).", False)
 
     def __post_init__(self) -> None:
         choices = {"arch": ARCHS, "optimizer": OPTIMIZERS, "strategy": STRATEGIES, "balance": BALANCES}
@@ -90,3 +91,32 @@ class ClassifyConfig:
     @property
     def classify_dir(self) -> Path:
         return Path(self.data) / "classify"
+
+
+@dataclass
+class ExperimentsConfig:
+    """`wood experiments classify`: where, and what every attempt of the attempts file overrides (None: its own)."""
+
+    data: str = _help("Prepared dataset folder (`wood prep --out`).")
+    out: str = _help("Folder for runs/, table.md and table.json.", "runs/experiments/classify")
+    epochs: int | None = _help("Every attempt's epochs (a quick run); fine-tune epochs scale with it.", None,
+                               {"default_text": "each attempt's own", "was": ("epochs_override",)})
+    finetune_epochs: int | None = _help("Every fine-tune attempt's second-phase epochs.", None,
+                                        {"default_text": "each attempt's own, scaled with --epochs",
+                                         "was": ("finetune_epochs_override",)})
+    imgsz: int | None = _help("Every attempt's input size.", None, {"default_text": "each attempt's own"})
+    device: str | None = _help(device_help(), None, {"default_text": "each attempt's own (auto)"})
+    weights: str | None = _help("ResNet18 state dict (.pth) for the pretrained attempts.", None,
+                                {"default_text": "torchvision's hub cache"})
+    seed: int | None = _help("Every attempt's seed.", None, {"default_text": "each attempt's own"})
+
+    def __post_init__(self) -> None:
+        if self.device is not None:
+            parse_device(self.device)
+        for key, low in (("epochs", 1), ("finetune_epochs", 0), ("imgsz", 16)):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+                raise ValueError(f"{key} must be an integer >= {low}, but got {value!r}")
+        if self.weights is not None:
+            self.weights = str(self.weights)
+        self.out = str(self.out)

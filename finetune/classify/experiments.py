@@ -19,7 +19,7 @@ from typing import Any
 
 from wood.config import read_yaml
 from wood.errors import ConfigError, WeightsError
-from wood.finetune.classify.config import ClassifyConfig
+from wood.finetune.classify.config import ClassifyConfig, ExperimentsConfig
 
 ROW_KEYS = {"exp", "strategy_text", "study"}
 SKIPPED = "skipped: no pretrained weights"
@@ -192,3 +192,9 @@ def run_experiments(
                    f"imgsz {attempts[0]['cfg'].imgsz}; device {meta['device']}", ""]
     (out / "table.md").write_text("\n".join(header) + format_table(rows) + "\n", encoding="utf-8")
     return rows
+
+
+def run_attempts(cfg: ExperimentsConfig, config_path: str | Path | None = None) -> list[dict[str, Any]]:
+    """:func:`run_experiments` as an ExperimentsConfig says (`wood experiments classify`, the demo)."""
+    return run_experiments(cfg.data, config_path, cfg.epochs, cfg.out, finetune_epochs_override=cfg.finetune_epochs,
+                           imgsz=cfg.imgsz, device=cfg.device, weights=cfg.weights, seed=cfg.seed)
