@@ -21,7 +21,8 @@ def demo(
 
     result = run_demo(out, force=force)
     total = sum(result.seconds.values())
-    console.print(f"[bold]demo finished in {total / 60:.1f} min[/bold]: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items()))
+    stages = ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
+    console.print(f"[bold]demo finished in {total / 60:.1f} min[/bold]: {stages}")
     for key, value in result.numbers.items():
         console.print(f"  {key}: {value if value is None else round(float(value), 3)}")
     report = result.runs.get("report")
