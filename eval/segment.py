@@ -20,13 +20,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from wood.console import console, track
 from wood.errors import ConfigError, DataError, MisMatchError, WeightsError
-from wood.eval.mask_metrics import dice_from_counts, iou_from_counts, mean_of, pixel_counts, precision_recall_f1, union_of
+from wood.eval.mask_metrics import (
+    dice_from_counts,
+    iou_from_counts,
+    mean_of,
+    pixel_counts,
+    precision_recall_f1,
+    union_of,
+)
 from wood.prep.coco_masks import encode_rle
 
 DEFAULT_CONF = 0.25
@@ -151,12 +158,15 @@ def yolo_predictor(yolo_run: str | Path, categories: dict[int, str], device: str
     if names != expected:
         raise MisMatchError(f"the YOLO run predicts classes {names} but the split has {expected}", run.weights)
     imgsz = run.imgsz or checkpoint_imgsz(model)
-    yolo_device = "cpu" if device == "cpu" else (device.split(":", 1)[1] if ":" in device else "0")  # Ultralytics: "0" for cuda:0
+    # Ultralytics spells cuda:0 as "0"
+    yolo_device = "cpu" if device == "cpu" else (device.split(":", 1)[1] if ":" in device else "0")
 
     def predict(rgb: np.ndarray) -> tuple[np.ndarray, list[int], list[float]]:
-        res = model.predict(np.ascontiguousarray(rgb[:, :, ::-1]), imgsz=imgsz, conf=conf, verbose=False, device=yolo_device)[0]
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        res = model.predict(bgr, imgsz=imgsz, conf=conf, verbose=False, device=yolo_device)[0]
         boxes = res.boxes.xyxy.cpu().numpy().astype(np.float32)
-        return boxes, [int(k) + 1 for k in res.boxes.cls.cpu().numpy()], [float(s) for s in res.boxes.conf.cpu().numpy()]
+        classes = [int(k) + 1 for k in res.boxes.cls.cpu().numpy()]
+        return boxes, classes, [float(s) for s in res.boxes.conf.cpu().numpy()]
 
     return predict
 
@@ -186,6 +196,27 @@ def _write_png(rgb: np.ndarray, path: Path) -> None:
     path.write_bytes(buf.tobytes())
 
 
+@dataclass
+class SegmentJob:
+    """What :func:`evaluate` loads before it predicts: the run's SAM, the split and the prompt source."""
+
+    run_dir: Path
+    split: str
+    data: Path
+    out: Path
+    images: list[Any]
+    categories: dict[int, str]
+    gt_coco: dict[str, Any]
+    predictor: Any
+    prompt: str
+    n_points: int
+    detector: Any = None
+    boxes: str = "gt"
+    conf: float | None = None
+    crop: bool = False
+    overlays: int = 2
+
+
 def evaluate(
     run_dir: str | Path,
     split: str = "test",
@@ -204,20 +235,39 @@ def evaluate(
     ``crop_to_box`` zeroes mask pixels outside each prompt box (+5% margin); point prompts
     (``--prompt points`` runs with GT) are never cropped.
     """
-    import torch
+    job = load_job(run_dir, split, boxes, data, out, overlays, device, conf, crop_to_box)
+    scorer, results, drawn = SegmentScorer(job.categories), [], {}
+    for rgb, r, prompt_boxes in predict_split(job):
+        scorer.add(r)
+        results.extend(rle_results(r))
+        write_overlay(job, drawn, rgb, r, prompt_boxes)
+    summary = summarise(job, scorer, results)
+    write_summary(job.out, summary)
+    return summary
 
-    from wood.device import resolve_device
-    from wood.eval.yolo_run import check_out_folder, check_split
-    from wood.finetune.sam.data import build_prompts, image_tensor, load_split, read_coco, resize_image, to_model_frame
-    from wood.finetune.sam.io import DECODER_FILE, load_run, read_run_config
-    from wood.finetune.sam.models import decode_masks
-    from wood.prep.imageio import read_image_rgb
+
+def check_options(split: str, conf: float, overlays: int) -> None:
+    from wood.eval.yolo_run import check_split
 
     check_split(split)
     if not 0.0 < conf < 1.0:
         raise ConfigError(f"conf must be in (0, 1), but got {conf}")
     if overlays < 0:
         raise ConfigError(f"overlays must be >= 0, but got {overlays}")
+
+
+def load_job(run_dir: str | Path, split: str, boxes: str, data: str | Path | None, out: str | Path | None,
+             overlays: int, device: str, conf: float, crop_to_box: bool) -> SegmentJob:
+    """Check the options and the run, read the split, load the detector (``boxes`` a YOLO run) and the run's
+    SAM; the output folder is made last."""
+    from wood.device import resolve_device
+    from wood.eval.yolo_run import check_out_folder
+    from wood.finetune.sam.data import load_split
+    from wood.prep.coco_split import read_coco
+    from wood.finetune.sam.io import DECODER_FILE, load_run, read_run_config
+    from wood.finetune.sam.predictor import SamPredictor
+
+    check_options(split, conf, overlays)
     device = resolve_device(device)
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -233,66 +283,93 @@ def evaluate(
     detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, conf)  # before SAM loads
     sam, cfg = load_run(run_dir, device)
     (out / "overlays").mkdir(parents=True, exist_ok=True)
-    target = sam.image_encoder.img_size
-    crop = bool(crop_to_box and not (detector is None and cfg.prompt == "points"))
-    scorer = SegmentScorer(categories)
-    results: list[dict[str, Any]] = []
-    drawn: dict[str, int] = {}
-    for image in track(images, f"segment {split}"):
-        rgb = read_image_rgb(image.path)
-        if rgb.shape[:2] != image.original_size:
-            raise MisMatchError(f"image is {rgb.shape[1]}x{rgb.shape[0]} but the COCO file says {image.width}x{image.height}", image.path)
-        if detector is None:
-            prompt_boxes = np.stack([i.bbox_xyxy for i in image.instances]) if image.instances else np.zeros((0, 4), np.float32)
-            classes = [i.category_id for i in image.instances]
-            det_scores = [1.0] * len(classes)
-        else:
-            prompt_boxes, classes, det_scores = detector(rgb)
-        masks = np.zeros((0, *image.original_size), bool)
-        scores: list[float] = []
-        if len(classes):
-            small = resize_image(rgb, target)
-            with torch.no_grad():
-                embedding = sam.image_encoder(image_tensor(sam, small, device))
-                if detector is None and cfg.prompt == "points":
-                    p = build_prompts(image.instances, image.original_size, target, "points", cfg.n_points)
-                    logits, iou_pred = decode_masks(sam, embedding, small.shape[:2], image.original_size,
-                                                    points_xy=torch.from_numpy(p["points"]).to(device),
-                                                    point_labels=torch.from_numpy(p["labels"]).to(device))
-                else:
-                    b = torch.from_numpy(to_model_frame(prompt_boxes, image.original_size, target)).to(device)
-                    logits, iou_pred = decode_masks(sam, embedding, small.shape[:2], image.original_size, boxes_xyxy=b,
-                                                    box_mask=cfg.box_mask_prompt)
-            masks = (logits[:, 0] > 0).cpu().numpy()
-            if crop:
-                masks = crop_masks_to_boxes(masks, prompt_boxes, CROP_MARGIN)
-            scores = [float(q) * s for q, s in zip(iou_pred[:, 0].clamp(0, 1).cpu().tolist(), det_scores)]
-        gt_masks = np.stack([i.mask for i in image.instances]) if image.instances else np.zeros((0, *image.original_size), bool)
-        r = ImageResult(image.image_id, image.file_name, gt_masks, [i.category_id for i in image.instances],
-                        masks, list(classes), scores, paired=detector is None)
-        scorer.add(r)
-        results.extend(rle_results(r))
-        label = categories[r.gt_classes[0]] if r.gt_classes else "good"
-        if drawn.get(label, 0) < overlays:
-            drawn[label] = drawn.get(label, 0) + 1
-            _write_png(draw_overlay(rgb, r, prompt_boxes), out / "overlays" / f"{Path(image.file_name).stem}.png")
+    gt_points = detector is None and cfg.prompt == "points"
+    return SegmentJob(run_dir, split, data, out, images, categories, gt_coco,
+                      SamPredictor(sam, device, box_mask=cfg.box_mask_prompt), cfg.prompt, cfg.n_points, detector,
+                      boxes, None if detector is None else conf, bool(crop_to_box and not gt_points), overlays)
 
+
+def predict_split(job: SegmentJob) -> Iterator[tuple[np.ndarray, ImageResult, np.ndarray]]:
+    """(RGB image, its result, its prompt boxes) for every image of the split, one image in memory at a time."""
+    from wood.finetune.sam.data import read_rgb
+
+    for image in track(job.images, f"segment {job.split}"):
+        rgb = read_rgb(image)
+        result, prompt_boxes = predict_image(job, image, rgb)
+        yield rgb, result, prompt_boxes
+
+
+def prompt_source(job: SegmentJob, image: Any, rgb: np.ndarray) -> tuple[np.ndarray, list[int], list[float], dict]:
+    """Prompt boxes (N, 4) in the original frame, their classes and confidences, and the model-frame prompts:
+    GT instances (boxes or points, as the run was trained) or the detector's boxes."""
+    from wood.finetune.sam.data import box_prompts, build_prompts
+
+    target = job.predictor.target
+    if job.detector is not None:
+        boxes, classes, scores = job.detector(rgb)
+        return boxes, classes, scores, box_prompts(boxes, image.original_size, target)
+    boxes = np.stack([i.bbox_xyxy for i in image.instances]) if image.instances else np.zeros((0, 4), np.float32)
+    classes = [i.category_id for i in image.instances]
+    prompts = build_prompts(image.instances, image.original_size, target, job.prompt, job.n_points) if classes else {}
+    return boxes, classes, [1.0] * len(classes), prompts
+
+
+def predict_image(job: SegmentJob, image: Any, rgb: np.ndarray) -> tuple[ImageResult, np.ndarray]:
+    """SAM's masks for one image, with scores = SAM's IoU prediction x the detector's confidence."""
+    prompt_boxes, classes, det_scores, prompts = prompt_source(job, image, rgb)
+    masks, scores = np.zeros((0, *image.original_size), bool), []
+    if len(classes):
+        masks, iou = sam_masks(job.predictor, rgb, prompts)
+        if job.crop:
+            masks = crop_masks_to_boxes(masks, prompt_boxes, CROP_MARGIN)
+        scores = [q * s for q, s in zip(iou, det_scores)]
+    gt_masks = np.zeros((0, *image.original_size), bool)
+    if image.instances:
+        gt_masks = np.stack([i.mask for i in image.instances])
+    result = ImageResult(image.image_id, image.file_name, gt_masks, [i.category_id for i in image.instances],
+                         masks, list(classes), scores, paired=job.detector is None)
+    return result, prompt_boxes
+
+
+def sam_masks(predictor: Any, rgb: np.ndarray, prompts: dict[str, np.ndarray]) -> tuple[np.ndarray, list[float]]:
+    """Binary masks (N, H, W) at logit 0 and SAM's IoU predictions, clamped to [0, 1]."""
+    import torch
+
+    with torch.inference_mode():
+        predictor.set_image(rgb)
+        logits, iou_pred = predictor.predict(prompts)
+    return (logits[:, 0] > 0).cpu().numpy(), iou_pred[:, 0].clamp(0, 1).cpu().tolist()
+
+
+def write_overlay(job: SegmentJob, drawn: dict[str, int], rgb: np.ndarray, r: ImageResult, boxes: np.ndarray) -> None:
+    """overlays/<stem>.png for the first ``job.overlays`` images of each class (``drawn`` counts them)."""
+    label = job.categories[r.gt_classes[0]] if r.gt_classes else "good"
+    if drawn.get(label, 0) < job.overlays:
+        drawn[label] = drawn.get(label, 0) + 1
+        _write_png(draw_overlay(rgb, r, boxes), job.out / "overlays" / f"{Path(r.file_name).stem}.png")
+
+
+def summarise(job: SegmentJob, scorer: SegmentScorer, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """segment_metrics.json: the scorer's summary, COCO segm AP, and what was evaluated how."""
     from wood.eval.coco_metrics import coco_eval
 
     summary = scorer.summary()
-    summary["segm"] = coco_eval(gt_coco, results, "segm")
+    summary["segm"] = coco_eval(job.gt_coco, results, "segm")
     summary.update({
-        "run": str(run_dir), "split": split, "data": str(data),
-        "boxes": "gt" if detector is None else str(boxes),
-        "prompt": cfg.prompt if detector is None else "box",
-        "conf": None if detector is None else conf, "images": len(images),
-        "crop_to_box": crop,
+        "run": str(job.run_dir), "split": job.split, "data": str(job.data),
+        "boxes": "gt" if job.detector is None else str(job.boxes),
+        "prompt": job.prompt if job.detector is None else "box",
+        "conf": job.conf, "images": len(job.images),
+        "crop_to_box": job.crop,
     })
-    summary["files"] = {"json": str(out / "segment_metrics.json"), "overlays": str(out / "overlays")}
+    summary["files"] = {"json": str(job.out / "segment_metrics.json"), "overlays": str(job.out / "overlays")}
+    return summary
+
+
+def write_summary(out: Path, summary: dict[str, Any]) -> None:
     (out / "segment_metrics.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     console.print(format_summary(summary))
     console.print(f"metrics and overlays written to {out}")
-    return summary
 
 
 def _fmt(value: Any) -> str:
@@ -306,7 +383,8 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append(f"{name:<12} {_fmt(v['iou']):>8} {_fmt(v['dice']):>8} {_fmt(v['instance_iou']):>9}")
     lines.append(
         f"mIoU {_fmt(s['mIoU'])}  mDice {_fmt(s['mDice'])}  instance mIoU {_fmt(s['instance_mIoU'])}  "
-        f"pixel F1 {_fmt(s['pixel']['f1'])} (good images with false alarms: {s['pixel']['good_images_with_false_alarm']}/"
+        f"pixel F1 {_fmt(s['pixel']['f1'])} "
+        f"(good images with false alarms: {s['pixel']['good_images_with_false_alarm']}/"
         f"{s['pixel']['good_images']})  segm mAP50 {_fmt(s['segm']['mAP50'])} mAP50-95 {_fmt(s['segm']['mAP50-95'])}"
     )
     return "\n".join(lines)

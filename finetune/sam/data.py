@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from wood.errors import DataError
+from wood.errors import DataError, MisMatchError
 from wood.prep.coco_masks import segmentation_to_mask
 from wood.prep.coco_split import coco_path, images_dir, read_coco
 
@@ -170,11 +170,16 @@ def build_prompts(
         boxes = np.stack([inst.bbox_xyxy for inst in instances]).astype(np.float32)
         if rng is not None:
             boxes = jitter_boxes(boxes, original_size, box_jitter, rng)
-        return {"boxes": to_model_frame(boxes, original_size, target)}
+        return box_prompts(boxes, original_size, target)
     if prompt == "points":
         points = np.stack([sample_points(inst.mask, n_points, rng) for inst in instances])
         return {"points": to_model_frame(points, original_size, target), "labels": np.ones(points.shape[:2], np.int64)}
     raise ValueError(f"prompt must be 'box' or 'points', but got {prompt!r}")
+
+
+def box_prompts(boxes_xyxy: np.ndarray, original_size: tuple[int, int], target: int) -> dict[str, np.ndarray]:
+    """XYXY boxes (N, 4) of the original image (a detector's, or GT) as box prompts in the model frame."""
+    return {"boxes": to_model_frame(boxes_xyxy, original_size, target)}
 
 
 def flip_sample(
@@ -206,15 +211,19 @@ class ImageCache:
 
     def get(self, image: SamImage) -> np.ndarray:
         if image.image_id not in self._items:
-            from wood.prep.imageio import read_image_rgb
-
-            rgb = read_image_rgb(image.path)
-            if rgb.shape[:2] != image.original_size:
-                raise DataError(
-                    f"image is {rgb.shape[1]}x{rgb.shape[0]} but the COCO file says {image.width}x{image.height}", image.path
-                )
-            self._items[image.image_id] = resize_image(rgb, self.target)
+            self._items[image.image_id] = resize_image(read_rgb(image), self.target)
         return self._items[image.image_id]
+
+
+def read_rgb(image: SamImage) -> np.ndarray:
+    """The image file as uint8 (H, W, 3) RGB; a size other than its COCO entry's is a MisMatchError."""
+    from wood.prep.imageio import read_image_rgb
+
+    rgb = read_image_rgb(image.path)
+    if rgb.shape[:2] != image.original_size:
+        size = f"{rgb.shape[1]}x{rgb.shape[0]} but the COCO file says {image.width}x{image.height}"
+        raise MisMatchError(f"image is {size}", image.path)
+    return rgb
 
 
 def image_tensor(sam: Any, resized_rgb: np.ndarray, device: str) -> Any:
