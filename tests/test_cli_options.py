@@ -213,7 +213,7 @@ def test_a_missing_required_field_is_one_line(capsys):
     assert exc.value.code == 2 and err.count("\n") == 1 and "--data" in err, err
 
 
-DEMO_WHERE = {"out": "o", "data": "d"}  # what the demo fills in (build_config ignores keys a class lacks)
+DEMO_WHERE = {"out": "o", "data": "d", "name": "n"}  # what the demo fills in (build_config ignores keys a class lacks)
 
 
 @pytest.mark.parametrize("stage", ["synth", "prep", "yolo", "world", "sam", "classify"])

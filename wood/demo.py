@@ -44,10 +44,10 @@ def stage_config_classes() -> dict[str, type]:
             "classify": ExperimentsConfig}
 
 
-def stage_config(name: str, folder: Path | None = None, **where: Any) -> Any:
-    """The settings of demo stage ``name``: its demo_<name>.yaml (see :func:`demo_config`) through the one loader
+def stage_config(stage: str, folder: Path | None = None, /, **where: Any) -> Any:
+    """The settings of demo ``stage``: its demo_<stage>.yaml (see :func:`demo_config`) through the one loader
     (wood.config.build_config), with ``where`` (data, out, name) filled in. A typo is one ConfigError line."""
-    return build_config(stage_config_classes()[name], demo_config(name, folder), **where)
+    return build_config(stage_config_classes()[stage], demo_config(stage, folder), **where)
 
 
 @dataclass
