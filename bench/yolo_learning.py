@@ -81,7 +81,7 @@ def main() -> None:
     stats = json.loads((prep / "stats.json").read_text())
     cfg = YoloConfig(
         data=prep, model=args.model, task="detect", epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
-        device=args.device, seed=args.seed, workers=args.workers, patience=1000, out=work / "runs", overwrite=True,
+        device=args.device, seed=args.seed, workers=args.workers, patience=1000, out=work / "runs", exist_ok=True,
         name="learning", plots=False,
         train_args={"time": args.minutes / 60.0, "warmup_epochs": args.warmup_epochs, **json.loads(args.train_args)},
     )

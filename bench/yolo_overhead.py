@@ -89,7 +89,7 @@ def main() -> None:
         t = time.perf_counter()
         Model.train = timed("wood")
         try:
-            train(YoloConfig(data=prep, model=args.model, out=work / "wood", name=tag, overwrite=True, **common))
+            train(YoloConfig(data=prep, model=args.model, out=work / "wood", name=tag, exist_ok=True, **common))
         finally:
             Model.train = original_train
         return time.perf_counter() - t

@@ -71,7 +71,7 @@ def main() -> None:
     prep = make_data(work, args.per_defect, args.good, args.size, args.seed)
     stats = json.loads((prep / "stats.json").read_text())
     common = dict(data=prep, task="detect", epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
-                  seed=args.seed, workers=2, patience=1000, out=work / "runs", overwrite=True, plots=False,
+                  seed=args.seed, workers=2, patience=1000, out=work / "runs", exist_ok=True, plots=False,
                   train_args={"time": args.minutes / 60.0})
     out: dict = {"device": args.device, "cpu_count": os.cpu_count(), "minutes_each": args.minutes,
                  "split_images": {k: v["images"] for k, v in stats["splits"].items()}}

@@ -48,6 +48,7 @@ def test_scratch_one_epoch_writes_run_folder(tiny, tmp_path, arch, optimizer):
     assert [m[s]["n"] for s in ("train", "val", "test")] == [18, 6, 12]
     assert set(m["test"]["per_class"]) == {"color", "combined", "good", "hole", "liquid", "scratch"}
     assert 0.0 <= m["test"]["acc"] <= 1.0 and m["seed"] == 0
+    assert (m["kind"], m["schema"], m["data"]) == ("classify", 1, str(tiny["data"].resolve()))
     assert m["phases"][0]["trainable_params"] == m["phases"][0]["total_params"]
 
 

@@ -229,8 +229,9 @@ def _classify(data, tmp, *extra):
 
 
 def _yolo_name_taken(w, tmp):
+    """A taken --name gets -2 (wood.runs); --exist-ok would replace it, but it is not a wood run."""
     user_folder(tmp / "out", "detect")
-    return _yolo(w.prep, tmp, "--name", "detect")
+    return _yolo(w.prep, tmp, "--name", "detect", "--exist-ok")
 
 
 def _yolo_bad_manifest(w, tmp):
@@ -386,6 +387,7 @@ NEEDLES = {  # rows whose line must also say this (the rest: any one `error:` li
     "sam-config-wrong-type": "cfg.yaml: lora_r must be an int, but got 'four'",
     "classify-config-wrong-type": "cfg.yaml: lr must be a float, but got 'fast'",
     "predict-corrupt-image": "b_bad.png: not a readable image",
+    "yolo-run-name-is-a-user-folder": "is not a wood run output",
 }
 
 TABLE = [pytest.param(case, id=name) for name, case in {**PREP, **FINETUNE, **EVAL}.items()] + list(CLICK_USAGE.values())

@@ -138,6 +138,7 @@ def test_train_run_folder_resume_and_merge(prep, tmp_path):
     assert {"adapter_model.safetensors", "adapter_config.json", "mask_decoder.safetensors", "base_model.safetensors", "sam_merged.pth"} <= files
     metrics = json.loads((run / "metrics.json").read_text())
     assert len(metrics["history"]) == 1 and "val_instance_iou" in metrics["history"][0]
+    assert (metrics["kind"], metrics["schema"]) == ("sam", 1)
     assert metrics["params"]["encoder_added_trainable"] > 0
 
     again = train(_cfg(prep, tmp_path, adapter="lora", epochs=2, val_split="val", name="r", resume=True))
@@ -146,7 +147,7 @@ def test_train_run_folder_resume_and_merge(prep, tmp_path):
     assert [h["epoch"] for h in metrics["history"]] == [1, 2]
     assert metrics["history"][1]["updates"] == 2 * metrics["history"][0]["updates"]
 
-    assert train(_cfg(prep, tmp_path, adapter="lora", epochs=1, max_steps=1, name="r")).name == "r2"  # never mixes
+    assert train(_cfg(prep, tmp_path, adapter="lora", epochs=1, max_steps=1, name="r")).name == "r-2"  # never mixes
     with pytest.raises(MisMatchError, match="adapter"):
         train(_cfg(prep, tmp_path, adapter="decoder", epochs=3, name="r", resume=True))
 

@@ -47,12 +47,13 @@ def test_training_writes_the_run_folder(detect_run: Path, prepared: Path):
     assert Path(data["path"]).is_absolute() and Path(data["path"]) == (prepared / "yolo").resolve()
     metrics = json.loads((detect_run / "metrics.json").read_text())
     assert metrics["epochs_run"] == 1 and metrics["task"] == "detect"
+    assert (metrics["kind"], metrics["schema"]) == ("yolo", 1) and metrics["data"] == str(prepared.resolve())
     assert metrics["classes"] == json.loads((prepared / "manifest.json").read_text())["classes"]
     assert 0.0 <= metrics["val"]["mAP50"] <= 1.0
     assert metrics["device"] == "cpu"  # the resolved device, for the report's cost column
     assert 2_500_000 < metrics["params"]["trainable"] <= metrics["params"]["total"] < 3_500_000  # yolov8n
     config = yaml.safe_load((detect_run / "config.yaml").read_text())
-    assert config["imgsz"] == 64 and config["balance"] is True
+    assert config["imgsz"] == 64 and config["balance"] is True and config["data"] == str(prepared.resolve())
     train_list = (detect_run / "train_list.txt").read_text().split()
     n_train = len(list((prepared / "yolo" / "images" / "train").iterdir()))
     assert len(train_list) >= n_train and set(map(Path, train_list)) == {p.resolve() for p in (prepared / "yolo" / "images" / "train").iterdir()}
@@ -103,10 +104,10 @@ def test_predict_writes_overlays_and_json(detect_run: Path, prepared: Path, no_n
 
 
 def test_existing_run_folder_is_not_mixed(detect_run: Path, prepared: Path):
-    from wood.finetune.yolo.train import train
+    from wood.finetune.yolo.train import make_run_dir
 
-    with pytest.raises(ConfigError, match="run folder exists"):
-        train(tiny_cfg(prepared, detect_run.parent, name=detect_run.name))
+    again = make_run_dir(tiny_cfg(prepared, detect_run.parent, name=detect_run.name))
+    assert again.name == f"{detect_run.name}-2" and (detect_run / "weights" / "best.pt").is_file()
 
 
 @pytest.mark.slow

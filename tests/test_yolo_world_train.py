@@ -51,6 +51,7 @@ def test_world_training_writes_a_run(world_run: Path):
         assert (world_run / name).is_file(), name
     metrics = json.loads((world_run / "metrics.json").read_text())
     assert metrics["world"] is True and metrics["epochs_run"] == 1
+    assert (metrics["kind"], metrics["schema"]) == ("yolo", 1)
     record = json.loads((world_run / "text_prompts.json").read_text())
     wood_yaml = load_dataset_config("wood")
     assert record["encoder"] == "minilm" and record["classes"] == CLASSES

@@ -24,7 +24,6 @@ confusion_test.png (plus confusion_val.png when there is a val split).
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from wood.finetune.classify.models import (
     unfreeze_all,
 )
 from wood.outdir import atomic_output
+from wood.runs import MARKER_KIND, choose_run_dir, is_legacy_run, write_metrics_json
 from wood.torchutil import count_params
 
 LOGIT_ADJUST_TAU = 1.0
@@ -180,22 +180,8 @@ def train_epoch(model, data: SplitData, cfg: ClassifyConfig, phase: Phase, optim
 
 
 def run_dir_for(cfg: ClassifyConfig) -> Path:
-    """The final run folder. Without exist_ok a taken name gets -2, -3..."""
-    parent = Path(cfg.out)
-    final = parent / cfg.run_name
-    if not cfg.exist_ok:
-        n = 2
-        while final.exists():
-            final = parent / f"{cfg.run_name}-{n}"
-            n += 1
-    return final
-
-
-def _is_legacy_run(folder: Path) -> bool:
-    """A classification run written before output markers: exactly what train() writes."""
-    names = {p.name for p in folder.iterdir()}
-    return {"weights.pt", "config.yaml", "metrics.json"} <= names and all(
-        n in ("weights.pt", "config.yaml", "metrics.json") or n.startswith("confusion_") for n in names)
+    """The final run folder (wood.runs' policy): a taken name gets -2, -3... unless exist_ok."""
+    return choose_run_dir(cfg.out, cfg.run_name, exist_ok=cfg.exist_ok)
 
 
 def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] | None = None) -> Path:
@@ -223,7 +209,7 @@ def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] |
     log_prior = torch.log(torch.tensor(counts, dtype=torch.float32).clamp(min=1) / max(sum(counts), 1)).to(device)
 
     final = run_dir_for(cfg)
-    with atomic_output(final, "run", inputs=[cfg.data], legacy=_is_legacy_run) as tmp:
+    with atomic_output(final, MARKER_KIND, inputs=[cfg.data], legacy=is_legacy_run) as tmp:
         history, phase_log = [], []
         start = time.time()
         total_epochs = sum(p.epochs for p in plan_phases(cfg))
@@ -246,7 +232,7 @@ def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] |
         bn_layers = 0 if last.head_only else recalibrate_batchnorm(model, splits["train"].images, device, cfg.batch)
         elapsed = time.time() - start
 
-        metrics: dict[str, Any] = {"classes": classes, "seed": cfg.seed, "device": str(device)}
+        metrics: dict[str, Any] = {"classes": classes, "seed": cfg.seed, "device": str(device), "data": cfg.data}
         for split in SPLITS:
             data = splits[split]
             preds = predict(model, data.images, device) if len(data) else np.zeros((0,), dtype=np.int64)
@@ -267,7 +253,7 @@ def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] |
         torch.save({"format": WEIGHTS_FORMAT, "arch": cfg.arch, "classes": classes, "imgsz": cfg.imgsz,
                     "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, tmp / "weights.pt")
         write_config(cfg, tmp / "config.yaml")
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        write_metrics_json(tmp, "classify", metrics)
     acc = {s: metrics[s]["acc"] for s in SPLITS}
     console.print(f"{final}: " + "  ".join(f"{s} {a:.1%}" for s, a in acc.items() if a is not None))
     return final

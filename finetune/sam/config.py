@@ -102,6 +102,8 @@ class SamTrainConfig:
     name: str | None = _help("run name; an existing run gets a numbered new name", None,
                              {"default_text": "<model>-<adapter>"})
     resume: bool = _help("continue the run <out>/<name> from checkpoints/last.pt", False)
+    exist_ok: bool = _help(
+        "replace an existing run folder of the same name (only one wood wrote) instead of numbering a new one", False)
     merge: bool = _help("also export weights/sam_merged.pth, a plain SAM state dict (lora and decoder modes)", False)
 
     def __post_init__(self) -> None:
@@ -131,6 +133,8 @@ class SamTrainConfig:
             raise ValueError("lr must be > 0 and weight_decay, warmup_steps, box_jitter >= 0")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, but got {self.max_steps}")
+        if self.resume and self.exist_ok:
+            raise ValueError("resume and exist_ok exclude each other")
         if self.val_split in ("", "none", "None"):
             self.val_split = None
         self.adapter_settings()  # validates the adapter fields

@@ -6,8 +6,8 @@ per-image work; tests drive it directly on hand-made data.
 
 from __future__ import annotations
 
-import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,37 +24,54 @@ from wood.finetune.sam.data import SamImage, coco_path, load_split
 from wood.finetune.sam.io import save_base, save_weights
 from wood.finetune.sam.models import load_sam
 from wood.finetune.sam.trainer import SamTrainer, updates_per_epoch
+from wood.runs import absolute_path, create_run_dir, finish_run_dir, write_metrics_json
+
+
+PATH_KEYS = ("data", "checkpoint")
+"""RESUME_FIXED keys that hold paths: a run stores them absolute, so they are compared as absolute paths."""
+
+
+def resume_mismatch(saved: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    """The RESUME_FIXED keys on which the config ``ours`` differs from a run's ``saved`` config.
+
+    Paths are compared as absolute paths (``--checkpoint sam.pth`` is the run's ``/abs/sam.pth``);
+    no checkpoint in ``ours`` means the run's own.
+    """
+
+    def norm(key: str, value: Any) -> Any:
+        return absolute_path(value) if key in PATH_KEYS and isinstance(value, str) and value else value
+
+    return [k for k in RESUME_FIXED
+            if not (k == "checkpoint" and ours.get(k) is None) and norm(k, saved.get(k)) != norm(k, ours.get(k))]
+
+
+def check_resume(cfg: SamTrainConfig) -> Path:
+    """The run ``--resume`` continues: it must hold checkpoints/last.pt and a config that agrees on RESUME_FIXED.
+    Creates and changes nothing."""
+    base = Path(cfg.out) / cfg.run_name
+    if not (base / "checkpoints" / "last.pt").is_file():
+        raise ConfigError("--resume: no checkpoints/last.pt in this run; drop --resume to start it", base)
+    differ = resume_mismatch(read_yaml(base / "config.yaml"), config_to_dict(cfg))
+    if differ:
+        raise MisMatchError(f"--resume with different settings {differ} than the run was started with",
+                            base / "config.yaml")
+    return base
 
 
 def prepare_run_dir(cfg: SamTrainConfig) -> Path:
-    """``out/name``; with ``resume`` it must exist with a checkpoint and a matching config, otherwise
-    an existing name gets a number (name2, name3, ...) so runs never mix."""
-    base = Path(cfg.out) / cfg.run_name
-    if cfg.resume:
-        if not (base / "checkpoints" / "last.pt").is_file():
-            raise ConfigError("--resume: no checkpoints/last.pt in this run; drop --resume to start it", base)
-        saved = read_yaml(base / "config.yaml")
-        ours = config_to_dict(cfg)
-        differ = [k for k in RESUME_FIXED if saved.get(k) != ours.get(k) and not (k == "checkpoint" and ours.get(k) is None)]
-        if differ:
-            raise MisMatchError(f"--resume with different settings {differ} than the run was started with", base / "config.yaml")
-        return base
-    run_dir, n = base, 1
-    while run_dir.exists():
-        n += 1
-        run_dir = base.with_name(f"{base.name}{n}")
-    run_dir.mkdir(parents=True)
-    return run_dir
-
-
-def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
-    tmp = run_dir / "metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    tmp.replace(run_dir / "metrics.json")
+    """The run folder of ``cfg`` by wood.runs' policy: reopened with ``resume`` (call :func:`check_resume`
+    first), replaced with ``exist_ok`` (a wood run only), else new: ``name``, or ``name-2``, ``-3``... when taken."""
+    inputs = [Path(cfg.data)] if cfg.data else []
+    return create_run_dir(cfg.out, cfg.run_name, exist_ok=cfg.exist_ok, resume=cfg.resume, inputs=inputs)
 
 
 def train(cfg: SamTrainConfig) -> Path:
-    """Fine-tune SAM as ``cfg`` says. Returns the run folder (config.yaml, metrics.json, weights/)."""
+    """Fine-tune SAM as ``cfg`` says. Returns the run folder (config.yaml, metrics.json, weights/).
+
+    ``cfg`` itself is not changed: the run records a copy with the dataset and checkpoint as absolute paths.
+    """
+    if cfg.data:
+        cfg = replace(cfg, data=absolute_path(cfg.data))  # eval and report find it from any working folder
     device = resolve_device(cfg.device)
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)  # process-wide: eval in the same process keeps it
@@ -71,11 +88,12 @@ def train(cfg: SamTrainConfig) -> Path:
 
     # A missing or unfitting checkpoint fails here, before a new run folder exists (--resume
     # checks its run first, creating nothing, so a wrong --name says so before any model loads).
-    resume_dir = prepare_run_dir(cfg) if cfg.resume else None
+    if cfg.resume:
+        check_resume(cfg)
     sam, source = load_sam(cfg.model, cfg.checkpoint, cfg.random_init, cfg.imgsz, cfg.patch_size)
-    run_dir = resume_dir if resume_dir is not None else prepare_run_dir(cfg)
     if source != "random":
-        cfg.checkpoint = str(Path(source).resolve())
+        cfg = replace(cfg, checkpoint=absolute_path(source))
+    run_dir = prepare_run_dir(cfg)
     if source == "random" and not cfg.resume:
         save_base(sam, run_dir / "weights")
     elif source == "random" and cfg.resume:
@@ -91,7 +109,8 @@ def train(cfg: SamTrainConfig) -> Path:
     per_epoch = updates_per_epoch(len(train_images), cfg.batch, cfg.accumulate)
     total_updates = per_epoch * cfg.epochs if cfg.max_steps is None else min(per_epoch * cfg.epochs, cfg.max_steps)
     trainer = SamTrainer(cfg, sam, device, total_updates, run_dir / "embeddings")
-    metrics: dict[str, Any] = {"params": report, "source": source, "device": device, "history": [], "best": None}
+    metrics: dict[str, Any] = {"params": report, "source": source, "device": device, "data": cfg.data, "history": [],
+                               "best": None}
     start_epoch = 0
     if cfg.resume:
         state = torch.load(run_dir / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
@@ -122,12 +141,13 @@ def train(cfg: SamTrainConfig) -> Path:
         state = trainer.state() | {"epoch": epoch, "metrics": metrics}
         torch.save(state, run_dir / "checkpoints" / "last.tmp")
         (run_dir / "checkpoints" / "last.tmp").replace(run_dir / "checkpoints" / "last.pt")
-        write_metrics(run_dir, metrics)
+        write_metrics_json(run_dir, "sam", metrics)
 
     if cfg.merge:
         from wood.finetune.sam.io import export_merged
 
         metrics["merged"] = str(export_merged(run_dir))
-        write_metrics(run_dir, metrics)
+        write_metrics_json(run_dir, "sam", metrics)
+    finish_run_dir(run_dir)
     console.print(f"run saved to {run_dir}")
     return run_dir

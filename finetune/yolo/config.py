@@ -53,7 +53,9 @@ class YoloConfig:
     out: Path = _help("Folder holding run folders.", default=Path("runs/yolo"))
     name: str | None = _help("Run folder name.", {"default_text": "<task> (world with --world)"}, default=None)
     resume: bool = _help("Resume the interrupted run named by --name from its weights/last.pt.", default=False)
-    overwrite: bool = _help("Delete an existing run folder of the same name and start clean.", default=False)
+    exist_ok: bool = _help(
+        "Replace an existing run folder of the same name (only one wood wrote) instead of numbering a new one.",
+        default=False)
     balance: bool = _help("Oversample rare classes: repeat train images of rare classes (see finetune/yolo/balance.py).", default=False)
     balance_max_repeat: int = _help("Most times one image is repeated by --balance.", default=4)
     weights_dir: Path | None = _help(
@@ -102,8 +104,8 @@ class YoloConfig:
             raise ValueError(f"name must be a plain folder name, but got {self.name!r}")
         if self.resume and self.name is None:
             raise ValueError("resume needs --name: the run folder to resume")
-        if self.resume and self.overwrite:
-            raise ValueError("resume and overwrite exclude each other")
+        if self.resume and self.exist_ok:
+            raise ValueError("resume and exist_ok exclude each other")
         if not isinstance(self.train_args, dict):
             raise ValueError(f"train_args must be a mapping, but got {type(self.train_args).__name__}")
         if self.text_encoder not in TEXT_ENCODERS:

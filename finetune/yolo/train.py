@@ -1,14 +1,14 @@
 """`wood finetune yolo`: fine-tune Ultralytics YOLO (detect or segment) on a `wood prep` folder.
 
-``train(cfg) -> run_dir`` writes one run folder::
+``train(cfg) -> run_dir`` writes one run folder (named and replaced as wood.runs says)::
 
-    <out>/<name>/
+    <out>/<name>/      (<name>-2, -3... when <name> is taken, unless exist_ok)
       config.yaml      the resolved YoloConfig
       data.yaml        the data.yaml given to Ultralytics (absolute path; balanced train list)
       train_list.txt   only with --balance: the repeated train images
       args.yaml, results.csv, *.png     Ultralytics' own outputs
       weights/best.pt, weights/last.pt
-      metrics.json     final val metrics of best.pt, classes, dataset, timing
+      metrics.json     kind "yolo", schema; final val metrics of best.pt, classes, dataset (absolute), timing
 
 YOLO-World (``cfg.world``) plugs in through ``wood.finetune.yolo.world.train_world(cfg,
 data_yaml, run_dir)``, which trains and returns the Ultralytics model (with ``.trainer``);
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
 
 from wood.config import config_to_dict, write_config
 from wood.device import check_device
@@ -29,44 +29,19 @@ from wood.errors import ConfigError, DataError
 from wood.finetune.yolo.config import YoloConfig
 from wood.finetune.yolo.data import check_prep_folder, manifest_sha256, write_run_data_yaml
 from wood.finetune.yolo.model import check_train_args, load_model, resolve_model, train_kwargs
-from wood.outdir import check_replaceable, prepare_parent, remove_tree, write_marker
+from wood.runs import absolute_path, create_run_dir, finish_run_dir, write_metrics_json
 from wood.torchutil import param_counts
 
 
 
 # ---------------------------------------------------------------- run folder
-def next_run_dir(out: Path, base: str) -> Path:
-    """``out/base``, or ``out/base-2``, ``-3``... the first that does not exist."""
-    candidate, n = out / base, 2
-    while candidate.exists():
-        candidate, n = out / f"{base}-{n}", n + 1
-    return candidate
-
-
 def make_run_dir(cfg: YoloConfig) -> Path:
-    """Create (or, with --resume, find) the run folder; never mix two trainings in one folder."""
-    if cfg.name is None:
-        run_dir = next_run_dir(cfg.out, "world" if cfg.world else cfg.task)
-    else:
-        run_dir = cfg.out / cfg.name
-    if cfg.resume:
-        if not (run_dir / "weights" / "last.pt").is_file():
-            raise ConfigError("nothing to resume: no weights/last.pt in the run folder", run_dir)
-        return run_dir.resolve()
-    prepare_parent(run_dir)
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not cfg.overwrite:
-            raise ConfigError("run folder exists; pass --resume to continue it, --overwrite to start clean, or another --name", run_dir)
-        check_replaceable(run_dir, "run", inputs=[cfg.data], legacy=is_legacy_run)
-        remove_tree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_marker(run_dir, "run", state="building", open_=True)  # Ultralytics fills it; closed when training ends
+    """Create (or, with --resume, reopen) the run folder by wood.runs' policy; two trainings never mix."""
+    name = cfg.name or ("world" if cfg.world else cfg.task)
+    if cfg.resume and not (cfg.out / name / "weights" / "last.pt").is_file():
+        raise ConfigError("nothing to resume: no weights/last.pt in the run folder", cfg.out / name)
+    run_dir = create_run_dir(cfg.out, name, exist_ok=cfg.exist_ok, resume=cfg.resume, inputs=[cfg.data])
     return run_dir.resolve()
-
-
-def is_legacy_run(folder: Path) -> bool:
-    """A run folder written before output markers: wood's config.yaml beside Ultralytics' args.yaml."""
-    return (folder / "config.yaml").is_file() and (folder / "args.yaml").is_file()
 
 
 # ---------------------------------------------------------------- metrics
@@ -108,8 +83,7 @@ def write_metrics(cfg: YoloConfig, run_dir: Path, trainer: Any, extra: dict[str,
         "ultralytics": ultralytics.__version__,
         **extra,
     }
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    return metrics
+    return write_metrics_json(run_dir, "yolo", metrics)
 
 
 # ---------------------------------------------------------------- train
@@ -117,6 +91,7 @@ def train(cfg: YoloConfig) -> Path:
     """Train YOLO (or YOLO-World with ``cfg.world``) and return the run folder."""
     from wood.offline import setup_ultralytics
 
+    cfg = replace(cfg, data=Path(absolute_path(cfg.data)))  # the run records where its data is, from any cwd
     # Everything a user can get wrong fails here, before the run folder exists.
     names = check_prep_folder(cfg.data, cfg.data_subdir)["names"]
     check_device(cfg.device, multi=True)
@@ -137,14 +112,16 @@ def train(cfg: YoloConfig) -> Path:
             try:
                 model.train(resume=True)
             except AssertionError as exc:  # Ultralytics: "training to N epochs is finished, nothing to resume"
-                raise ConfigError(f"cannot resume: {str(exc).splitlines()[0]} Use --overwrite to start clean", run_dir) from exc
-        info = json.loads((run_dir / "run_info.json").read_text(encoding="utf-8")) if (run_dir / "run_info.json").is_file() else {}
+                first = str(exc).splitlines()[0]
+                raise ConfigError(f"cannot resume: {first} Use --exist-ok to start clean", run_dir) from exc
+        saved = run_dir / "run_info.json"
+        info = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else {}
     else:
         data_yaml, data_info = write_run_data_yaml(cfg, run_dir)
         write_config(cfg, run_dir / "config.yaml")
         info = {
             "classes": data_info["names"],
-            "data": str(cfg.data.resolve()),
+            "data": str(cfg.data),
             "manifest_sha256": manifest_sha256(cfg.data),
             "balance": data_info["balance"] or None,
         }
@@ -160,7 +137,7 @@ def train(cfg: YoloConfig) -> Path:
         raise DataError("training ended without weights/best.pt (no epoch finished?)", run_dir)
     extra = {**info, "train_seconds": round(time.perf_counter() - started, 2), "config": config_to_dict(cfg)}
     write_metrics(cfg, run_dir, trainer, extra)
-    write_marker(run_dir, "run")  # from now on only these entries are the run's to replace
+    finish_run_dir(run_dir)  # from now on only these entries are the run's to replace
     return run_dir
 
 
