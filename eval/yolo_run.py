@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from wood.errors import ConfigError, DataError, WeightsError
+from wood.runs import WEIGHTS
+from wood.runs import load_run as read_run
 
 
 @dataclass
@@ -24,23 +23,8 @@ class YoloRun:
     info: dict[str, Any]  # run_info.json (classes, manifest_sha256), {} if absent
 
 
-def _read_mapping(path: Path, parse: Any) -> dict[str, Any]:
-    """A YAML/JSON mapping from ``path`` ({} when absent); unreadable or not a mapping is a DataError."""
-    if not path.is_file():
-        return {}
-    try:
-        data = parse(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise DataError(f"cannot read the run's {path.name} ({exc.__class__.__name__})", path) from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise DataError(f"expected a mapping, but got {type(data).__name__}", path)
-    return data
-
-
 def load_run(run_dir: Path | None, weights: Path | None = None) -> YoloRun:
-    """Read ``run_dir`` (config.yaml, run_info.json, weights/best.pt); ``weights`` overrides the checkpoint.
+    """Read ``run_dir`` (wood.runs.load_run) for eval; ``weights`` overrides its weights/best.pt.
 
     With ``run_dir`` None, ``weights`` alone is used: any Ultralytics checkpoint works.
     """
@@ -48,28 +32,25 @@ def load_run(run_dir: Path | None, weights: Path | None = None) -> YoloRun:
         raise DataError("give a run folder (--run) or a checkpoint (--weights)")
     cfg: dict[str, Any] = {}
     info: dict[str, Any] = {}
+    data = None
     if run_dir is not None:
         run_dir = Path(run_dir)
-        if not run_dir.is_dir():
-            raise DataError("run folder does not exist", run_dir)
-        cfg = _read_mapping(run_dir / "config.yaml", yaml.safe_load)
-        info = _read_mapping(run_dir / "run_info.json", json.loads)
+        run = read_run(run_dir)  # a missing folder is a DataError
+        if run.kind not in ("yolo", "unknown"):
+            raise DataError(f"this is a {run.kind} run, not a YOLO run; pass a folder `wood finetune yolo` wrote",
+                            run_dir)
+        if run.problems:
+            raise DataError(f"cannot read the run: {run.problems[0]}", run_dir)
+        cfg, info, data = run.config, run.info, run.data
         if weights is None:
-            weights = run_dir / "weights" / "best.pt"
+            weights = run_dir / WEIGHTS["yolo"]
             if not weights.is_file():
-                raise WeightsError("run folder has no weights/best.pt (training did not finish?); pass --weights", run_dir)
+                raise WeightsError("run folder has no weights/best.pt (training did not finish?); pass --weights",
+                                   run_dir)
     weights = Path(weights)
     if not weights.is_file():
         raise WeightsError("checkpoint does not exist", weights)
-    data = info.get("data") or cfg.get("data")
-    return YoloRun(
-        run_dir=run_dir,
-        weights=weights,
-        data=Path(data) if data else None,
-        task=cfg.get("task"),
-        imgsz=cfg.get("imgsz"),
-        info=info,
-    )
+    return YoloRun(run_dir=run_dir, weights=weights, data=data, task=cfg.get("task"), imgsz=cfg.get("imgsz"), info=info)
 
 
 SPLITS = ("train", "val", "test")

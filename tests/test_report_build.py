@@ -202,7 +202,7 @@ def test_broken_json_and_moved_experiments_folder(report_runs, tmp_path, capsys)
 
 def test_helpers_exact_values():
     from wood.eval.report.format import count, duration, num, pct
-    from wood.eval.report.runs import run_kind
+    from wood.runs import guess_kind as run_kind
 
     assert [duration(None), duration(12.34), duration(300), duration(9000)] == ["–", "12.3 s", "5.0 min", "2.5 h"]
     assert [count(147456), count(11179590), pct(0.0015737, 3), num(None), num(0.51234)] == ["147,456", "11.2M", "0.157%", "–", "0.512"]

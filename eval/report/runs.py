@@ -2,12 +2,13 @@
 
 A run folder is a folder holding ``config.yaml`` or ``metrics.json`` (what every `wood finetune`
 command writes); an experiments folder holds ``table.json`` (`wood experiments classify`).
-What kind of run it is comes from its config keys (or, without a config, its metrics keys):
+Each run is read by :func:`wood.runs.load_run`, which takes its kind from metrics.json (runs
+written before metrics.json had ``kind`` are recognised by their keys there, in one place).
+The report adds the evaluations found inside the run folder:
 
-- ``yolo``: YoloConfig (``task``, ``world``), metrics with ``val``; evals ``**/eval_detect.json``;
-- ``sam``: SamTrainConfig (``adapter``, ``lora_r``), metrics with ``params`` and ``history``;
-  evals ``**/segment_metrics.json`` (GT-box or detector-box prompts);
-- ``classify``: ClassifyConfig (``arch``, ``strategy``), metrics with ``train``/``test`` blocks.
+- ``yolo``: ``**/eval_detect.json``;
+- ``sam``: ``**/segment_metrics.json`` (GT-box or detector-box prompts);
+- ``classify``: ``eval_*.json``.
 
 A folder with a config but no readable metrics.json is kept with a ``problems`` message, so the
 report can say so instead of failing.
@@ -17,12 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from wood import runs
 from wood.errors import DataError
 
 MARKERS = ("config.yaml", "metrics.json", "table.json")
@@ -34,34 +34,10 @@ SPLIT_ORDER = {"test": 0, "val": 1, "train": 2}
 
 
 @dataclass
-class Run:
-    """One run folder: its kind, config, metrics, evaluation files and what is wrong with it."""
+class Run(runs.Run):
+    """One run folder as wood.runs reads it, plus its evaluation files."""
 
-    path: Path
-    kind: str  # yolo | sam | classify | unknown
-    config: dict[str, Any]
-    metrics: dict[str, Any] | None
     evals: list[dict[str, Any]] = field(default_factory=list)  # each with "_file": Path of the JSON
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def config_file(self) -> Path | None:
-        path = self.path / "config.yaml"
-        return path if path.is_file() else None
-
-    @property
-    def usable(self) -> bool:
-        return self.metrics is not None and self.kind != "unknown"
-
-    @property
-    def data(self) -> Path | None:
-        """The prepared dataset folder the run was trained on (config ``data``)."""
-        value = self.config.get("data") or (self.metrics or {}).get("data")
-        return Path(value).resolve() if value else None
 
 
 @dataclass
@@ -90,32 +66,6 @@ def _read_json(path: Path) -> tuple[Any, str | None]:
         return None, f"{path.name} is not readable JSON ({exc.__class__.__name__}: {str(exc)[:80]})"
 
 
-def _read_yaml(path: Path) -> tuple[dict[str, Any], str | None]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        return {}, f"config.yaml is not readable YAML ({exc.__class__.__name__})"
-    return (data if isinstance(data, dict) else {}), None
-
-
-def run_kind(config: dict[str, Any], metrics: dict[str, Any] | None) -> str:
-    """yolo | sam | classify | unknown, from the config keys first, then the metrics keys."""
-    if "adapter" in config and "lora_r" in config:
-        return "sam"
-    if "arch" in config and "strategy" in config:
-        return "classify"
-    if "task" in config and "world" in config:
-        return "yolo"
-    m = metrics or {}
-    if "params" in m and "history" in m:
-        return "sam"
-    if "phases" in m or ("classes" in m and isinstance(m.get("test"), dict) and "acc" in m["test"]):
-        return "classify"
-    if "task" in m and "val" in m:
-        return "yolo"
-    return "unknown"
-
-
 def find_eval_files(run_dir: Path, filename: str, max_depth: int = 3) -> list[Path]:
     """``filename`` anywhere under ``run_dir`` (at most ``max_depth`` folders down), sorted by path."""
     found = []
@@ -140,30 +90,14 @@ def _load_evals(run: Run) -> None:
 
 
 def load_run(path: Path) -> Run:
-    """Read one run folder; never raises for a broken run (its problems are recorded)."""
-    path = Path(path).resolve()
-    problems: list[str] = []
-    config: dict[str, Any] = {}
-    if (path / "config.yaml").is_file():
-        config, problem = _read_yaml(path / "config.yaml")
-        if problem:
-            problems.append(problem)
-    metrics = None
-    if (path / "metrics.json").is_file():
-        metrics, problem = _read_json(path / "metrics.json")
-        if problem:
-            problems.append(problem)
-        elif not isinstance(metrics, dict):
-            problems.append("metrics.json does not hold a JSON object")
-            metrics = None
-    else:
-        problems.append("no metrics.json (training did not finish, or was interrupted)")
-    if not config and metrics:
-        config = metrics.get("config") if isinstance(metrics.get("config"), dict) else {}
-    kind = run_kind(config, metrics)
-    if kind == "unknown" and metrics is not None:
-        problems.append("not a wood run: config.yaml/metrics.json have none of the YOLO, SAM or classify keys")
-    run = Run(path, kind, config, metrics, problems=problems)
+    """Read one run folder (wood.runs.load_run) and its evaluations; never raises for a broken run
+    (its problems are recorded)."""
+    base = runs.load_run(path)
+    run = Run(**{f.name: getattr(base, f.name) for f in fields(base)})
+    if not (run.path / runs.METRICS_FILE).is_file():
+        run.problems.append("no metrics.json (training did not finish, or was interrupted)")
+    if run.kind == "unknown" and run.metrics is not None:
+        run.problems.append("not a wood run: config.yaml/metrics.json have none of the YOLO, SAM or classify keys")
     if run.usable:
         _load_evals(run)
     return run

@@ -25,6 +25,7 @@ from wood.errors import ConfigError, WeightsError
 from wood.finetune.sam.adapters import add_bottleneck_adapters, import_peft
 from wood.finetune.sam.config import SamTrainConfig
 from wood.finetune.sam.models import build_sam, load_sam, load_state_dict_file, load_weights
+from wood.runs import load_run as read_run
 
 ADAPTER_FILE = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -82,10 +83,14 @@ def save_weights(sam: Any, peft_model: Any, cfg: SamTrainConfig, weights_dir: Pa
 
 
 def read_run_config(run_dir: str | Path) -> SamTrainConfig:
-    """The SamTrainConfig saved in ``run_dir/config.yaml``."""
+    """The SamTrainConfig saved in ``run_dir/config.yaml`` (the run read by wood.runs.load_run)."""
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         raise ConfigError("not a SAM run folder (no config.yaml); pass the folder `wood finetune sam` wrote", run_dir)
+    run = read_run(run_dir)
+    if run.kind not in ("sam", "unknown"):
+        raise ConfigError(f"this is a {run.kind} run, not a SAM run; pass the folder `wood finetune sam` wrote",
+                          run_dir)
     return build_config(SamTrainConfig, path)
 
 
