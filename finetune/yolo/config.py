@@ -56,7 +56,8 @@ class YoloConfig:
     exist_ok: bool = _help(
         "Replace an existing run folder of the same name (only one wood wrote) instead of numbering a new one.",
         default=False)
-    balance: bool = _help("Oversample rare classes: repeat train images of rare classes (see finetune/yolo/balance.py).", default=False)
+    balance: bool = _help(
+        "Oversample rare classes: repeat train images of rare classes (see finetune/yolo/balance.py).", default=False)
     balance_max_repeat: int = _help("Most times one image is repeated by --balance.", default=4)
     weights_dir: Path | None = _help(
         "Local folder of pretrained weights.", {"default_text": "$WOOD_WEIGHTS or ~/.cache/wood/weights"}, default=None)
