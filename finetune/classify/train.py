@@ -35,7 +35,16 @@ import numpy as np
 from wood.config import write_config
 from wood.errors import ConfigError, DataError
 from wood.finetune.classify.config import ClassifyConfig
-from wood.finetune.classify.data import SPLITS, SplitData, augment, class_counts, epoch_order, load_dataset, normalize, to_unit
+from wood.finetune.classify.data import (
+    SPLITS,
+    SplitData,
+    augment,
+    class_counts,
+    epoch_order,
+    load_dataset,
+    normalize,
+    to_unit,
+)
 from wood.finetune.classify.models import (
     build_model,
     find_resnet18_weights,
@@ -151,9 +160,9 @@ def predict(model, images_uint8, device, batch: int = 64) -> np.ndarray:
     return torch.cat(out).numpy() if out else np.zeros((0,), dtype=np.int64)
 
 
-def train_epoch(model, data: SplitData, cfg: ClassifyConfig, phase: Phase, optimizer, device, generator, log_prior) -> float:
+def train_epoch(model, data: SplitData, cfg: ClassifyConfig, phase: Phase, optimizer, device, generator,
+                log_prior) -> float:
     """One epoch; returns the mean training loss."""
-    import torch
     import torch.nn.functional as F
 
     set_train_mode(model, phase.head_only)
@@ -184,16 +193,24 @@ def run_dir_for(cfg: ClassifyConfig) -> Path:
     return choose_run_dir(cfg.out, cfg.run_name, exist_ok=cfg.exist_ok)
 
 
-def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] | None = None) -> Path:
-    """Train per ``cfg`` and return the run folder. ``dataset`` (classes, splits) may be given
-    preloaded at cfg.imgsz (experiments reuse it across rows); otherwise it is read from cfg.data.
+@dataclass
+class Setup:
+    """What training starts from: the dataset in memory, the model on its device, the seeded generator and the
+    train class counts with their log prior (for ``--balance loss``)."""
 
-    Raises WeightsError before reading any image when pretrained weights are needed and absent.
-    """
+    classes: list[str]
+    splits: dict[str, SplitData]
+    model: Any
+    device: Any
+    generator: Any
+    counts: list[int]
+    log_prior: Any
+    pretrained: Any
+
+
+def prepare(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] | None = None) -> Setup:
+    """Find the pretrained weights (before reading any image), load the dataset, seed, build the model."""
     import torch
-
-    from wood.console import console, progress_bar
-    from wood.finetune.classify.metrics import save_confusion_png, split_metrics
 
     weights_path = find_resnet18_weights(cfg.weights) if cfg.needs_pretrained else None
     device = resolve_device(cfg.device)
@@ -207,51 +224,113 @@ def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] |
     model.to(device)
     counts = class_counts(splits["train"].labels, len(classes))
     log_prior = torch.log(torch.tensor(counts, dtype=torch.float32).clamp(min=1) / max(sum(counts), 1)).to(device)
+    return Setup(classes, splits, model, device, generator, counts, log_prior, pretrained)
+
+
+def fit(setup: Setup, cfg: ClassifyConfig, name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every epoch of every phase, with a progress bar; returns (history per epoch, one entry per phase)."""
+    from wood.console import progress_bar
+
+    model, splits, device = setup.model, setup.splits, setup.device
+    history: list[dict[str, Any]] = []
+    phase_log: list[dict[str, Any]] = []
+    with progress_bar() as bar:
+        task = bar.add_task(f"classify {name}", total=sum(p.epochs for p in plan_phases(cfg)), info="")
+        for phase in plan_phases(cfg):
+            optimizer = configure_phase(model, phase, cfg)
+            phase_log.append({"name": phase.name, "epochs": phase.epochs, "lr": phase.lr, "head_only": phase.head_only,
+                              "trainable_params": count_params(model, trainable_only=True),
+                              "total_params": count_params(model)})
+            for _ in range(phase.epochs):
+                loss = train_epoch(model, splits["train"], cfg, phase, optimizer, device, setup.generator,
+                                   setup.log_prior)
+                val_acc = accuracy_on(model, splits["val"], device) if len(splits["val"]) else None
+                history.append({"phase": phase.name, "epoch": len(history) + 1, "loss": round(loss, 5),
+                                "val_acc": val_acc})
+                info = f"loss {loss:.3f}" + (f" val {val_acc:.1%}" if val_acc is not None else "")
+                bar.update(task, advance=1, info=info)
+    return history, phase_log
+
+
+def accuracy_on(model, data: SplitData, device) -> float:
+    return float((predict(model, data.images, device) == data.labels.numpy()).mean())
+
+
+def recalibrate_after(setup: Setup, cfg: ClassifyConfig) -> int:
+    """BatchNorm recalibration when the last phase trained BatchNorm layers (see the module docstring)."""
+    if plan_phases(cfg)[-1].head_only:
+        return 0
+    return recalibrate_batchnorm(setup.model, setup.splits["train"].images, setup.device, cfg.batch)
+
+
+def score_splits(setup: Setup) -> dict[str, dict[str, Any]]:
+    """metrics.json's block per split (final weights, eval mode, un-augmented images)."""
+    from wood.finetune.classify.metrics import split_metrics
+
+    out = {}
+    for split in SPLITS:
+        data = setup.splits[split]
+        preds = predict(setup.model, data.images, setup.device) if len(data) else np.zeros((0,), dtype=np.int64)
+        out[split] = split_metrics(data.labels.numpy(), preds, setup.classes)
+    return out
+
+
+def write_confusions(scores: dict[str, dict[str, Any]], setup: Setup, folder: Path, name: str) -> None:
+    """confusion_<split>.png for val and test (when they have images)."""
+    from wood.finetune.classify.metrics import save_confusion_png
+
+    for split in SPLITS:
+        if len(setup.splits[split]) and split != "train":
+            save_confusion_png(np.array(scores[split]["confusion"]), setup.classes, folder / f"confusion_{split}.png",
+                               f"{name} {split}")
+
+
+def training_record(setup: Setup, history: list, phase_log: list, bn_layers: int, elapsed: float) -> dict[str, Any]:
+    """The rest of metrics.json: how the run trained."""
+    return {
+        "train_class_counts": dict(zip(setup.classes, setup.counts)),
+        "phases": phase_log,
+        "history": history,
+        "pretrained": setup.pretrained,
+        "batchnorm_recalibrated_layers": bn_layers,
+        "train_time_s": round(elapsed, 2),
+        "notes": "train/val/test accuracy: final weights, eval mode, un-augmented images, after BatchNorm "
+                 "recalibration on the train images (not for head-only training); history val_acc is before it",
+    }
+
+
+def weights_record(cfg: ClassifyConfig, setup: Setup) -> dict[str, Any]:
+    """weights.pt: what :func:`load_run_model` rebuilds the model from."""
+    state = {k: v.detach().cpu() for k, v in setup.model.state_dict().items()}
+    return {"format": WEIGHTS_FORMAT, "arch": cfg.arch, "classes": setup.classes, "imgsz": cfg.imgsz,
+            "state_dict": state}
+
+
+def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] | None = None) -> Path:
+    """Train per ``cfg`` and return the run folder. ``dataset`` (classes, splits) may be given
+    preloaded at cfg.imgsz (experiments reuse it across rows); otherwise it is read from cfg.data.
+
+    Raises WeightsError before reading any image when pretrained weights are needed and absent.
+    """
+    import torch
+
+    from wood.console import console
+
+    setup = prepare(cfg, dataset)
 
     final = run_dir_for(cfg)
     with atomic_output(final, MARKER_KIND, inputs=[cfg.data], legacy=is_legacy_run) as tmp:
-        history, phase_log = [], []
         start = time.time()
-        total_epochs = sum(p.epochs for p in plan_phases(cfg))
-        with progress_bar() as bar:
-            task = bar.add_task(f"classify {final.name}", total=total_epochs, info="")
-            for phase in plan_phases(cfg):
-                optimizer = configure_phase(model, phase, cfg)
-                phase_log.append({"name": phase.name, "epochs": phase.epochs, "lr": phase.lr, "head_only": phase.head_only,
-                                  "trainable_params": count_params(model, trainable_only=True),
-                                  "total_params": count_params(model)})
-                for epoch in range(phase.epochs):
-                    loss = train_epoch(model, splits["train"], cfg, phase, optimizer, device, generator, log_prior)
-                    val_acc = None
-                    if len(splits["val"]):
-                        val_acc = float((predict(model, splits["val"].images, device) == splits["val"].labels.numpy()).mean())
-                    history.append({"phase": phase.name, "epoch": len(history) + 1, "loss": round(loss, 5), "val_acc": val_acc})
-                    info = f"loss {loss:.3f}" + (f" val {val_acc:.1%}" if val_acc is not None else "")
-                    bar.update(task, advance=1, info=info)
-        last = plan_phases(cfg)[-1]
-        bn_layers = 0 if last.head_only else recalibrate_batchnorm(model, splits["train"].images, device, cfg.batch)
+        history, phase_log = fit(setup, cfg, final.name)
+        bn_layers = recalibrate_after(setup, cfg)
         elapsed = time.time() - start
 
-        metrics: dict[str, Any] = {"classes": classes, "seed": cfg.seed, "device": str(device), "data": cfg.data}
-        for split in SPLITS:
-            data = splits[split]
-            preds = predict(model, data.images, device) if len(data) else np.zeros((0,), dtype=np.int64)
-            metrics[split] = split_metrics(data.labels.numpy(), preds, classes)
-            if len(data) and split != "train":
-                save_confusion_png(np.array(metrics[split]["confusion"]), classes, tmp / f"confusion_{split}.png",
-                                   f"{final.name} {split}")
-        metrics.update({
-            "train_class_counts": dict(zip(classes, counts)),
-            "phases": phase_log,
-            "history": history,
-            "pretrained": pretrained,
-            "batchnorm_recalibrated_layers": bn_layers,
-            "train_time_s": round(elapsed, 2),
-            "notes": "train/val/test accuracy: final weights, eval mode, un-augmented images, after BatchNorm "
-                     "recalibration on the train images (not for head-only training); history val_acc is before it",
-        })
-        torch.save({"format": WEIGHTS_FORMAT, "arch": cfg.arch, "classes": classes, "imgsz": cfg.imgsz,
-                    "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, tmp / "weights.pt")
+        metrics: dict[str, Any] = {"classes": setup.classes, "seed": cfg.seed, "device": str(setup.device),
+                                   "data": cfg.data}
+        metrics.update(score_splits(setup))
+        write_confusions(metrics, setup, tmp, final.name)
+        metrics.update(training_record(setup, history, phase_log, bn_layers, elapsed))
+        torch.save(weights_record(cfg, setup), tmp / "weights.pt")
         write_config(cfg, tmp / "config.yaml")
         write_metrics_json(tmp, "classify", metrics)
     acc = {s: metrics[s]["acc"] for s in SPLITS}
