@@ -365,3 +365,14 @@ def test_outputs_nested_in_a_demo_leave_no_foreign_entries(tmp_path):
     (demo / ".wood-tmp-0123456789ab-99999999-abc").mkdir()
     (demo / "notes.txt").write_text("mine")
     assert foreign_entries(demo, "demo") == ["notes.txt"]
+
+
+def test_a_temporary_folder_killed_before_its_marker_is_tidied(cat, tmp_path, capsys):
+    from wood.outdir import _key
+
+    out = tmp_path / "p"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    empty = tmp_path / f".wood-tmp-{_key(out)}-{dead.stdout.strip()}-abc"
+    empty.mkdir()
+    assert run_cli(["prep", str(cat), "--out", str(out)], capsys)[0] == 0
+    assert not empty.exists()

@@ -225,6 +225,9 @@ def recover_leftovers(final: Path, kind: str) -> None:
         if pid == os.getpid() or _alive(pid) or not path.is_dir():
             continue
         marker = _read_marker(path)
+        if marker is None and {p.name for p in path.iterdir()} <= {MARKER + ".tmp"}:
+            remove_tree(path)  # killed between creating it and writing its marker: nothing in it but ours
+            continue
         if marker is None or marker.get("kind") != kind:
             continue
         if not final.exists() and marker.get("state") == "complete":
