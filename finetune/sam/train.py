@@ -1,7 +1,8 @@
-"""`wood finetune sam`: the training loop (AdamW + warmup/cosine, gradient accumulation, resume).
+"""`wood finetune sam`: a run from start to finish (data, model, run folder, epochs, checkpoints, resume).
 
-Entry point: `train(cfg) -> Path` (the run folder). `SamTrainer` holds one model and does the
-per-image work; tests drive it directly on hand-made data.
+Entry point: `train(cfg) -> Path` (the run folder). The training step itself (AdamW + warmup/cosine,
+gradient accumulation, the loss) is `SamTrainer` in finetune/sam/trainer.py; tests drive it directly
+on hand-made data.
 """
 
 from __future__ import annotations
@@ -72,20 +73,53 @@ def train(cfg: SamTrainConfig) -> Path:
     """
     if cfg.data:
         cfg = replace(cfg, data=absolute_path(cfg.data))  # eval and report find it from any working folder
+    device = setup_torch(cfg)
+    train_images, val_images = load_images(cfg)
+    sam, source, cfg, run_dir = open_run(cfg)
+    peft_model = apply_adapters(sam, cfg.adapter_settings())
+    report = trainable_report(sam)
+    console.print(format_report(report, cfg.adapter))
+    write_config(cfg, run_dir / "config.yaml")
+    trainer = SamTrainer(cfg, sam, device, total_updates(cfg, len(train_images)), run_dir / "embeddings")
+    metrics = {"params": report, "source": source, "device": device, "data": cfg.data, "history": [], "best": None}
+    metrics, start_epoch = resume_state(cfg, trainer, run_dir, metrics)
+    for epoch in range(start_epoch, cfg.epochs):
+        if trainer.done():
+            break
+        entry = fit_epoch(trainer, train_images, val_images, epoch)
+        if record_epoch(metrics, entry):
+            save_weights(sam, peft_model, cfg, run_dir / "weights")
+        console.print(epoch_line(entry))
+        save_checkpoint(run_dir, trainer, epoch, metrics)
+    finish(cfg, run_dir, metrics)
+    return run_dir
+
+
+def setup_torch(cfg: SamTrainConfig) -> str:
+    """The device, torch's threads and seed."""
     device = resolve_device(cfg.device)
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)  # process-wide: eval in the same process keeps it
     torch.manual_seed(cfg.seed)
-    if not coco_path(cfg.data, cfg.train_split).is_file():
+    return device
+
+
+def load_images(cfg: SamTrainConfig) -> tuple[list[SamImage], list[SamImage]]:
+    """The train and val images that have instances (val: none without a val split)."""
+    where = coco_path(cfg.data, cfg.train_split)
+    if not where.is_file():
         raise DataError(f"no coco/{cfg.train_split}.json here; pass --data <folder written by `wood prep`>", cfg.data)
-    train_images, categories = load_split(cfg.data, cfg.train_split)
-    train_images = [im for im in train_images if im.instances]
+    train_images = [im for im in load_split(cfg.data, cfg.train_split)[0] if im.instances]
     if not train_images:
-        raise DataError(f"split {cfg.train_split!r} has no annotated instances to train on", coco_path(cfg.data, cfg.train_split))
+        raise DataError(f"split {cfg.train_split!r} has no annotated instances to train on", where)
     val_images: list[SamImage] = []
     if cfg.val_split and coco_path(cfg.data, cfg.val_split).is_file():
         val_images = [im for im in load_split(cfg.data, cfg.val_split)[0] if im.instances]
+    return train_images, val_images
 
+
+def open_run(cfg: SamTrainConfig) -> tuple[Any, str, SamTrainConfig, Path]:
+    """(SAM with its starting weights, their source, the config as the run records it, the run folder)."""
     # A missing or unfitting checkpoint fails here, before a new run folder exists (--resume
     # checks its run first, creating nothing, so a wrong --name says so before any model loads).
     if cfg.resume:
@@ -101,48 +135,68 @@ def train(cfg: SamTrainConfig) -> Path:
         from wood.finetune.sam.models import load_state_dict_file, load_weights
 
         load_weights(sam, load_state_dict_file(run_dir / "weights" / BASE_FILE), run_dir / "weights" / BASE_FILE)
-    peft_model = apply_adapters(sam, cfg.adapter_settings())
-    report = trainable_report(sam)
-    console.print(format_report(report, cfg.adapter))
-    write_config(cfg, run_dir / "config.yaml")
+    return sam, source, cfg, run_dir
 
-    per_epoch = updates_per_epoch(len(train_images), cfg.batch, cfg.accumulate)
-    total_updates = per_epoch * cfg.epochs if cfg.max_steps is None else min(per_epoch * cfg.epochs, cfg.max_steps)
-    trainer = SamTrainer(cfg, sam, device, total_updates, run_dir / "embeddings")
-    metrics: dict[str, Any] = {"params": report, "source": source, "device": device, "data": cfg.data, "history": [],
-                               "best": None}
-    start_epoch = 0
-    if cfg.resume:
-        state = torch.load(run_dir / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
-        trainer.load_state(state)
-        metrics = state["metrics"]
-        start_epoch = int(state["epoch"]) + 1
-        console.print(f"resuming {run_dir} at epoch {start_epoch + 1}")
 
-    for epoch in range(start_epoch, cfg.epochs):
-        if cfg.max_steps is not None and trainer.updates >= cfg.max_steps:
-            break
-        started = time.perf_counter()
-        losses = trainer.train_epoch(train_images, epoch)
-        entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - started, 3), "updates": trainer.updates}
-        if val_images:
-            entry["val_instance_iou"] = trainer.instance_iou(val_images)
-        metrics["history"].append(entry)
-        score = entry.get("val_instance_iou", -entry["loss"])
-        if metrics["best"] is None or score >= metrics["best"]["score"]:
-            metrics["best"] = {"epoch": epoch + 1, "score": score, "by": "val_instance_iou" if val_images else "-train_loss"}
-            save_weights(sam, peft_model, cfg, run_dir / "weights")
-        console.print(
-            f"epoch {epoch + 1}: loss {entry['loss']:.4f}"
-            + (f", val instance IoU {entry['val_instance_iou']:.4f}" if val_images else "")
-            + f" ({entry['seconds']:.1f} s)"
-        )
-        (run_dir / "checkpoints").mkdir(exist_ok=True)
-        state = trainer.state() | {"epoch": epoch, "metrics": metrics}
-        torch.save(state, run_dir / "checkpoints" / "last.tmp")
-        (run_dir / "checkpoints" / "last.tmp").replace(run_dir / "checkpoints" / "last.pt")
-        write_metrics_json(run_dir, "sam", metrics)
+def total_updates(cfg: SamTrainConfig, images: int) -> int:
+    """Optimizer updates of the whole run (the LR schedule's length)."""
+    per_epoch = updates_per_epoch(images, cfg.batch, cfg.accumulate)
+    return per_epoch * cfg.epochs if cfg.max_steps is None else min(per_epoch * cfg.epochs, cfg.max_steps)
 
+
+def resume_state(cfg: SamTrainConfig, trainer: SamTrainer, run_dir: Path,
+                 metrics: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """(metrics, first epoch): ``metrics`` and 0 for a new run; with ``resume`` the trainer's state, the
+    metrics and the next epoch from checkpoints/last.pt."""
+    if not cfg.resume:
+        return metrics, 0
+    state = torch.load(run_dir / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
+    trainer.load_state(state)
+    start_epoch = int(state["epoch"]) + 1
+    console.print(f"resuming {run_dir} at epoch {start_epoch + 1}")
+    return state["metrics"], start_epoch
+
+
+def fit_epoch(trainer: SamTrainer, train_images: list[SamImage], val_images: list[SamImage],
+              epoch: int) -> dict[str, Any]:
+    """Train one epoch and validate: the epoch's history entry."""
+    started = time.perf_counter()
+    losses = trainer.train_epoch(train_images, epoch)
+    entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - started, 3),
+             "updates": trainer.updates}
+    if val_images:
+        entry["val_instance_iou"] = trainer.instance_iou(val_images)
+    return entry
+
+
+def record_epoch(metrics: dict[str, Any], entry: dict[str, Any]) -> bool:
+    """Append ``entry`` to the history; True when it is the best epoch so far (by val instance IoU, or by
+    train loss without a val split; a tie goes to the later epoch)."""
+    metrics["history"].append(entry)
+    by = "val_instance_iou" if "val_instance_iou" in entry else "-train_loss"
+    score = entry.get("val_instance_iou", -entry["loss"])
+    if metrics["best"] is None or score >= metrics["best"]["score"]:
+        metrics["best"] = {"epoch": entry["epoch"], "score": score, "by": by}
+        return True
+    return False
+
+
+def epoch_line(entry: dict[str, Any]) -> str:
+    val = f", val instance IoU {entry['val_instance_iou']:.4f}" if "val_instance_iou" in entry else ""
+    return f"epoch {entry['epoch']}: loss {entry['loss']:.4f}{val} ({entry['seconds']:.1f} s)"
+
+
+def save_checkpoint(run_dir: Path, trainer: SamTrainer, epoch: int, metrics: dict[str, Any]) -> None:
+    """checkpoints/last.pt (what --resume continues from) and metrics.json, after every epoch."""
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    state = trainer.state() | {"epoch": epoch, "metrics": metrics}
+    torch.save(state, run_dir / "checkpoints" / "last.tmp")
+    (run_dir / "checkpoints" / "last.tmp").replace(run_dir / "checkpoints" / "last.pt")
+    write_metrics_json(run_dir, "sam", metrics)
+
+
+def finish(cfg: SamTrainConfig, run_dir: Path, metrics: dict[str, Any]) -> None:
+    """The merged export (``--merge``), and the run folder closed."""
     if cfg.merge:
         from wood.finetune.sam.io import export_merged
 
@@ -150,4 +204,3 @@ def train(cfg: SamTrainConfig) -> Path:
         write_metrics_json(run_dir, "sam", metrics)
     finish_run_dir(run_dir)
     console.print(f"run saved to {run_dir}")
-    return run_dir
