@@ -100,7 +100,8 @@ def write_yolo_run(prepared: Path, run: Path, *, world: bool, jitter: float, see
 def write_sam_eval(prepared: Path, run: Path, out: Path, boxes: str, shift: int) -> None:
     """segment_metrics.json + overlays from GT masks shifted by ``shift`` px (the real scorer and drawer)."""
     from wood.eval.coco_metrics import coco_eval
-    from wood.eval.segment import ImageResult, SegmentScorer, _write_png, draw_overlay, rle_results
+    from wood.eval.segment import _write_png, draw_overlay
+    from wood.eval.segment_scores import ImageResult, SegmentScorer, rle_results
     from wood.prep.imageio import read_image_rgb
     from wood.prep.coco_masks import segmentation_to_mask
 

@@ -9,7 +9,7 @@ import pytest
 
 from _sam_fixtures import make_prep_dataset
 from wood.eval.mask_metrics import dice, iou, pixel_counts, precision_recall_f1, union_of
-from wood.eval.segment import ImageResult, SegmentScorer, rle_results
+from wood.eval.segment_scores import ImageResult, SegmentScorer, rle_results
 
 H = W = 20
 
