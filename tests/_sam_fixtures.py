@@ -9,6 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from wood.prep.coco_masks import encode_rle
+
 CLASSES = ["color", "hole", "scratch"]
 
 
@@ -41,13 +43,6 @@ def _defect(cls: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray, 
     return mask.astype(bool), colour
 
 
-def _rle(mask: np.ndarray) -> dict:
-    from pycocotools import mask as mask_utils
-
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")}
-
-
 def make_prep_dataset(root: str | Path, size: int = 128, counts: dict | None = None, seed: int = 0) -> Path:
     """Write ``root/coco/<split>.json`` and ``root/yolo/images/<split>/*.png``. ``counts`` maps a split
     to (defect images per class, good images). Segmentations are COCO RLE with string counts.
@@ -77,7 +72,7 @@ def make_prep_dataset(root: str | Path, size: int = 128, counts: dict | None = N
                 x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
                 coco["annotations"].append({
                     "id": ann_id, "image_id": image_id, "category_id": cat, "iscrowd": 0,
-                    "bbox": [x0, y0, x1 - x0, y1 - y0], "area": int(mask.sum()), "segmentation": _rle(mask),
+                    "bbox": [x0, y0, x1 - x0, y1 - y0], "area": int(mask.sum()), "segmentation": encode_rle(mask),
                 })
                 ann_id += 1
             image_id += 1
