@@ -7,7 +7,8 @@ import torch
 
 from wood.errors import WeightsError
 from wood.finetune.sam.adapters import AdapterSettings, apply_adapters, format_report, trainable_report
-from wood.finetune.sam.models import SAM_VARIANTS, build_sam, load_sam, load_state_dict_file, missing_weights_message
+from wood.finetune.sam.models import SAM_VARIANTS, build_sam, load_sam, missing_weights_message
+from wood.torchutil import read_state_dict
 
 SIZE = 64
 
@@ -51,7 +52,7 @@ def test_wrapped_state_dict_and_bad_files(tmp_path):
     sam = build_sam("tiny", SIZE)
     wrapped = tmp_path / "wrapped.pt"
     torch.save({"model": sam.state_dict()}, wrapped)
-    assert set(load_state_dict_file(wrapped)) == set(sam.state_dict())
+    assert set(read_state_dict(wrapped)) == set(sam.state_dict())
     broken = tmp_path / "broken.pth"
     broken.write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsError, match="cannot read weights"):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import ConfigError, WeightsError
+from wood.torchutil import read_state_dict
 
 RESNET18_FILE = "resnet18-f37072fd.pth"
 """The file name torchvision uses for ResNet18_Weights.IMAGENET1K_V1 (the DEFAULT)."""
@@ -104,28 +105,13 @@ def find_resnet18_weights(weights: str | Path | None = None) -> Path:
     )
 
 
-def load_resnet18_state(path: str | Path) -> dict[str, Any]:
-    """Read a ResNet18 state dict (plain, or under a 'state_dict'/'model' key) on the CPU."""
-    torch = _torch()
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and torch errors all mean "not a usable weights file"
-        raise WeightsError(f"cannot read weights ({exc.__class__.__name__}); expected a torch state dict (.pth)", path) from exc
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
-        raise WeightsError("not a state dict (expected a mapping of parameter names to tensors)", path)
-    return state
-
-
 def load_pretrained_backbone(model, path: str | Path) -> dict[str, Any]:
     """Copy every ResNet18 weight except the ImageNet ``fc`` head into ``model``.
 
     The head keeps its fresh init (its shape is num_classes, not 1000). Returns a short record
     {"path", "loaded", "skipped"} for metrics.json. Missing backbone keys are a WeightsError.
     """
-    state = load_resnet18_state(path)
+    state = read_state_dict(path)
     own = model.state_dict()
     backbone = {k: v for k, v in state.items() if not k.startswith("fc.")}
     missing = sorted(k for k in own if not k.startswith("fc.") and k not in backbone

@@ -24,8 +24,9 @@ from wood.config import build_config
 from wood.errors import ConfigError, WeightsError
 from wood.finetune.sam.adapters import add_bottleneck_adapters, import_peft
 from wood.finetune.sam.config import SamTrainConfig
-from wood.finetune.sam.models import build_sam, load_sam, load_state_dict_file, load_weights
+from wood.finetune.sam.models import build_sam, load_sam, load_weights
 from wood.runs import load_run as read_run
+from wood.torchutil import read_state_dict
 
 ADAPTER_FILE = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -95,7 +96,7 @@ def read_run_config(run_dir: str | Path) -> SamTrainConfig:
 
 
 def _load_part(module: torch.nn.Module, path: Path) -> None:
-    state = load_state_dict_file(path)
+    state = read_state_dict(path)
     missing, unexpected = module.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise WeightsError(f"weights do not fit: missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]}", path)
@@ -106,7 +107,7 @@ def load_base(run_dir: Path, cfg: SamTrainConfig) -> Any:
     weights = run_dir / "weights"
     if (weights / BASE_FILE).is_file():
         sam = build_sam(cfg.model, cfg.imgsz, cfg.patch_size)
-        load_weights(sam, load_state_dict_file(weights / BASE_FILE), weights / BASE_FILE)
+        load_weights(sam, read_state_dict(weights / BASE_FILE), weights / BASE_FILE)
     else:
         sam, _ = load_sam(cfg.model, cfg.checkpoint, random_init=False, image_size=cfg.imgsz, patch_size=cfg.patch_size)
     if not (weights / DECODER_FILE).is_file():
@@ -134,7 +135,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[Any, SamTrainCon
         PeftModel.from_pretrained(sam, str(weights))
     elif cfg.adapter == "adapter":
         add_bottleneck_adapters(sam, cfg.adapter_dim, list(cfg.adapter_positions))
-        state = load_state_dict_file(weights / ADAPTER_FILE)
+        state = read_state_dict(weights / ADAPTER_FILE)
         missing, unexpected = sam.load_state_dict(state, strict=False)
         if unexpected or any(".adapter." in k for k in missing):
             raise WeightsError("adapter weights do not fit the run's model", weights / ADAPTER_FILE)

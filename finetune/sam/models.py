@@ -21,6 +21,7 @@ from typing import Any
 
 from wood.console import console
 from wood.errors import WeightsError
+from wood.torchutil import read_state_dict
 
 OFFICIAL_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
 
@@ -151,33 +152,6 @@ def missing_weights_message(variant: str) -> str:
     )
 
 
-def load_state_dict_file(path: str | Path) -> dict[str, Any]:
-    """Read a state dict from a .pth/.pt (torch, map_location cpu) or .safetensors file.
-
-    A dict wrapping the weights under "model" or "state_dict" is unwrapped.
-    """
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError("weights file does not exist", path)
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path), device="cpu")
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt, truncated or not a weights file
-        raise WeightsError(f"cannot read weights ({exc.__class__.__name__}: {str(exc)[:120]})", path) from exc
-    for key in ("model", "state_dict"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
-        raise WeightsError("not a state dict (expected a mapping of parameter names to tensors)", path)
-    return state
-
-
 def load_weights(sam: Any, state: dict[str, Any], path: str | Path) -> None:
     """Load ``state`` into ``sam`` strictly; a mismatch is a WeightsError naming the keys."""
     model_keys = set(sam.state_dict())
@@ -215,7 +189,7 @@ def load_sam(
     path = Path(checkpoint) if checkpoint is not None else find_checkpoint(variant)
     if path is None and variant != "tiny" and not random_init:
         raise WeightsError(missing_weights_message(variant))  # before building: vit_h alone is 2.5 GB
-    state = None if path is None else load_state_dict_file(path)
+    state = None if path is None else read_state_dict(path)
     sam = build_sam(variant, image_size, patch_size)
     if state is None:
         console.print(f"[yellow]warning:[/] SAM {variant} starts from random initialisation (no pretrained weights)")

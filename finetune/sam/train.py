@@ -26,6 +26,7 @@ from wood.finetune.sam.io import save_base, save_weights
 from wood.finetune.sam.models import load_sam
 from wood.finetune.sam.trainer import SamTrainer, updates_per_epoch
 from wood.runs import absolute_path, create_run_dir, finish_run_dir, write_metrics_json
+from wood.torchutil import read_state_dict
 
 
 PATH_KEYS = ("data", "checkpoint")
@@ -132,9 +133,9 @@ def open_run(cfg: SamTrainConfig) -> tuple[Any, str, SamTrainConfig, Path]:
         save_base(sam, run_dir / "weights")
     elif source == "random" and cfg.resume:
         from wood.finetune.sam.io import BASE_FILE
-        from wood.finetune.sam.models import load_state_dict_file, load_weights
+        from wood.finetune.sam.models import load_weights
 
-        load_weights(sam, load_state_dict_file(run_dir / "weights" / BASE_FILE), run_dir / "weights" / BASE_FILE)
+        load_weights(sam, read_state_dict(run_dir / "weights" / BASE_FILE), run_dir / "weights" / BASE_FILE)
     return sam, source, cfg, run_dir
 
 
