@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wood.plotting import pyplot
+from wood.plotting import pyplot, save_figure
 
 
 def plot_pr_curves(curves: dict[str, list[float]], recall: list[float], path: Path, title: str) -> Path:
@@ -25,8 +25,7 @@ def plot_pr_curves(curves: dict[str, list[float]], recall: list[float], path: Pa
     ax.legend(loc="lower left", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -44,6 +43,5 @@ def plot_confusion(matrix: np.ndarray, names: list[str], path: Path, title: str)
         for j in range(n):
             ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color="white" if matrix[i, j] > top / 2 else "black", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path

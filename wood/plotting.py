@@ -18,3 +18,11 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig: Any, target: Any) -> None:
+    """Write ``fig`` as PNG to ``target`` (a path or a binary file object) and close it."""
+    try:
+        fig.savefig(target, format="png")
+    finally:
+        pyplot().close(fig)

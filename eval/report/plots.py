@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from wood.plotting import pyplot
+from wood.plotting import pyplot, save_figure
 
 SPLIT_COLOURS = {"train": "#4363d8", "val": "#f58231", "test": "#3cb44b"}
 THUMB_SIDE = 360
@@ -18,10 +18,8 @@ THUMB_SIDE = 360
 
 
 def _png(fig: Any) -> bytes:
-    plt = pyplot()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
+    save_figure(fig, buf)
     return buf.getvalue()
 
 
