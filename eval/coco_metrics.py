@@ -41,7 +41,8 @@ def check_gt(gt: dict[str, Any], source: str = "<coco>") -> None:
         raise DataError("category id 0 found: COCO category ids start at 1 (class_id + 1)", source)
     for ann in gt["annotations"]:
         if ann.get("id", 0) < 1:
-            raise DataError(f"annotation id {ann.get('id')!r}: ids must start at 1 (id 0 means unmatched in COCOeval)", source)
+            raise DataError(f"annotation id {ann.get('id')!r}: ids must start at 1 (id 0 means unmatched in COCOeval)",
+                            source)
         if "area" not in ann:
             raise DataError(f"annotation {ann['id']} has no `area`", source)
         if ann.get("image_id") not in image_ids:
@@ -89,7 +90,8 @@ def coco_eval(gt: dict[str, Any], results: list[dict[str, Any]], iou_type: str =
     if not results:  # loadRes([]) raises IndexError; every class with GT has AP 0
         for c in cats:
             has = instances[c["id"]] > 0
-            per_class[c["name"]] = {"AP50": 0.0 if has else None, "AP50-95": 0.0 if has else None, "instances": instances[c["id"]]}
+            ap = 0.0 if has else None
+            per_class[c["name"]] = {"AP50": ap, "AP50-95": ap, "instances": instances[c["id"]]}
             if has:
                 curves[c["name"]] = [0.0] * len(rec_thrs)
         return _summary(0.0, 0.0, per_class, curves, rec_thrs, note="no predictions")

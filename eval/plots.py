@@ -41,7 +41,8 @@ def plot_confusion(matrix: np.ndarray, names: list[str], path: Path, title: str)
     top = matrix.max() if matrix.size else 0
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color="white" if matrix[i, j] > top / 2 else "black", fontsize=8)
+            colour = "white" if matrix[i, j] > top / 2 else "black"
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color=colour, fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
     return path

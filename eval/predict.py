@@ -19,7 +19,8 @@ from wood.errors import DataError
 from wood.eval.yolo_run import check_out_folder, checkpoint_imgsz, load_run, load_yolo, model_names
 from wood.prep.mvtec import IMAGE_EXTENSIONS
 
-PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230)]
+PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
+           (240, 50, 230)]
 
 
 def collect_images(paths: list[Path]) -> list[Path]:
@@ -115,7 +116,9 @@ def predict_images(
         if not ok:
             raise DataError("could not encode overlay PNG", target)
         target.write_bytes(png.tobytes())  # bytes, not cv2.imwrite: non-ASCII paths work
-        records.append({"file": str(path), "overlay": str(target), "width": rgb.shape[1], "height": rgb.shape[0], "detections": dets})
+        records.append({"file": str(path), "overlay": str(target), "width": rgb.shape[1], "height": rgb.shape[0],
+                        "detections": dets})
     out_json = out / "predictions.json"
-    out_json.write_text(json.dumps({"weights": str(run.weights), "conf": conf, "imgsz": size, "images": records}, indent=2), encoding="utf-8")
+    summary = {"weights": str(run.weights), "conf": conf, "imgsz": size, "images": records}
+    out_json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return out_json

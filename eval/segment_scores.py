@@ -38,7 +38,8 @@ class ImageResult:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.gt_masks.shape[-2:]) if self.gt_masks.ndim == 3 else tuple(self.pred_masks.shape[-2:])  # type: ignore[return-value]
+        masks = self.gt_masks if self.gt_masks.ndim == 3 else self.pred_masks
+        return tuple(masks.shape[-2:])  # type: ignore[return-value]
 
 
 class SegmentScorer:

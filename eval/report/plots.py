@@ -33,7 +33,8 @@ def class_count_chart(stats: dict[str, Any]) -> bytes | None:
     if not splits:
         return None
     panels = [
-        ("images per type", stats.get("image_types") or sorted({t for s in splits for t in stats["splits"][s].get("images_per_type", {})}),
+        ("images per type",
+         stats.get("image_types") or sorted({t for s in splits for t in stats["splits"][s].get("images_per_type", {})}),
          "images_per_type"),
         ("instances per class", stats.get("classes") or [], "instances_per_class"),
     ]
@@ -42,10 +43,12 @@ def class_count_chart(stats: dict[str, Any]) -> bytes | None:
         return None
     plt = pyplot()
     rows = max(len(p[1]) for p in panels)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 1.0 + 0.42 * rows * len(splits) / 2 + 0.6), dpi=100, squeeze=False)
+    size = (5.6 * len(panels), 1.0 + 0.42 * rows * len(splits) / 2 + 0.6)
+    fig, axes = plt.subplots(1, len(panels), figsize=size, dpi=100, squeeze=False)
     height = 0.8 / len(splits)
     for ax, (title, labels, key) in zip(axes[0], panels):
-        counts = np.array([[stats["splits"][s].get(key, {}).get(lab, 0) for lab in labels] for s in splits], dtype=float)
+        counts = np.array([[stats["splits"][s].get(key, {}).get(lab, 0) for lab in labels] for s in splits],
+                          dtype=float)
         nonzero = counts[counts > 0]
         log = nonzero.size > 0 and counts.max() > 20 * nonzero.min()
         y = np.arange(len(labels))
@@ -111,7 +114,8 @@ def yolo_training_curves(runs: list[tuple[str, dict[str, list[float]]]]) -> byte
                   table.get("metrics/mAP50(B)") or table.get("metrics/mAP50(M)")]
         for ax, values in zip(axes, series):
             if values:
-                ax.plot(epochs, values, marker="o" if len(epochs) < 12 else None, markersize=3, linewidth=1.4, label=label)
+                marker = "o" if len(epochs) < 12 else None
+                ax.plot(epochs, values, marker=marker, markersize=3, linewidth=1.4, label=label)
     for ax, title in zip(axes, titles):
         ax.set_title(title, fontsize=10)
         _epoch_axis(ax)

@@ -58,7 +58,8 @@ def list_split(classify_dir: str | Path, split: str, classes: list[str]) -> list
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         if folder.name not in classes:
             raise DataError(f"class folder {folder.name!r} is not among the classes {classes}", folder)
-        items.extend((p, classes.index(folder.name)) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS)
+        files = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS]
+        items.extend((p, classes.index(folder.name)) for p in files)
     return items
 
 

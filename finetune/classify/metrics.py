@@ -75,7 +75,8 @@ def save_confusion_png(cm: np.ndarray, classes: list[str], path: str | Path, tit
         ax.set_ylabel("true")
         for i in range(cm.shape[0]):
             for j in range(cm.shape[1]):
-                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", color="white" if shade[i, j] > 0.5 else "black")
+                colour = "white" if shade[i, j] > 0.5 else "black"
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", color=colour)
         acc = accuracy(cm)
         ax.set_title(f"{title}  acc {acc:.1%}".strip() if acc is not None else title)
         fig.tight_layout()

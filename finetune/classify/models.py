@@ -93,10 +93,13 @@ def find_resnet18_weights(weights: str | Path | None = None) -> Path:
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise WeightsError("weights file does not exist; pass a torchvision ResNet18 state dict (.pth), or use --strategy scratch", path)
+            raise WeightsError("weights file does not exist; pass a torchvision ResNet18 state dict (.pth), "
+                               "or use --strategy scratch", path)
         return path
     cache = hub_checkpoint_dir()
-    found = sorted(cache.glob("resnet18-*.pth"), key=lambda p: p.stat().st_mtime, reverse=True) if cache.is_dir() else []
+    found = []
+    if cache.is_dir():
+        found = sorted(cache.glob("resnet18-*.pth"), key=lambda p: p.stat().st_mtime, reverse=True)
     if found:
         return found[0]
     raise WeightsError(
@@ -117,14 +120,16 @@ def load_pretrained_backbone(model, path: str | Path) -> dict[str, Any]:
     missing = sorted(k for k in own if not k.startswith("fc.") and k not in backbone
                      and not k.endswith("num_batches_tracked"))  # absent from torchvision's own 2017 files
     if missing:
-        raise WeightsError(f"not a torchvision ResNet18 state dict: {len(missing)} keys missing (first: {missing[0]})", path)
+        raise WeightsError(f"not a torchvision ResNet18 state dict: {len(missing)} keys missing (first: {missing[0]})",
+                           path)
     wrong = [k for k, v in backbone.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
     if wrong:
         raise WeightsError(f"not a ResNet18 state dict: shape of {wrong[0]} is {tuple(backbone[wrong[0]].shape)}, "
                            f"expected {tuple(own[wrong[0]].shape)}", path)
     unexpected = sorted(k for k in backbone if k not in own)
     model.load_state_dict({k: v for k, v in backbone.items() if k in own}, strict=False)
-    return {"path": str(path), "loaded": len(backbone) - len(unexpected), "skipped": sorted(set(state) - set(backbone)) + unexpected}
+    skipped = sorted(set(state) - set(backbone)) + unexpected
+    return {"path": str(path), "loaded": len(backbone) - len(unexpected), "skipped": skipped}
 
 
 def freeze_all_but_head(model) -> None:

@@ -117,7 +117,8 @@ def to_model_frame(coords_xy: np.ndarray, original_size: tuple[int, int], target
     return flat.reshape(out.shape)
 
 
-def jitter_boxes(boxes_xyxy: np.ndarray, original_size: tuple[int, int], std_fraction: float, rng: np.random.Generator) -> np.ndarray:
+def jitter_boxes(boxes_xyxy: np.ndarray, original_size: tuple[int, int], std_fraction: float,
+                 rng: np.random.Generator) -> np.ndarray:
     """Add Gaussian noise to each box side (std = ``std_fraction`` of the box side, clipped to
     20 px per 1024 px of image), keep x0 < x1, y0 < y1 and stay inside the image."""
     if std_fraction <= 0 or len(boxes_xyxy) == 0:
@@ -183,7 +184,8 @@ def box_prompts(boxes_xyxy: np.ndarray, original_size: tuple[int, int], target: 
 
 
 def flip_sample(
-    resized_rgb: np.ndarray, instances: list[SamInstance], original_size: tuple[int, int], horizontal: bool, vertical: bool
+    resized_rgb: np.ndarray, instances: list[SamInstance], original_size: tuple[int, int], horizontal: bool,
+    vertical: bool,
 ) -> tuple[np.ndarray, list[SamInstance]]:
     """Mirror a resized image and its instances (masks at the original size, XYXY pixel-edge boxes)."""
     h, w = original_size
@@ -194,7 +196,8 @@ def flip_sample(
             mask, x0, x1 = mask[:, ::-1], w - x1, w - x0
         if vertical:
             mask, y0, y1 = mask[::-1], h - y1, h - y0
-        out.append(SamInstance(inst.ann_id, inst.category_id, np.array([x0, y0, x1, y1], np.float32), np.ascontiguousarray(mask)))
+        box = np.array([x0, y0, x1, y1], np.float32)
+        out.append(SamInstance(inst.ann_id, inst.category_id, box, np.ascontiguousarray(mask)))
     if horizontal:
         resized_rgb = resized_rgb[:, ::-1]
     if vertical:

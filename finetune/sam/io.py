@@ -111,7 +111,8 @@ def load_base(run_dir: Path, cfg: SamTrainConfig) -> Any:
     else:
         sam, _ = load_sam(cfg.model, cfg.checkpoint, random_init=False, image_size=cfg.imgsz, patch_size=cfg.patch_size)
     if not (weights / DECODER_FILE).is_file():
-        raise WeightsError(f"run has no {DECODER_FILE}; was the training interrupted before the first epoch ended?", weights)
+        raise WeightsError(f"run has no {DECODER_FILE}; was the training interrupted before the first epoch ended?",
+                           weights)
     _load_part(sam.mask_decoder, weights / DECODER_FILE)
     if (weights / PROMPT_FILE).is_file():
         _load_part(sam.prompt_encoder, weights / PROMPT_FILE)

@@ -65,4 +65,5 @@ def sam_loss(logits: torch.Tensor, iou_pred: torch.Tensor, target: torch.Tensor)
         true_iou = hard_iou(logits, target)
     iou_mse = F.mse_loss(iou_pred.reshape(-1), true_iou)
     total = FOCAL_WEIGHT * focal + DICE_WEIGHT * dice + IOU_WEIGHT * iou_mse
-    return LossParts(total, float(focal.detach()), float(dice.detach()), float(iou_mse.detach()), float(true_iou.mean()))
+    parts = (float(focal.detach()), float(dice.detach()), float(iou_mse.detach()), float(true_iou.mean()))
+    return LossParts(total, *parts)

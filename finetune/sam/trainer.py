@@ -116,7 +116,8 @@ class SamTrainer:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mask logits (N, 1, H, W) at the original size and IoU predictions (N, 1) for ``instances``."""
         cfg = self.cfg
-        prompts = build_prompts(instances, image.original_size, self.target, cfg.prompt, cfg.n_points, cfg.box_jitter, rng)
+        prompts = build_prompts(instances, image.original_size, self.target, cfg.prompt, cfg.n_points, cfg.box_jitter,
+                                rng)
         view = self.images.get(image) if resized is None else resized
         with torch.set_grad_enabled(grad):
             self.predictor.set_resized_image(view, image.original_size, self.embed(image, grad, resized))
