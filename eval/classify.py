@@ -13,6 +13,7 @@ import numpy as np
 
 from wood.errors import DataError, MisMatchError
 from wood.finetune.classify.metrics import save_confusion_png, split_metrics
+from wood.runs import claim_in_run
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", data: str | Path | None = None, device: str = "auto") -> dict[str, Any]:
@@ -43,6 +44,8 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data: str | Path | No
     preds = predict(model, loaded.images, dev)
     result = split_metrics(loaded.labels.numpy(), preds, classes)
     result.update({"split": split, "data": str(data_dir), "run": str(run), "classes": classes})
+    claim_in_run(run / f"eval_{split}.json")
+    claim_in_run(run / f"confusion_{split}.png")
     (run / f"eval_{split}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     save_confusion_png(np.array(result["confusion"]), classes, run / f"confusion_{split}.png", f"{run.name} {split}")
     return result

@@ -25,6 +25,7 @@ import yaml
 from wood.console import console, track
 from wood.device import check_device
 from wood.errors import DataError, MisMatchError
+from wood.runs import claim_in_run
 from wood.eval.coco_metrics import check_gt, coco_eval, confusion_matrix, image_level
 from wood.eval.yolo_run import check_out_folder, check_split, checkpoint_imgsz, load_run, load_yolo, model_names
 from wood.prep.coco_masks import encode_rle
@@ -195,6 +196,7 @@ def load_job(run_dir: Path | None, split: str, conf: float, data: Path | None, w
     manifest = manifest_entries(prep_dir, split)
     out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / f"eval-{split}"
     check_out_folder(out)
+    claim_in_run(out)
     model = load_yolo(run.weights, device)
     classes = check_classes(model_names(model), gt, str(coco_path(prep_dir, split)))
     size = imgsz or run.imgsz or checkpoint_imgsz(model)

@@ -18,6 +18,7 @@ from wood.device import check_device
 from wood.errors import DataError
 from wood.eval.yolo_run import check_out_folder, checkpoint_imgsz, load_run, load_yolo, model_names
 from wood.prep.mvtec import IMAGE_EXTENSIONS
+from wood.runs import claim_in_run
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
            (240, 50, 230)]
@@ -97,6 +98,7 @@ def predict_images(
     names = model_names(model)
     size = imgsz or run.imgsz or checkpoint_imgsz(model)
     out.mkdir(parents=True, exist_ok=True)
+    claim_in_run(out)
     records = []
     for path in track(files, "predict"):
         rgb = read_image_rgb(path)

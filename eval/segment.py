@@ -28,6 +28,7 @@ from wood.console import console, track
 from wood.errors import ConfigError, DataError, MisMatchError, WeightsError
 from wood.eval.mask_metrics import union_of
 from wood.eval.segment_scores import ImageResult, SegmentScorer, rle_results
+from wood.runs import claim_in_run
 
 DEFAULT_CONF = 0.25
 """Detector confidence threshold for `--boxes <yolo run>` (boxes below it do not prompt SAM)."""
@@ -176,6 +177,7 @@ def load_job(run_dir: str | Path, split: str, boxes: str, data: str | Path | Non
         raise DataError("run folder does not exist", run_dir)
     out = Path(out) if out is not None else run_dir / f"eval-{split}{'' if boxes == 'gt' else '-yolo'}"
     check_out_folder(out)
+    claim_in_run(out)
     cfg = read_run_config(run_dir)
     if not (run_dir / "weights" / DECODER_FILE).is_file():
         raise WeightsError(f"run has no weights/{DECODER_FILE}: training did not finish an epoch", run_dir)

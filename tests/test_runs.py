@@ -307,3 +307,23 @@ def test_bug2_eval_segment_from_another_folder_finds_the_dataset(sam_run, tmp_pa
     result = evaluate(sam_run["run"], "test", out=tmp_path / "ev", overlays=0, device="cpu")
     assert result["images"] == 4 and Path(result["data"]) == (sam_run["home"] / "prep").resolve()
     assert (tmp_path / "ev" / "segment_metrics.json").is_file()
+
+
+def test_evaluations_written_into_a_run_are_its_own(tmp_path):
+    """`wood eval` writes eval-<split>/ into the run: --exist-ok may still replace the run, a user file not."""
+    from wood.outdir import check_replaceable, foreign_entries
+    from wood.runs import claim_in_run, create_run_dir, finish_run_dir
+
+    run = create_run_dir(tmp_path / "runs", "detect")
+    (run / "weights").mkdir()
+    finish_run_dir(run)
+    (run / "eval-test").mkdir()
+    claim_in_run(run / "eval-test")
+    assert foreign_entries(run, "run") == []
+    check_replaceable(run, "run")
+    (run / "notes.txt").write_text("mine")
+    assert foreign_entries(run, "run") == ["notes.txt"]
+    elsewhere = tmp_path / "user"
+    elsewhere.mkdir()
+    claim_in_run(elsewhere / "eval-test")  # not a run folder: nothing is written there
+    assert list(elsewhere.iterdir()) == []

@@ -72,10 +72,15 @@ def write_marker(
     tmp.replace(folder / MARKER)
 
 
-def add_marker_entries(folder: Path, kind: str, names: Iterable[str]) -> None:
-    """Record more top-level entries wood wrote into ``folder`` (for outputs filled in place)."""
-    marker = _read_marker(folder) or {}
-    write_marker(folder, kind, marker.get("state", "building"), set(marker.get("entries", [])) | set(names))
+def add_marker_entries(folder: Path, kind: str, names: Iterable[str]) -> bool:
+    """Record more top-level entries wood wrote into ``folder``, a ``kind`` output it already marked
+    (an evaluation written into a run folder). False, and nothing written, for any other folder."""
+    marker = _read_marker(folder)
+    if marker is None or marker.get("kind") != kind:
+        return False
+    if not marker.get("open"):
+        write_marker(folder, kind, marker.get("state", "complete"), set(marker.get("entries", [])) | set(names))
+    return True
 
 
 def foreign_entries(folder: Path, kind: str, legacy: Callable[[Path], bool] | None = None) -> list[str] | None:

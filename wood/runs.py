@@ -37,7 +37,14 @@ import yaml
 
 from wood.errors import ConfigError, DataError
 from wood.outdir import (
-    MARKER, check_not_input, check_replaceable, foreign_entries, prepare_parent, remove_tree, write_marker,
+    MARKER,
+    add_marker_entries,
+    check_not_input,
+    check_replaceable,
+    foreign_entries,
+    prepare_parent,
+    remove_tree,
+    write_marker,
 )
 
 SCHEMA = 1
@@ -182,6 +189,14 @@ def finish_run_dir(run_dir: str | Path) -> None:
 
 
 # ---------------------------------------------------------------- writing
+def claim_in_run(path: str | Path) -> None:
+    """Record ``path``, an output wood writes directly inside a run folder (``eval-test/``,
+    ``predict/``, ``eval_test.json``), as the run's own, so `--exist-ok` may replace the run later.
+    Anywhere else (a user's --out folder) nothing is recorded."""
+    path = Path(path).absolute()
+    add_marker_entries(path.parent, MARKER_KIND, [path.name])
+
+
 def absolute_path(path: str | Path) -> str:
     """``path`` as an absolute path string (``~`` expanded, symlinks resolved): what a run records."""
     return str(Path(path).expanduser().resolve())
