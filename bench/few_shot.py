@@ -45,8 +45,21 @@ def prepare(args: argparse.Namespace, work: Path) -> tuple[Path, Path]:
         extra = ["--groups", args.groups] if args.groups else []
         wood("prep", args.data, "--out", prep, "--seed", args.split_seed, *extra)
     if not (pasted / "manifest.json").is_file():
-        wood("paste", prep, "--out", pasted, "--images", args.paste_images, "--per-image", args.per_image,
-             "--blend", args.blend, "--seed", 0, *(["--balance"] if args.balance else []))
+        wood(
+            "paste",
+            prep,
+            "--out",
+            pasted,
+            "--images",
+            args.paste_images,
+            "--per-image",
+            args.per_image,
+            "--blend",
+            args.blend,
+            "--seed",
+            0,
+            *(["--balance"] if args.balance else []),
+        )
     return prep, pasted
 
 
@@ -57,12 +70,43 @@ def pretrain(args: argparse.Namespace, work: Path) -> tuple[Path, float]:
     if weights.is_file() and seconds_file.is_file():
         return weights, float(seconds_file.read_text())
     synth, prep = work / "synth" / "wood", work / "synth-prep"
-    wood("synth", synth, "--size", args.synth_size, "--per-defect", args.synth_per_defect, "--good",
-         args.synth_per_defect // 2, "--train-good", 0, "--seed", 1)
+    wood(
+        "synth",
+        synth,
+        "--size",
+        args.synth_size,
+        "--per-defect",
+        args.synth_per_defect,
+        "--good",
+        args.synth_per_defect // 2,
+        "--train-good",
+        0,
+        "--seed",
+        1,
+    )
     wood("prep", synth, "--out", prep, "--seed", 1)
-    seconds = wood("finetune", "yolo", "--data", prep, "--model", "yolov8n.yaml", "--epochs", args.pretrain_epochs,
-                   "--imgsz", args.imgsz, "--batch", args.batch, "--workers", 0, "--seed", 0,
-                   "--out", work / "synth-runs", "--name", "pretrain")
+    seconds = wood(
+        "finetune",
+        "yolo",
+        "--data",
+        prep,
+        "--model",
+        "yolov8n.yaml",
+        "--epochs",
+        args.pretrain_epochs,
+        "--imgsz",
+        args.imgsz,
+        "--batch",
+        args.batch,
+        "--workers",
+        0,
+        "--seed",
+        0,
+        "--out",
+        work / "synth-runs",
+        "--name",
+        "pretrain",
+    )
     seconds_file.write_text(f"{seconds:.1f}")
     return weights, seconds
 
@@ -71,16 +115,38 @@ def train_and_score(args: argparse.Namespace, work: Path, arm: str, seed: int, d
     name = f"{arm.strip('+')}-s{seed}"
     run = work / "runs" / name
     if not (run / "eval-test" / "eval_detect.json").is_file():
-        seconds = wood("finetune", "yolo", "--data", data, "--model", model, "--epochs", args.epochs,
-                       "--imgsz", args.imgsz, "--batch", args.batch, "--workers", 0, "--seed", seed,
-                       "--out", work / "runs", "--name", name)
+        seconds = wood(
+            "finetune",
+            "yolo",
+            "--data",
+            data,
+            "--model",
+            model,
+            "--epochs",
+            args.epochs,
+            "--imgsz",
+            args.imgsz,
+            "--batch",
+            args.batch,
+            "--workers",
+            0,
+            "--seed",
+            seed,
+            "--out",
+            work / "runs",
+            "--name",
+            name,
+        )
         (run / "bench.seconds").write_text(f"{seconds:.1f}")
         # scored on the ORIGINAL prep's test split (identical bytes in the pasted prep)
         wood("eval", "detect", "--run", run, "--split", "test", "--data", work / "prep", "--out", run / "eval-test")
     result = json.loads((run / "eval-test" / "eval_detect.json").read_text())
     bbox = result["coco"]["bbox"]
-    return {"mAP50": bbox["mAP50"], "per_class": {k: v["AP50"] for k, v in bbox["per_class"].items()},
-            "seconds": float((run / "bench.seconds").read_text())}
+    return {
+        "mAP50": bbox["mAP50"],
+        "per_class": {k: v["AP50"] for k, v in bbox["per_class"].items()},
+        "seconds": float((run / "bench.seconds").read_text()),
+    }
 
 
 def sam_arm(args: argparse.Namespace, work: Path, name: str, data: Path) -> float | None:
@@ -88,9 +154,27 @@ def sam_arm(args: argparse.Namespace, work: Path, name: str, data: Path) -> floa
     run = work / "sam" / name
     metrics = run / "eval-test-gt" / "segment_metrics.json"
     if not metrics.is_file():
-        wood("finetune", "sam", "--data", data, "--model", "tiny", "--random-init", "--adapter", "lora",
-             "--epochs", args.sam_epochs, "--device", "cpu", "--out", work / "sam", "--name", name,
-             "--config", args.sam_config)
+        wood(
+            "finetune",
+            "sam",
+            "--data",
+            data,
+            "--model",
+            "tiny",
+            "--random-init",
+            "--adapter",
+            "lora",
+            "--epochs",
+            args.sam_epochs,
+            "--device",
+            "cpu",
+            "--out",
+            work / "sam",
+            "--name",
+            name,
+            "--config",
+            args.sam_config,
+        )
         wood("eval", "segment", "--run", run, "--split", "test", "--data", work / "prep", "--out", run / "eval-test-gt")
     return json.loads(metrics.read_text()).get("mIoU")
 
@@ -116,8 +200,10 @@ def report(results: dict[str, list[dict]], rare: list[str], pretrain_s: float, s
     for arm in ARMS:
         maps = [r["mAP50"] for r in results[arm]]
         secs = [r["seconds"] for r in results[arm]]
-        print(f"| {arm} | {mean_sd(maps)} | {statistics.mean(maps) / base:.2f} | {statistics.mean(secs):.0f} | "
-              f"{statistics.mean(secs) / base_s:.2f} |")
+        print(
+            f"| {arm} | {mean_sd(maps)} | {statistics.mean(maps) / base:.2f} | {statistics.mean(secs):.0f} | "
+            f"{statistics.mean(secs) / base_s:.2f} |"
+        )
     print(f"\nsynthetic pretraining (once, shared by +synth and both): {pretrain_s:.0f} s")
     classes = sorted(results["baseline"][0]["per_class"])
     print("\nper-class AP50, mean over seeds (rare train classes marked *)\n")
@@ -150,8 +236,12 @@ def main() -> None:
     ap.add_argument("--split-seed", type=int, default=0)
     ap.add_argument("--sam", action="store_true", help="also the tiny-SAM LoRA arm (with and without pasted images)")
     ap.add_argument("--sam-epochs", type=int, default=6)
-    ap.add_argument("--sam-config", type=Path, default=Path(__file__).resolve().parents[1] / "datasets" / "demo_sam.yaml",
-                    help="SAM settings (default: the demo's tiny-SAM recipe)")
+    ap.add_argument(
+        "--sam-config",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "datasets" / "demo_sam.yaml",
+        help="SAM settings (default: the demo's tiny-SAM recipe)",
+    )
     ap.add_argument("--work", type=Path, default=None, help="work folder (reused: finished runs are not redone)")
     args = ap.parse_args()
 
@@ -159,19 +249,29 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     prep, pasted = prepare(args, work)
     weights, pretrain_s = pretrain(args, work)
-    starts = {"baseline": (prep, "yolov8n.yaml"), "+paste": (pasted, "yolov8n.yaml"),
-              "+synth": (prep, str(weights)), "both": (pasted, str(weights))}
+    starts = {
+        "baseline": (prep, "yolov8n.yaml"),
+        "+paste": (pasted, "yolov8n.yaml"),
+        "+synth": (prep, str(weights)),
+        "both": (pasted, str(weights)),
+    }
     results: dict[str, list[dict]] = {arm: [] for arm in ARMS}
     for seed in range(args.seeds):
         for arm in ARMS:
             data, model = starts[arm]
             results[arm].append(train_and_score(args, work, arm, seed, data, model))
-            print(f"seed {seed} {arm}: mAP50 {results[arm][-1]['mAP50']:.3f} ({results[arm][-1]['seconds']:.0f} s)",
-                  flush=True)
-    sam = {"prep": sam_arm(args, work, "prep", prep), "+paste": sam_arm(args, work, "pasted", pasted)} if args.sam else {}
+            print(
+                f"seed {seed} {arm}: mAP50 {results[arm][-1]['mAP50']:.3f} ({results[arm][-1]['seconds']:.0f} s)",
+                flush=True,
+            )
+    sam = (
+        {"prep": sam_arm(args, work, "prep", prep), "+paste": sam_arm(args, work, "pasted", pasted)} if args.sam else {}
+    )
     stats = json.loads((prep / "stats.json").read_text())
-    print(f"\nwork folder: {work}\nsplit images: { {k: v['images'] for k, v in stats['splits'].items()} }; "
-          f"pasted train images: {args.paste_images}; epochs {args.epochs}, imgsz {args.imgsz}, seeds {args.seeds}")
+    print(
+        f"\nwork folder: {work}\nsplit images: { {k: v['images'] for k, v in stats['splits'].items()} }; "
+        f"pasted train images: {args.paste_images}; epochs {args.epochs}, imgsz {args.imgsz}, seeds {args.seeds}"
+    )
     report(results, rare_classes(prep), pretrain_s, sam)
 
 

@@ -54,7 +54,22 @@ def param_table(model: str) -> list[dict]:
         else:
             apply_adapters(sam, AdapterSettings(mode=mode))
             report = trainable_report(sam)
-        rows.append({"mode": mode, **{k: report[k] for k in ("trainable", "total", "trainable_fraction", "encoder_added_trainable", "encoder_params", "added_of_encoder")}})
+        rows.append(
+            {
+                "mode": mode,
+                **{
+                    k: report[k]
+                    for k in (
+                        "trainable",
+                        "total",
+                        "trainable_fraction",
+                        "encoder_added_trainable",
+                        "encoder_params",
+                        "added_of_encoder",
+                    )
+                },
+            }
+        )
     return rows
 
 
@@ -68,8 +83,17 @@ def make_trainer(mode: str, model: str, data: Path, device: str, cache: str = "m
 
     torch.manual_seed(0)
     adapter = "decoder" if mode in ("full", "decoder") else mode
-    cfg = SamTrainConfig(data=str(data), model=model, adapter=adapter, lr=1e-5, warmup_steps=0, box_jitter=0.0,
-                         embedding_cache=cache, device=device, random_init=True)
+    cfg = SamTrainConfig(
+        data=str(data),
+        model=model,
+        adapter=adapter,
+        lr=1e-5,
+        warmup_steps=0,
+        box_jitter=0.0,
+        embedding_cache=cache,
+        device=device,
+        random_init=True,
+    )
     sam = build_sam(model)
     apply_adapters(sam, cfg.adapter_settings())
     trainer = SamTrainer(cfg, sam, device, total_updates=1000)
@@ -142,12 +166,31 @@ def child_epochs(model: str, data: Path, device: str, epochs: int) -> dict:
 
 
 def run_child(args: argparse.Namespace, what: str, data: Path) -> dict:
-    cmd = [sys.executable, __file__, "--child", what, "--data", str(data), "--device", args.device, "--model", args.model,
-           "--steps", str(args.steps), "--epochs", str(args.epochs), "--threads", str(args.threads)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        what,
+        "--data",
+        str(data),
+        "--device",
+        args.device,
+        "--model",
+        args.model,
+        "--steps",
+        str(args.steps),
+        "--epochs",
+        str(args.epochs),
+        "--threads",
+        str(args.threads),
+    ]
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        return {"mode": what, "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
+        return {
+            "mode": what,
+            "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}",
+        }
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wall_s"] = time.perf_counter() - t
     return result
@@ -157,12 +200,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="vit_b", help="SAM variant (random init)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per mode after one warm-up step (default 1 on CPU, 5 on CUDA)")
-    parser.add_argument("--images", type=int, default=None, help="images for the cached/uncached epochs (default 3 on CPU, 8 on CUDA)")
-    parser.add_argument("--epochs", type=int, default=2, help="epochs for cached/uncached (>= 2; the cache-filling first epoch is reported apart)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="timed steps per mode after one warm-up step (default 1 on CPU, 5 on CUDA)",
+    )
+    parser.add_argument(
+        "--images", type=int, default=None, help="images for the cached/uncached epochs (default 3 on CPU, 8 on CUDA)"
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=2,
+        help="epochs for cached/uncached (>= 2; the cache-filling first epoch is reported apart)",
+    )
     parser.add_argument("--modes", default="lora,full,decoder", help="modes timed per step (also: adapter)")
     parser.add_argument("--size", type=int, default=1024, help="image size (px)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default; 1 avoids thread oversubscription on a shared CPU)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (0: torch's default; 1 avoids thread oversubscription on a shared CPU)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
@@ -177,22 +237,37 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     if args.child:
-        result = child_epochs(args.model, args.data, args.device, args.epochs) if args.child == "epochs" else \
-            child_steps(args.child, args.model, args.data, args.device, args.steps)
+        result = (
+            child_epochs(args.model, args.data, args.device, args.epochs)
+            if args.child == "epochs"
+            else child_steps(args.child, args.model, args.data, args.device, args.steps)
+        )
         print(json.dumps(result))
         return
 
     import torch
 
     started = time.perf_counter()
-    print(f"SAM {args.model}, random init, {args.size} px, batch 1, device {args.device}"
-          + (f" ({torch.cuda.get_device_name()})" if cuda else f" ({torch.get_num_threads()} torch threads; shared CPU: absolute times vary)"))
+    print(
+        f"SAM {args.model}, random init, {args.size} px, batch 1, device {args.device}"
+        + (
+            f" ({torch.cuda.get_device_name()})"
+            if cuda
+            else f" ({torch.get_num_threads()} torch threads; shared CPU: absolute times vary)"
+        )
+    )
     params = param_table(args.model)
     print(f"\n{'mode':<8} {'trainable':>12} {'of total':>9} {'added in encoder':>17} {'of encoder':>11}")
     for r in params:
-        print(f"{r['mode']:<8} {r['trainable']:>12,} {100 * r['trainable_fraction']:>8.3f}% {r['encoder_added_trainable']:>17,} {100 * r['added_of_encoder']:>10.3f}%")
+        print(
+            f"{r['mode']:<8} {r['trainable']:>12,} {100 * r['trainable_fraction']:>8.3f}% "
+            f"{r['encoder_added_trainable']:>17,} {100 * r['added_of_encoder']:>10.3f}%"
+        )
     lora = next(r for r in params if r["mode"] == "lora")
-    print(f"LoRA params / encoder params = {100 * lora['added_of_encoder']:.3f}% (target <= 0.2%: {'ok' if lora['added_of_encoder'] <= 0.002 else 'MISSED'})")
+    print(
+        f"LoRA params / encoder params = {100 * lora['added_of_encoder']:.3f}% "
+        f"(target <= 0.2%: {'ok' if lora['added_of_encoder'] <= 0.002 else 'MISSED'})"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         data = make_data(Path(tmp), args.size, max(args.images, 1))
@@ -202,26 +277,51 @@ def main() -> None:
             if "error" in r:
                 print(f"{r['mode']:<8} failed: {r['error']}")
                 continue
-            print(f"{r['mode']:<8} {r['seconds_per_step']:>8.3f} {r['peak_rss_gb']:>12.2f}" + (f" {r['cuda_max_allocated_gb']:>12.2f}" if cuda else ""))
+            print(
+                f"{r['mode']:<8} {r['seconds_per_step']:>8.3f} {r['peak_rss_gb']:>12.2f}"
+                + (f" {r['cuda_max_allocated_gb']:>12.2f}" if cuda else "")
+            )
         by = {r["mode"]: r for r in steps if "error" not in r}
         if "lora" in by and "full" in by:
-            print(f"full / lora: {by['full']['seconds_per_step'] / by['lora']['seconds_per_step']:.2f}x time per step, "
-                  f"{by['full']['peak_rss_gb'] / by['lora']['peak_rss_gb']:.2f}x peak RSS"
-                  + (f", {by['full']['cuda_max_allocated_gb'] / by['lora']['cuda_max_allocated_gb']:.2f}x CUDA memory" if cuda else ""))
+            print(
+                f"full / lora: {by['full']['seconds_per_step'] / by['lora']['seconds_per_step']:.2f}x time per step, "
+                f"{by['full']['peak_rss_gb'] / by['lora']['peak_rss_gb']:.2f}x peak RSS"
+                + (
+                    f", {by['full']['cuda_max_allocated_gb'] / by['lora']['cuda_max_allocated_gb']:.2f}x CUDA memory"
+                    if cuda
+                    else ""
+                )
+            )
         if "lora" in by and "decoder" in by:
-            print(f"lora / decoder-cached: {by['lora']['seconds_per_step'] / by['decoder']['seconds_per_step']:.1f}x time per step")
+            print(
+                f"lora / decoder-cached: "
+                f"{by['lora']['seconds_per_step'] / by['decoder']['seconds_per_step']:.1f}x time per step"
+            )
         epochs = run_child(args, "epochs", data)
     if "error" in epochs:
         print(f"\ncached vs uncached failed: {epochs['error']}")
     else:
-        print(f"\ndecoder-only, {epochs['images']} images: uncached epoch {epochs['uncached_epoch_s']:.2f} s, cached epoch "
-              f"{epochs['cached_epoch_s']:.3f} s (first, filling the cache: {epochs['first_cached_epoch_s']:.2f} s) -> "
-              f"{epochs['speedup']:.1f}x faster (target >= 10x: {'ok' if epochs['speedup'] >= 10 else 'MISSED'})")
+        print(
+            f"\ndecoder-only, {epochs['images']} images: uncached epoch {epochs['uncached_epoch_s']:.2f} s, "
+            "cached epoch "
+            f"{epochs['cached_epoch_s']:.3f} s (first, filling the cache: {epochs['first_cached_epoch_s']:.2f} s) -> "
+            f"{epochs['speedup']:.1f}x faster (target >= 10x: {'ok' if epochs['speedup'] >= 10 else 'MISSED'})"
+        )
     total = time.perf_counter() - started
     print(f"\nbench wall time {total:.0f} s")
     if args.json:
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "params": params, "steps": steps,
-                                         "epochs": epochs, "wall_s": total}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "args": {k: str(v) for k, v in vars(args).items()},
+                    "params": params,
+                    "steps": steps,
+                    "epochs": epochs,
+                    "wall_s": total,
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

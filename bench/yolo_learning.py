@@ -41,9 +41,24 @@ def make_data(work: Path, per_defect: int, good: int, size: int, seed: int) -> P
     The category folder is named `wood` so datasets/wood.yaml supplies YOLO-World's prompts."""
     synth, prep = work / "synth" / "wood", work / "prep"
     if not (prep / "manifest.json").is_file():
-        for cmd in (["synth", str(synth), "--size", str(size), "--per-defect", str(per_defect), "--good", str(good),
-                     "--train-good", "0", "--seed", str(seed), "--exist-ok"],
-                    ["prep", str(synth), "--out", str(prep), "--seed", str(seed)]):
+        for cmd in (
+            [
+                "synth",
+                str(synth),
+                "--size",
+                str(size),
+                "--per-defect",
+                str(per_defect),
+                "--good",
+                str(good),
+                "--train-good",
+                "0",
+                "--seed",
+                str(seed),
+                "--exist-ok",
+            ],
+            ["prep", str(synth), "--out", str(prep), "--seed", str(seed)],
+        ):
             subprocess.run(["wood", *cmd], check=True, stdout=subprocess.DEVNULL)
     return prep
 
@@ -57,9 +72,18 @@ def main() -> None:
     ap.add_argument("--good", type=int, default=50, help="synthetic good images")
     ap.add_argument("--size", type=int, default=256, help="synthetic image size")
     ap.add_argument("--imgsz", type=int, default=256, help="training image size")
-    ap.add_argument("--batch", type=int, default=8, help="batch size (nbs defaults to it: one optimizer step per batch)")
-    ap.add_argument("--warmup-epochs", type=float, default=1.0, help="Ultralytics warmup_epochs (its default 3 is a third of a 9-minute CPU run)")
-    ap.add_argument("--train-args", default="{}", help="extra Ultralytics train arguments as JSON, e.g. '{\"mosaic\": 0}'")
+    ap.add_argument(
+        "--batch", type=int, default=8, help="batch size (nbs defaults to it: one optimizer step per batch)"
+    )
+    ap.add_argument(
+        "--warmup-epochs",
+        type=float,
+        default=1.0,
+        help="Ultralytics warmup_epochs (its default 3 is a third of a 9-minute CPU run)",
+    )
+    ap.add_argument(
+        "--train-args", default="{}", help="extra Ultralytics train arguments as JSON, e.g. '{\"mosaic\": 0}'"
+    )
     ap.add_argument("--model", default="yolov8n.yaml")
     ap.add_argument("--workers", type=int, default=2, help="data loader workers (Ultralytics uses 0 on CPU)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave default)")
@@ -72,17 +96,28 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     from wood.eval.detect import evaluate
-    from wood.finetune.yolo.train import train
     from wood.finetune.yolo.config import YoloConfig
+    from wood.finetune.yolo.train import train
 
     work = args.work or Path(tempfile.mkdtemp(prefix="wood-yolo-learning-"))
     work.mkdir(parents=True, exist_ok=True)
     prep = make_data(work, args.per_defect, args.good, args.size, args.seed)
     stats = json.loads((prep / "stats.json").read_text())
     cfg = YoloConfig(
-        data=prep, model=args.model, task="detect", epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
-        device=args.device, seed=args.seed, workers=args.workers, patience=1000, out=work / "runs", exist_ok=True,
-        name="learning", plots=False,
+        data=prep,
+        model=args.model,
+        task="detect",
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        batch=args.batch,
+        device=args.device,
+        seed=args.seed,
+        workers=args.workers,
+        patience=1000,
+        out=work / "runs",
+        exist_ok=True,
+        name="learning",
+        plots=False,
         train_args={"time": args.minutes / 60.0, "warmup_epochs": args.warmup_epochs, **json.loads(args.train_args)},
     )
     t0 = time.perf_counter()
@@ -90,16 +125,27 @@ def main() -> None:
     train_s = time.perf_counter() - t0
     result = evaluate(run, "test", device=args.device, conf=0.25)
     metrics = json.loads((run / "metrics.json").read_text())
-    print(json.dumps({
-        "images": stats["images"], "split_images": {k: v["images"] for k, v in stats["splits"].items()},
-        "device": args.device, "cpu_count": os.cpu_count(), "load_avg": os.getloadavg(),
-        "train_seconds": round(train_s, 1), "epochs_run": metrics["epochs_run"],
-        "coco_mAP50": result["coco"]["bbox"]["mAP50"], "coco_mAP50-95": result["coco"]["bbox"]["mAP50-95"],
-        "ultralytics_mAP50": result["ultralytics"].get("bbox", {}).get("mAP50"),
-        "per_class_AP50": {k: v["AP50"] for k, v in result["coco"]["bbox"]["per_class"].items()},
-        "defect_recall": result["inspection"]["defect_recall"], "false_alarm_rate": result["inspection"]["false_alarm_rate"],
-        "run": str(run),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "images": stats["images"],
+                "split_images": {k: v["images"] for k, v in stats["splits"].items()},
+                "device": args.device,
+                "cpu_count": os.cpu_count(),
+                "load_avg": os.getloadavg(),
+                "train_seconds": round(train_s, 1),
+                "epochs_run": metrics["epochs_run"],
+                "coco_mAP50": result["coco"]["bbox"]["mAP50"],
+                "coco_mAP50-95": result["coco"]["bbox"]["mAP50-95"],
+                "ultralytics_mAP50": result["ultralytics"].get("bbox", {}).get("mAP50"),
+                "per_class_AP50": {k: v["AP50"] for k, v in result["coco"]["bbox"]["per_class"].items()},
+                "defect_recall": result["inspection"]["defect_recall"],
+                "false_alarm_rate": result["inspection"]["false_alarm_rate"],
+                "run": str(run),
+            },
+            indent=2,
+        )
+    )
     print(f"mAP50 (COCO, test) = {result['coco']['bbox']['mAP50']:.3f}")
 
 

@@ -45,20 +45,46 @@ def main() -> None:
     if prep is None:
         prep = work / "prep"
         if not (prep / "manifest.json").is_file():
-            subprocess.run(["wood", "synth", str(work / "synth"), "--size", str(args.size), "--per-defect", str(args.per_defect),
-                            "--good", str(args.per_defect), "--seed", "0"], check=True, stdout=subprocess.DEVNULL)
-            subprocess.run(["wood", "prep", str(work / "synth"), "--out", str(prep)], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    "wood",
+                    "synth",
+                    str(work / "synth"),
+                    "--size",
+                    str(args.size),
+                    "--per-defect",
+                    str(args.per_defect),
+                    "--good",
+                    str(args.per_defect),
+                    "--seed",
+                    "0",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            subprocess.run(
+                ["wood", "prep", str(work / "synth"), "--out", str(prep)], check=True, stdout=subprocess.DEVNULL
+            )
 
-    from wood.finetune.yolo.train import train
     from wood.finetune.yolo.config import YoloConfig
+    from wood.finetune.yolo.train import train
     from wood.offline import setup_ultralytics
 
     setup_ultralytics()
     from ultralytics import YOLO
 
-    common = dict(epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, nbs=args.batch, seed=0, workers=2, patience=50,
-                  plots=False, amp=True, device=args.device)
-
+    common = dict(
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        batch=args.batch,
+        nbs=args.batch,
+        seed=0,
+        workers=2,
+        patience=50,
+        plots=False,
+        amp=True,
+        device=args.device,
+    )
 
     from ultralytics.engine.model import Model
 
@@ -79,8 +105,14 @@ def main() -> None:
         t = time.perf_counter()
         Model.train = timed("bare")
         try:
-            YOLO(args.model).train(data=str((prep / "yolo" / "data.yaml").resolve()), deterministic=True,
-                                   project=str(work / "bare"), name=tag, exist_ok=True, **common)
+            YOLO(args.model).train(
+                data=str((prep / "yolo" / "data.yaml").resolve()),
+                deterministic=True,
+                project=str(work / "bare"),
+                name=tag,
+                exist_ok=True,
+                **common,
+            )
         finally:
             Model.train = original_train
         return time.perf_counter() - t
@@ -108,15 +140,29 @@ def main() -> None:
     own = {k: [total - i for total, i in zip(times[k], inner[k])] for k in times}
     extra = statistics.median(own["wood"]) - statistics.median(own["bare"])
     ratio_own = (statistics.median(times["bare"]) + extra) / statistics.median(times["bare"])
-    print(json.dumps({
-        "device": args.device, "epochs": args.epochs, "imgsz": args.imgsz, "model": args.model,
-        "images": json.loads((prep / "stats.json").read_text())["images"] if (prep / "stats.json").is_file() else None,
-        "seconds": {k: [round(v, 2) for v in vs] for k, vs in times.items()},
-        "outside_train_seconds": {k: [round(v, 3) for v in vs] for k, vs in own.items()},
-        "load_avg": os.getloadavg(), "cpu_count": os.cpu_count(),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "device": args.device,
+                "epochs": args.epochs,
+                "imgsz": args.imgsz,
+                "model": args.model,
+                "images": json.loads((prep / "stats.json").read_text())["images"]
+                if (prep / "stats.json").is_file()
+                else None,
+                "seconds": {k: [round(v, 2) for v in vs] for k, vs in times.items()},
+                "outside_train_seconds": {k: [round(v, 3) for v in vs] for k, vs in own.items()},
+                "load_avg": os.getloadavg(),
+                "cpu_count": os.cpu_count(),
+            },
+            indent=2,
+        )
+    )
     print(f"time ratio wood/bare = {ratio:.3f} (medians), {ratio_min:.3f} (minimums); target <= 1.03")
-    print(f"wood's extra work outside Ultralytics' train: {extra:+.3f} s per run -> ratio {ratio_own:.4f} (bare + extra) / bare")
+    print(
+        f"wood's extra work outside Ultralytics' train: {extra:+.3f} s per run -> "
+        f"ratio {ratio_own:.4f} (bare + extra) / bare"
+    )
 
 
 if __name__ == "__main__":

@@ -35,9 +35,12 @@ RENAMES = {"pit in wood": ["pit in wood"], "control": ["a photo of a blue sky"]}
 
 def score(result: dict) -> dict:
     bbox = result["coco"]["bbox"]
-    return {"mAP50": bbox["mAP50"], "mAP50-95": bbox["mAP50-95"],
-            "AP50_by_class": {k: v["AP50"] for k, v in bbox["per_class"].items()},
-            "ultralytics_mAP50": result["ultralytics"].get("bbox", {}).get("mAP50")}
+    return {
+        "mAP50": bbox["mAP50"],
+        "mAP50-95": bbox["mAP50-95"],
+        "AP50_by_class": {k: v["AP50"] for k, v in bbox["per_class"].items()},
+        "ultralytics_mAP50": result["ultralytics"].get("bbox", {}).get("mAP50"),
+    }
 
 
 def main() -> None:
@@ -61,31 +64,53 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from wood.dataset_config import load_dataset_config
     from wood.eval.detect import evaluate
+    from wood.finetune.yolo.config import YoloConfig
     from wood.finetune.yolo.text_encoders import class_embeddings
     from wood.finetune.yolo.train import train
-    from wood.finetune.yolo.config import YoloConfig
     from wood.finetune.yolo.world import world_run_info, write_prompted_checkpoint
 
     work = args.work or Path(tempfile.mkdtemp(prefix="wood-yolo-world-"))
     work.mkdir(parents=True, exist_ok=True)
     prep = make_data(work, args.per_defect, args.good, args.size, args.seed)
     stats = json.loads((prep / "stats.json").read_text())
-    common = dict(data=prep, task="detect", epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
-                  seed=args.seed, workers=2, patience=1000, out=work / "runs", exist_ok=True, plots=False,
-                  train_args={"time": args.minutes / 60.0})
-    out: dict = {"device": args.device, "cpu_count": os.cpu_count(), "minutes_each": args.minutes,
-                 "split_images": {k: v["images"] for k, v in stats["splits"].items()}}
+    common = dict(
+        data=prep,
+        task="detect",
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        batch=args.batch,
+        device=args.device,
+        seed=args.seed,
+        workers=2,
+        patience=1000,
+        out=work / "runs",
+        exist_ok=True,
+        plots=False,
+        train_args={"time": args.minutes / 60.0},
+    )
+    out: dict = {
+        "device": args.device,
+        "cpu_count": os.cpu_count(),
+        "minutes_each": args.minutes,
+        "split_images": {k: v["images"] for k, v in stats["splits"].items()},
+    }
     runs = {}
-    for kind, extra in (("plain", {"model": "yolov8n.yaml"}),
-                        ("world", {"model": "yolov8n-worldv2.yaml", "world": True, "text_encoder": "minilm"})):
+    for kind, extra in (
+        ("plain", {"model": "yolov8n.yaml"}),
+        ("world", {"model": "yolov8n-worldv2.yaml", "world": True, "text_encoder": "minilm"}),
+    ):
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
         run = train(YoloConfig(name=kind, **common, **extra))
         seconds = time.perf_counter() - t0
         runs[kind] = run
         metrics = json.loads((run / "metrics.json").read_text())
-        out[kind] = {"train_seconds": round(seconds, 1), "epochs_run": metrics["epochs_run"], "load_avg_start": load0,
-                     **score(evaluate(run, "test", device=args.device, out=run / "eval-test"))}
+        out[kind] = {
+            "train_seconds": round(seconds, 1),
+            "epochs_run": metrics["epochs_run"],
+            "load_avg_start": load0,
+            **score(evaluate(run, "test", device=args.device, out=run / "eval-test")),
+        }
 
     info = world_run_info(runs["world"])
     base = info["prompts"]
@@ -94,11 +119,21 @@ def main() -> None:
     for label, prompts in RENAMES.items():
         renamed = {**base, "hole": prompts}
         emb = class_embeddings("minilm", renamed)[0]
-        ckpt = write_prompted_checkpoint(runs["world"] / "weights" / "best.pt", renamed, "minilm",
-                                         runs["world"] / "weights" / f"renamed-{label.replace(' ', '_')}.pt")
-        res = score(evaluate(runs["world"], "test", weights=ckpt, device=args.device, out=runs["world"] / f"eval-{label}"))
-        out["renamed_hole"][label] = {"prompts": prompts, "cosine_to_original": round(float(emb["hole"] @ hole_vec), 4),
-                                      "hole_AP50": res["AP50_by_class"].get("hole"), "mAP50": res["mAP50"]}
+        ckpt = write_prompted_checkpoint(
+            runs["world"] / "weights" / "best.pt",
+            renamed,
+            "minilm",
+            runs["world"] / "weights" / f"renamed-{label.replace(' ', '_')}.pt",
+        )
+        res = score(
+            evaluate(runs["world"], "test", weights=ckpt, device=args.device, out=runs["world"] / f"eval-{label}")
+        )
+        out["renamed_hole"][label] = {
+            "prompts": prompts,
+            "cosine_to_original": round(float(emb["hole"] @ hole_vec), 4),
+            "hole_AP50": res["AP50_by_class"].get("hole"),
+            "mAP50": res["mAP50"],
+        }
     out["wood_yaml_prompts"] = {k: v.prompts for k, v in load_dataset_config("wood").classes.items()}
     print(json.dumps(out, indent=2))
     p, w = out["plain"]["mAP50"], out["world"]["mAP50"]
@@ -106,7 +141,10 @@ def main() -> None:
     h = out["world"]["AP50_by_class"].get("hole")
     for label in RENAMES:
         r = out["renamed_hole"][label]["hole_AP50"]
-        print(f"hole AP50: original prompts {h}  '{label}' {r}  ratio {r / h if h and r is not None else float('nan'):.2f}")
+        print(
+            f"hole AP50: original prompts {h}  '{label}' {r}  "
+            f"ratio {r / h if h and r is not None else float('nan'):.2f}"
+        )
 
 
 if __name__ == "__main__":

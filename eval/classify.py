@@ -16,7 +16,9 @@ from wood.finetune.classify.metrics import save_confusion_png, split_metrics
 from wood.runs import claim_in_run
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", data: str | Path | None = None, device: str = "auto") -> dict[str, Any]:
+def evaluate_run(
+    run_dir: str | Path, split: str = "test", data: str | Path | None = None, device: str = "auto"
+) -> dict[str, Any]:
     """Predict ``split`` with the weights of a classify run; write eval_<split>.json and confusion_<split>.png.
 
     ``data`` defaults to the prepared dataset recorded in the run's config.yaml.
@@ -28,7 +30,9 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data: str | Path | No
     run = Path(run_dir)
     weights = run / "weights.pt"
     if not weights.is_file():
-        raise DataError("not a classify run folder (no weights.pt); pass the folder `wood finetune classify` wrote", run)
+        raise DataError(
+            "not a classify run folder (no weights.pt); pass the folder `wood finetune classify` wrote", run
+        )
     cfg = read_yaml(run / "config.yaml")
     data_dir = Path(data) if data is not None else Path(cfg.get("data", ""))
     dev = resolve_device(device)

@@ -41,8 +41,9 @@ def check_gt(gt: dict[str, Any], source: str = "<coco>") -> None:
         raise DataError("category id 0 found: COCO category ids start at 1 (class_id + 1)", source)
     for ann in gt["annotations"]:
         if ann.get("id", 0) < 1:
-            raise DataError(f"annotation id {ann.get('id')!r}: ids must start at 1 (id 0 means unmatched in COCOeval)",
-                            source)
+            raise DataError(
+                f"annotation id {ann.get('id')!r}: ids must start at 1 (id 0 means unmatched in COCOeval)", source
+            )
         if "area" not in ann:
             raise DataError(f"annotation {ann['id']} has no `area`", source)
         if ann.get("image_id") not in image_ids:

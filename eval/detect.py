@@ -25,11 +25,11 @@ import yaml
 from wood.console import console, track
 from wood.device import check_device
 from wood.errors import DataError, MisMatchError
-from wood.runs import claim_in_run
 from wood.eval.coco_metrics import check_gt, coco_eval, confusion_matrix, image_level
 from wood.eval.yolo_run import check_out_folder, check_split, checkpoint_imgsz, load_run, load_yolo, model_names
 from wood.prep.coco_masks import encode_rle
 from wood.prep.coco_split import coco_path, images_dir, read_coco
+from wood.runs import claim_in_run
 
 PREDICT_CONF = 0.001
 """Score floor for mAP predictions (the same as Ultralytics val): AP needs the low-score tail."""
@@ -66,8 +66,11 @@ def check_classes(model_classes: list[str], gt: dict[str, Any], source: str) -> 
         ids = [c["id"] for c in cats]
         raise DataError(f"category ids must be 1..{len(cats)} (class_id + 1), but got {ids}", source)
     if names != model_classes:
-        raise MisMatchError(f"the model was trained on classes {model_classes} but the dataset has {names}: "
-                            "evaluate on the dataset the run was trained on (--data)", source)
+        raise MisMatchError(
+            f"the model was trained on classes {model_classes} but the dataset has {names}: "
+            "evaluate on the dataset the run was trained on (--data)",
+            source,
+        )
     return names
 
 
@@ -98,13 +101,15 @@ def predict_split(model, gt: dict[str, Any], images_dir: Path, imgsz: int, devic
         if segment and result.masks is not None:
             data = result.masks.data.cpu().numpy() > 0.5
             for m, s, c in zip(data, scores.tolist(), classes.tolist()):
-                masks.append({"image_id": im["id"], "category_id": c + 1, "segmentation": encode_rle(m),
-                              "score": round(s, 5)})
+                masks.append(
+                    {"image_id": im["id"], "category_id": c + 1, "segmentation": encode_rle(m), "score": round(s, 5)}
+                )
     return boxes, masks, max_score
 
 
-def ultralytics_val(model, prep_dir: Path, subdir: str, split: str, imgsz: int, device: str | None, out: Path,
-                    segment: bool) -> dict[str, Any]:
+def ultralytics_val(
+    model, prep_dir: Path, subdir: str, split: str, imgsz: int, device: str | None, out: Path, segment: bool
+) -> dict[str, Any]:
     """Ultralytics' own val on the same split (its mAP definition), or {"error": ...} if it fails."""
     from ultralytics.utils import LOGGER
 
@@ -118,8 +123,18 @@ def ultralytics_val(model, prep_dir: Path, subdir: str, split: str, imgsz: int, 
     data.setdefault("val", data.get(split))
     data_yaml = out / "ultralytics_data.yaml"
     data_yaml.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    kwargs = dict(data=str(data_yaml), split=split, imgsz=imgsz, batch=4, conf=PREDICT_CONF, plots=False,
-                  project=str(out), name="ultralytics_val", exist_ok=True, verbose=False)
+    kwargs = dict(
+        data=str(data_yaml),
+        split=split,
+        imgsz=imgsz,
+        batch=4,
+        conf=PREDICT_CONF,
+        plots=False,
+        project=str(out),
+        name="ultralytics_val",
+        exist_ok=True,
+        verbose=False,
+    )
     if device is not None:
         kwargs["device"] = device
     level = LOGGER.level
@@ -181,8 +196,16 @@ def evaluate(
     return result
 
 
-def load_job(run_dir: Path | None, split: str, conf: float, data: Path | None, weights: Path | None, out: Path | None,
-             device: str | None, imgsz: int | None) -> DetectJob:
+def load_job(
+    run_dir: Path | None,
+    split: str,
+    conf: float,
+    data: Path | None,
+    weights: Path | None,
+    out: Path | None,
+    device: str | None,
+    imgsz: int | None,
+) -> DetectJob:
     """Check the options, find the run, read the split's ground truth, load the model; the output folder is made."""
     if not 0.0 < conf < 1.0:
         raise DataError(f"conf must be in (0, 1), but got {conf}")
@@ -243,8 +266,9 @@ def inspection_view(job: DetectJob, max_score: dict[int, float], conf: float) ->
     return inspection
 
 
-def write_plots(out: Path, bbox: dict[str, Any], matrix: np.ndarray, names: list[str], split: str,
-                conf: float) -> dict[str, str]:
+def write_plots(
+    out: Path, bbox: dict[str, Any], matrix: np.ndarray, names: list[str], split: str, conf: float
+) -> dict[str, str]:
     """pr_curve.png and confusion_matrix.png; returns {name: path}."""
     from wood.eval.plots import plot_confusion, plot_pr_curves
 
@@ -267,8 +291,16 @@ def notes_for(job: DetectJob, coco: dict[str, Any], ultra: dict[str, Any]) -> li
     return notes
 
 
-def summarise(job: DetectJob, coco: dict[str, Any], ultra: dict[str, Any], inspection: dict[str, Any],
-              matrix: np.ndarray, names: list[str], conf: float, files: dict[str, str]) -> dict[str, Any]:
+def summarise(
+    job: DetectJob,
+    coco: dict[str, Any],
+    ultra: dict[str, Any],
+    inspection: dict[str, Any],
+    matrix: np.ndarray,
+    names: list[str],
+    conf: float,
+    files: dict[str, str],
+) -> dict[str, Any]:
     """The eval_detect.json dict."""
     curves = ("pr_curve", "recall_thresholds")
     return {
@@ -315,21 +347,38 @@ def _fmt(value: Any) -> str:
 
 def markdown(result: dict[str, Any]) -> str:
     """The Markdown report: COCO vs Ultralytics, per-class AP, inspection view."""
-    lines = [f"# Detection eval: {result['split']} ({result['images']} images, {result['instances']} instances)", "",
-             f"Weights `{result['weights']}`, imgsz {result['imgsz']}, task {result['task']}.", "",
-             "| metric | COCO (pycocotools, reference) | Ultralytics | COCO - Ultralytics |", "|---|---|---|---|"]
+    lines = [
+        f"# Detection eval: {result['split']} ({result['images']} images, {result['instances']} instances)",
+        "",
+        f"Weights `{result['weights']}`, imgsz {result['imgsz']}, task {result['task']}.",
+        "",
+        "| metric | COCO (pycocotools, reference) | Ultralytics | COCO - Ultralytics |",
+        "|---|---|---|---|",
+    ]
     for name, row in result["comparison"].items():
         lines.append(f"| {name} | {_fmt(row['coco'])} | {_fmt(row['ultralytics'])} | {_fmt(row['difference'])} |")
     for kind, res in result["coco"].items():
-        lines += ["", f"## Per-class AP ({kind}, COCO)", "",
-                  "| class | instances | AP50 | AP50-95 |", "|---|---|---|---|"]
+        lines += [
+            "",
+            f"## Per-class AP ({kind}, COCO)",
+            "",
+            "| class | instances | AP50 | AP50-95 |",
+            "|---|---|---|---|",
+        ]
         for cls, row in res["per_class"].items():
             lines.append(f"| {cls} | {row['instances']} | {_fmt(row['AP50'])} | {_fmt(row['AP50-95'])} |")
     ins = result["inspection"]
-    lines += ["", f"## Inspection view (an image is flagged with >= 1 detection at conf >= {ins['conf']})", "",
-              "| defective images | defect recall | good images | false-alarm rate |", "|---|---|---|---|",
-              (f"| {ins['defective_images']} | {_fmt(ins['defect_recall'])} | {ins['good_images']} "
-               f"| {_fmt(ins['false_alarm_rate'])} |")]
+    lines += [
+        "",
+        f"## Inspection view (an image is flagged with >= 1 detection at conf >= {ins['conf']})",
+        "",
+        "| defective images | defect recall | good images | false-alarm rate |",
+        "|---|---|---|---|",
+        (
+            f"| {ins['defective_images']} | {_fmt(ins['defect_recall'])} | {ins['good_images']} "
+            f"| {_fmt(ins['false_alarm_rate'])} |"
+        ),
+    ]
     if ins["defect_recall_by_type"]:
         lines += ["", "| defect type | recall |", "|---|---|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in ins["defect_recall_by_type"].items()]
@@ -340,11 +389,15 @@ def markdown(result: dict[str, Any]) -> str:
 
 def format_summary(result: dict[str, Any]) -> str:
     """A few console lines: COCO mAP, Ultralytics mAP, inspection numbers, where the files are."""
-    parts = [f"{k}: COCO {_fmt(v['coco'])}  Ultralytics {_fmt(v['ultralytics'])}  diff {_fmt(v['difference'])}"
-             for k, v in result["comparison"].items()]
+    parts = [
+        f"{k}: COCO {_fmt(v['coco'])}  Ultralytics {_fmt(v['ultralytics'])}  diff {_fmt(v['difference'])}"
+        for k, v in result["comparison"].items()
+    ]
     ins = result["inspection"]
-    parts.append(f"defect recall {_fmt(ins['defect_recall'])}, false-alarm rate {_fmt(ins['false_alarm_rate'])} "
-                 f"(conf {ins['conf']})")
+    parts.append(
+        f"defect recall {_fmt(ins['defect_recall'])}, false-alarm rate {_fmt(ins['false_alarm_rate'])} "
+        f"(conf {ins['conf']})"
+    )
     parts += [f"note: {n}" for n in result["notes"]]
     parts.append(f"written: {Path(result['files']['json']).parent}")
     return "\n".join(parts)

@@ -20,8 +20,16 @@ from wood.eval.yolo_run import check_out_folder, checkpoint_imgsz, load_run, loa
 from wood.prep.mvtec import IMAGE_EXTENSIONS
 from wood.runs import claim_in_run
 
-PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
-           (240, 50, 230)]
+PALETTE = [
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+]
 
 
 def collect_images(paths: list[Path]) -> list[Path]:
@@ -108,8 +116,11 @@ def predict_images(
         result = model.predict(np.ascontiguousarray(rgb[:, :, ::-1]), **kwargs)[0]
         dets = [
             {"class": names[c], "class_id": c, "score": round(s, 4), "bbox_xyxy": [round(v, 1) for v in box]}
-            for box, s, c in zip(result.boxes.xyxy.cpu().numpy().tolist(), result.boxes.conf.cpu().numpy().tolist(),
-                                 result.boxes.cls.cpu().numpy().astype(int).tolist())
+            for box, s, c in zip(
+                result.boxes.xyxy.cpu().numpy().tolist(),
+                result.boxes.conf.cpu().numpy().tolist(),
+                result.boxes.cls.cpu().numpy().astype(int).tolist(),
+            )
         ]
         masks = result.masks.data.cpu().numpy() > 0.5 if result.masks is not None else None
         overlay = draw_overlay(rgb, dets, masks)
@@ -118,8 +129,15 @@ def predict_images(
         if not ok:
             raise DataError("could not encode overlay PNG", target)
         target.write_bytes(png.tobytes())  # bytes, not cv2.imwrite: non-ASCII paths work
-        records.append({"file": str(path), "overlay": str(target), "width": rgb.shape[1], "height": rgb.shape[0],
-                        "detections": dets})
+        records.append(
+            {
+                "file": str(path),
+                "overlay": str(target),
+                "width": rgb.shape[1],
+                "height": rgb.shape[0],
+                "detections": dets,
+            }
+        )
     out_json = out / "predictions.json"
     summary = {"weights": str(run.weights), "conf": conf, "imgsz": size, "images": records}
     out_json.write_text(json.dumps(summary, indent=2), encoding="utf-8")

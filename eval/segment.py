@@ -159,16 +159,25 @@ def check_options(split: str, conf: float, overlays: int) -> None:
         raise ConfigError(f"overlays must be >= 0, but got {overlays}")
 
 
-def load_job(run_dir: str | Path, split: str, boxes: str, data: str | Path | None, out: str | Path | None,
-             overlays: int, device: str, conf: float, crop_to_box: bool) -> SegmentJob:
+def load_job(
+    run_dir: str | Path,
+    split: str,
+    boxes: str,
+    data: str | Path | None,
+    out: str | Path | None,
+    overlays: int,
+    device: str,
+    conf: float,
+    crop_to_box: bool,
+) -> SegmentJob:
     """Check the options and the run, read the split, load the detector (``boxes`` a YOLO run) and the run's
     SAM; the output folder is made last."""
     from wood.device import resolve_device
     from wood.eval.yolo_run import check_out_folder
     from wood.finetune.sam.data import load_split
-    from wood.prep.coco_split import read_coco
     from wood.finetune.sam.io import DECODER_FILE, load_run, read_run_config
     from wood.finetune.sam.predictor import SamPredictor
+    from wood.prep.coco_split import read_coco
 
     check_options(split, conf, overlays)
     device = resolve_device(device)
@@ -188,9 +197,23 @@ def load_job(run_dir: str | Path, split: str, boxes: str, data: str | Path | Non
     sam, cfg = load_run(run_dir, device)
     (out / "overlays").mkdir(parents=True, exist_ok=True)
     gt_points = detector is None and cfg.prompt == "points"
-    return SegmentJob(run_dir, split, data, out, images, categories, gt_coco,
-                      SamPredictor(sam, device, box_mask=cfg.box_mask_prompt), cfg.prompt, cfg.n_points, detector,
-                      boxes, None if detector is None else conf, bool(crop_to_box and not gt_points), overlays)
+    return SegmentJob(
+        run_dir,
+        split,
+        data,
+        out,
+        images,
+        categories,
+        gt_coco,
+        SamPredictor(sam, device, box_mask=cfg.box_mask_prompt),
+        cfg.prompt,
+        cfg.n_points,
+        detector,
+        boxes,
+        None if detector is None else conf,
+        bool(crop_to_box and not gt_points),
+        overlays,
+    )
 
 
 def predict_split(job: SegmentJob) -> Iterator[tuple[np.ndarray, ImageResult, np.ndarray]]:
@@ -230,8 +253,16 @@ def predict_image(job: SegmentJob, image: Any, rgb: np.ndarray) -> tuple[ImageRe
     gt_masks = np.zeros((0, *image.original_size), bool)
     if image.instances:
         gt_masks = np.stack([i.mask for i in image.instances])
-    result = ImageResult(image.image_id, image.file_name, gt_masks, [i.category_id for i in image.instances],
-                         masks, list(classes), scores, paired=job.detector is None)
+    result = ImageResult(
+        image.image_id,
+        image.file_name,
+        gt_masks,
+        [i.category_id for i in image.instances],
+        masks,
+        list(classes),
+        scores,
+        paired=job.detector is None,
+    )
     return result, prompt_boxes
 
 
@@ -259,13 +290,18 @@ def summarise(job: SegmentJob, scorer: SegmentScorer, results: list[dict[str, An
 
     summary = scorer.summary()
     summary["segm"] = coco_eval(job.gt_coco, results, "segm")
-    summary.update({
-        "run": str(job.run_dir), "split": job.split, "data": str(job.data),
-        "boxes": "gt" if job.detector is None else str(job.boxes),
-        "prompt": job.prompt if job.detector is None else "box",
-        "conf": job.conf, "images": len(job.images),
-        "crop_to_box": job.crop,
-    })
+    summary.update(
+        {
+            "run": str(job.run_dir),
+            "split": job.split,
+            "data": str(job.data),
+            "boxes": "gt" if job.detector is None else str(job.boxes),
+            "prompt": job.prompt if job.detector is None else "box",
+            "conf": job.conf,
+            "images": len(job.images),
+            "crop_to_box": job.crop,
+        }
+    )
     summary["files"] = {"json": str(job.out / "segment_metrics.json"), "overlays": str(job.out / "overlays")}
     return summary
 

@@ -73,14 +73,27 @@ class SegmentScorer:
         if r.paired:
             for k, (gt, pred, c) in enumerate(zip(r.gt_masks, r.pred_masks, r.gt_classes)):
                 counts = pixel_counts(pred, gt)
-                self.instances.append({"image_id": r.image_id, "index": k, "class": self.categories[c],
-                                       "iou": iou_from_counts(*counts), "dice": dice_from_counts(*counts)})
+                self.instances.append(
+                    {
+                        "image_id": r.image_id,
+                        "index": k,
+                        "class": self.categories[c],
+                        "iou": iou_from_counts(*counts),
+                        "dice": dice_from_counts(*counts),
+                    }
+                )
         names = sorted({self.categories[c] for c in r.gt_classes})
-        self.per_image.append({
-            "image_id": r.image_id, "file_name": r.file_name, "classes": names or ["good"],
-            "n_gt": len(r.gt_classes), "n_pred": len(r.pred_classes),
-            "iou": iou_from_counts(tp, fp, fn), "dice": dice_from_counts(tp, fp, fn),
-        })
+        self.per_image.append(
+            {
+                "image_id": r.image_id,
+                "file_name": r.file_name,
+                "classes": names or ["good"],
+                "n_gt": len(r.gt_classes),
+                "n_pred": len(r.pred_classes),
+                "iou": iou_from_counts(tp, fp, fn),
+                "dice": dice_from_counts(tp, fp, fn),
+            }
+        )
 
     def summary(self) -> dict[str, Any]:
         per_class: dict[str, dict[str, Any]] = {}
@@ -101,8 +114,14 @@ class SegmentScorer:
             "instance_mIoU": mean_of(v["instance_iou"] for v in per_class.values()),
             "mean_instance_iou": mean_of(i["iou"] for i in self.instances),
             "per_class": per_class,
-            "pixel": {**pixel, "tp": self.pixel[0], "fp": self.pixel[1], "fn": self.pixel[2],
-                      "good_images": self.good_images, "good_images_with_false_alarm": self.good_with_false_alarm},
+            "pixel": {
+                **pixel,
+                "tp": self.pixel[0],
+                "fp": self.pixel[1],
+                "fn": self.pixel[2],
+                "good_images": self.good_images,
+                "good_images_with_false_alarm": self.good_with_false_alarm,
+            },
             "per_image": self.per_image,
             "instances": self.instances,
         }
@@ -110,5 +129,7 @@ class SegmentScorer:
 
 def rle_results(r: ImageResult) -> list[dict[str, Any]]:
     """COCO segm results (RLE with string counts) for the predictions of one image."""
-    return [{"image_id": r.image_id, "category_id": int(c), "segmentation": encode_rle(mask), "score": float(s)}
-            for mask, c, s in zip(r.pred_masks, r.pred_classes, r.pred_scores)]
+    return [
+        {"image_id": r.image_id, "category_id": int(c), "segmentation": encode_rle(mask), "score": float(s)}
+        for mask, c, s in zip(r.pred_masks, r.pred_classes, r.pred_scores)
+    ]

@@ -37,16 +37,18 @@ def load_run(run_dir: Path | None, weights: Path | None = None) -> YoloRun:
         run_dir = Path(run_dir)
         run = read_run(run_dir)  # a missing folder is a DataError
         if run.kind not in ("yolo", "unknown"):
-            raise DataError(f"this is a {run.kind} run, not a YOLO run; pass a folder `wood finetune yolo` wrote",
-                            run_dir)
+            raise DataError(
+                f"this is a {run.kind} run, not a YOLO run; pass a folder `wood finetune yolo` wrote", run_dir
+            )
         if run.problems:
             raise DataError(f"cannot read the run: {run.problems[0]}", run_dir)
         cfg, info, data = run.config, run.info, run.data
         if weights is None:
             weights = run_dir / WEIGHTS["yolo"]
             if not weights.is_file():
-                raise WeightsError("run folder has no weights/best.pt (training did not finish?); pass --weights",
-                                   run_dir)
+                raise WeightsError(
+                    "run folder has no weights/best.pt (training did not finish?); pass --weights", run_dir
+                )
     weights = Path(weights)
     if not weights.is_file():
         raise WeightsError("checkpoint does not exist", weights)

@@ -25,27 +25,38 @@ class PrepConfig:
     """The options of `wood prep` (also the keys of its ``--config`` YAML file)."""
 
     source: Path = _help("MVTec AD category folder (holds test/ and ground_truth/).", DEFAULT_SOURCE)
-    out: Path = _help("Output folder. A previous `wood prep` output there is replaced in one step; any other folder "
-                      "is left alone.", Path("datasets/prepared/wood"), flag=("--out", "-o"))
+    out: Path = _help(
+        "Output folder. A previous `wood prep` output there is replaced in one step; any other folder is left alone.",
+        Path("datasets/prepared/wood"),
+        flag=("--out", "-o"),
+    )
     seed: int = _help("Seed of the split; the same seed gives the same split and bytes.", 0)
     test_fraction: float = _help("Share of each defect type put in test (1/3 gives train+val:test = 2:1).", 1 / 3)
     val_fraction: float = _help("Share of the training side carved out as val.", 0.15)
     min_area: int = _help("Leave out mask components with fewer pixels (counted in stats).", 4)
     single_class: bool = _help("One detection class `defect` instead of one per type.", False)
-    combined: str = _help("`combined` images: class keeps them as their own class (their masks do not say which part "
-                          "is which type); exclude leaves them out.", "class", choices=COMBINED_POLICIES)
+    combined: str = _help(
+        "`combined` images: class keeps them as their own class (their masks do not say which part "
+        "is which type); exclude leaves them out.",
+        "class",
+        choices=COMBINED_POLICIES,
+    )
     train_good: bool = _help("Add train/good images to train as background (empty labels).", False)
-    allow_empty_masks: bool = _help("Keep defect images whose mask is all zero (flagged in manifest.json) instead of "
-                                    "stopping.", False)
-    groups: Path | None = _help("CSV of file,group: images of one group share a split (e.g. augmented copies of one "
-                                "original).", None)
+    allow_empty_masks: bool = _help(
+        "Keep defect images whose mask is all zero (flagged in manifest.json) instead of stopping.", False
+    )
+    groups: Path | None = _help(
+        "CSV of file,group: images of one group share a split (e.g. augmented copies of one original).", None
+    )
     group_pattern: str | None = _help("Regex applied to the group column; its first group is the group.", None)
-    dataset_config: Path | None = _help("Dataset config (classes, colours, prompts).", None,
-                                        default_text="datasets/<category>.yaml")
+    dataset_config: Path | None = _help(
+        "Dataset config (classes, colours, prompts).", None, default_text="datasets/<category>.yaml"
+    )
     preview: int = _help("Write this many overlay PNGs (masks, boxes, class names) under OUT/preview/.", 0)
     workers: int = _help("Worker processes for reading masks; 0 = one per CPU core.", 0)
-    strict: bool = _help("Stop (exit 2) at a defect folder the dataset config does not list, instead of warning.",
-                         False)
+    strict: bool = _help(
+        "Stop (exit 2) at a defect folder the dataset config does not list, instead of warning.", False
+    )
 
     def __post_init__(self) -> None:
         """Check every option before any image is read; a bad one is a ConfigError naming it."""

@@ -1,8 +1,8 @@
 """Reading the layout of one MVTec AD category folder (no pixel data is read here).
 
-    <category>/train/good/NNN.png            defect-free training images (optional)
-    <category>/test/<defect>/NNN.png         test images; <defect> is `good` or a defect type
-    <category>/ground_truth/<defect>/NNN_mask.png   one 0/255 mask per defect test image
+<category>/train/good/NNN.png            defect-free training images (optional)
+<category>/test/<defect>/NNN.png         test images; <defect> is `good` or a defect type
+<category>/ground_truth/<defect>/NNN_mask.png   one 0/255 mask per defect test image
 """
 
 from __future__ import annotations
@@ -94,7 +94,9 @@ def scan_category(root: Path, include_train_good: bool = False) -> list[Sample]:
             samples += [Sample(_rel(p, root), None, GOOD, "test") for p in images]
             continue
         if images and not masks_dir.is_dir():
-            raise DataError(f"defect type '{defect}' has no mask folder (expected {_rel(masks_dir, root)}/)", defect_dir)
+            raise DataError(
+                f"defect type '{defect}' has no mask folder (expected {_rel(masks_dir, root)}/)", defect_dir
+            )
         for image in images:
             mask = masks_dir / f"{image.stem}_mask.png"
             _check_not_broken_link(mask)

@@ -23,7 +23,6 @@ from wood.dataset_config import load_dataset_config
 from wood.errors import DataError
 from wood.fsutil import write_json
 from wood.outdir import atomic_output, check_replaceable
-from wood.procs import die_with_parent
 from wood.prep.paste_bank import FORMAT, build_bank, fits, pick_backgrounds, read_source
 from wood.prep.paste_config import PasteConfig
 from wood.prep.paste_image import PasteJob, make_image
@@ -31,6 +30,7 @@ from wood.prep.paste_write import link_source, manifest_view, write_coco_train, 
 from wood.prep.pipeline import is_legacy_prep
 from wood.prep.stats import compute_stats
 from wood.prep.tree import write_previews
+from wood.procs import die_with_parent
 
 PARALLEL_FROM = 16
 """Below this many new images, worker processes cost more than they save."""
@@ -58,8 +58,11 @@ def run_paste(cfg: PasteConfig) -> dict:
     if not fitting:
         biggest = max(bank, key=lambda c: c.mask.size)
         h, w = biggest.mask.shape
-        raise DataError(f"every train instance is larger than every background (at --scale {cfg.scale[0]}); "
-                        f"the largest is {w}x{h} px, from {biggest.source}", prep_dir)
+        raise DataError(
+            f"every train instance is larger than every background (at --scale {cfg.scale[0]}); "
+            f"the largest is {w}x{h} px, from {biggest.source}",
+            prep_dir,
+        )
     job = PasteJob(source, fitting, backgrounds, cfg, min_area, _prefix(source), _first_id(source))
 
     with atomic_output(out, "prep", inputs=[prep_dir], legacy=is_legacy_prep) as tmp:
@@ -100,8 +103,9 @@ def _make_all(job: PasteJob, count: int, workers: int) -> Iterator[tuple]:
         for index in range(count):
             yield make_image(job, index)
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"), initializer=_init_worker,
-                               initargs=(job, os.getpid()))
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context("fork"), initializer=_init_worker, initargs=(job, os.getpid())
+    )
     try:
         yield from pool.map(_work, range(count), chunksize=max(1, min(8, count // (workers * 4))))
     finally:  # on an error or Ctrl-C, queued work is cancelled rather than finished

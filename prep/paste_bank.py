@@ -17,8 +17,8 @@ import numpy as np
 
 from wood.console import track
 from wood.errors import DataError
-from wood.prep.imageio import decode, read_bytes, to_rgb8
 from wood.prep.coco_masks import segmentation_to_mask
+from wood.prep.imageio import decode, read_bytes, to_rgb8
 
 FORMAT = "wood-prep/1"  # the same string as wood.prep.pipeline.FORMAT (not imported: that module is heavy)
 CONTEXT_PX = 8
@@ -74,8 +74,9 @@ def read_source(folder: Path) -> SourcePrep:
     """Read and check a `wood prep` output folder; a DataError naming the file when it is not one."""
     path = folder / "manifest.json"
     if not folder.is_dir():
-        raise DataError("prepared folder does not exist or is not a folder (run `wood prep SRC --out DIR` first)",
-                        folder)
+        raise DataError(
+            "prepared folder does not exist or is not a folder (run `wood prep SRC --out DIR` first)", folder
+        )
     if not path.is_file():
         raise DataError("no manifest.json: not a `wood prep` output folder (run `wood prep SRC --out DIR`)", folder)
     data = read_bytes(path)
@@ -105,12 +106,16 @@ def read_checked(source: SourcePrep, record: dict) -> np.ndarray:
     path = source.image_path(record)
     data = read_bytes(path)
     if hashlib.sha256(data).hexdigest() != record["sha256"]:
-        raise DataError("image differs from the sha256 in manifest.json (changed after `wood prep`?); "
-                        "re-run `wood prep`", path)
+        raise DataError(
+            "image differs from the sha256 in manifest.json (changed after `wood prep`?); re-run `wood prep`", path
+        )
     image = to_rgb8(decode(data, path))
     if image.shape[:2] != (record["height"], record["width"]):
-        raise DataError(f"image is {image.shape[1]}x{image.shape[0]}, the manifest says "
-                        f"{record['width']}x{record['height']}; re-run `wood prep`", path)
+        raise DataError(
+            f"image is {image.shape[1]}x{image.shape[0]}, the manifest says "
+            f"{record['width']}x{record['height']}; re-run `wood prep`",
+            path,
+        )
     return image
 
 
@@ -121,8 +126,10 @@ def segmentations(source: SourcePrep, record: dict) -> list[tuple[int, str, list
     for ann in source.train_annotations.get(int(record["id"]), []):
         class_id = int(ann["category_id"]) - 1
         if not 0 <= class_id < len(classes):
-            raise DataError(f"annotation {ann.get('id')} has category_id {ann['category_id']} outside "
-                            f"1..{len(classes)}", source.folder / "coco" / "train.json")
+            raise DataError(
+                f"annotation {ann.get('id')} has category_id {ann['category_id']} outside 1..{len(classes)}",
+                source.folder / "coco" / "train.json",
+            )
         out.append((class_id, classes[class_id], ann["segmentation"]))
     return out
 
@@ -138,8 +145,10 @@ def build_bank(source: SourcePrep, min_area: int, with_context: bool) -> list[Cu
     for record in track(records, "cutting instances"):
         image = read_checked(source, record)
         height, width = image.shape[:2]
-        masks = [(cid, name, segmentation_to_mask(seg, height, width, source.folder / "coco" / "train.json"))
-                 for cid, name, seg in segmentations(source, record)]
+        masks = [
+            (cid, name, segmentation_to_mask(seg, height, width, source.folder / "coco" / "train.json"))
+            for cid, name, seg in segmentations(source, record)
+        ]
         defect_pixels = np.zeros((height, width), bool)
         for _, _, mask in masks:
             defect_pixels |= mask
@@ -148,11 +157,19 @@ def build_bank(source: SourcePrep, min_area: int, with_context: bool) -> list[Cu
                 continue
             x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
             box = (slice(y, y + h), slice(x, x + w))
-            bank.append(Cutout(
-                source=record["name"], sha256=record["sha256"], index=index, class_id=class_id, class_name=name,
-                defect=record["defect"], image=image[box].copy(), mask=mask[box].copy(),
-                context_lab=context_stats(image, mask, defect_pixels) if with_context else None,
-            ))
+            bank.append(
+                Cutout(
+                    source=record["name"],
+                    sha256=record["sha256"],
+                    index=index,
+                    class_id=class_id,
+                    class_name=name,
+                    defect=record["defect"],
+                    image=image[box].copy(),
+                    mask=mask[box].copy(),
+                    context_lab=context_stats(image, mask, defect_pixels) if with_context else None,
+                )
+            )
     return bank
 
 
@@ -194,13 +211,19 @@ def pick_backgrounds(source: SourcePrep, mode: str) -> tuple[list[Background], s
     good = [r for r in train if r["defect"] == "good"]
     if mode == "good" or (mode == "auto" and good):
         if not good:
-            raise DataError("the prep has no good images in its train split to paste onto; `wood prep --train-good` "
-                            "adds the category's train/good images (or pass --backgrounds all)", source.folder)
+            raise DataError(
+                "the prep has no good images in its train split to paste onto; `wood prep --train-good` "
+                "adds the category's train/good images (or pass --backgrounds all)",
+                source.folder,
+            )
         return [Background(r) for r in good], "good"
     chosen = train if mode == "all" else [r for r in train if r["defect"] != "good"]
     if not chosen:
-        raise DataError("no usable background: the prep's train split has no images (`wood prep --train-good` adds "
-                        "train/good images)", source.folder)
+        raise DataError(
+            "no usable background: the prep's train split has no images (`wood prep --train-good` adds "
+            "train/good images)",
+            source.folder,
+        )
     backgrounds = [Background(r, segmentations(source, r)) for r in chosen]
     return backgrounds, "all" if mode == "all" else "defect"
 

@@ -94,8 +94,9 @@ def keep_components(mask: np.ndarray, min_area: int) -> np.ndarray:
     return keep[labels]
 
 
-def find_place(rng: np.random.Generator, owner: np.ndarray, areas: np.ndarray, mask: np.ndarray,
-               max_overlap: float, tries: int) -> tuple[int, int] | None:
+def find_place(
+    rng: np.random.Generator, owner: np.ndarray, areas: np.ndarray, mask: np.ndarray, max_overlap: float, tries: int
+) -> tuple[int, int] | None:
     """A random top-left (x, y) where ``mask`` covers at most ``max_overlap`` of any instance's area.
 
     ``owner`` (H, W) int32 holds the instance id of every pixel (0: none); ``areas[k]`` is instance k's
@@ -146,8 +147,9 @@ def feather_alpha(mask: np.ndarray, feather: int) -> np.ndarray:
     return np.clip(dist / (width + 1), 0, 1).astype(np.float32) * mask
 
 
-def paste(canvas: np.ndarray, image: np.ndarray, mask: np.ndarray, xy: tuple[int, int], blend: str,
-          feather: int = 2) -> None:
+def paste(
+    canvas: np.ndarray, image: np.ndarray, mask: np.ndarray, xy: tuple[int, int], blend: str, feather: int = 2
+) -> None:
     """Blend ``image`` (h, w, 3) uint8 into ``canvas`` (H, W, 3) uint8 at ``xy``, in place, inside ``mask`` only.
 
     blend: ``none`` copies the pixels; ``alpha`` mixes with a feathered opacity (feather_alpha); ``poisson``

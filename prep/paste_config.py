@@ -28,11 +28,15 @@ def _help(text: str, default: Any, **meta: Any) -> Any:
 class PasteConfig:
     """The options of `wood paste` (also the keys of its ``--config`` YAML file)."""
 
-    prep: Path = _help("A `wood prep` output folder (manifest.json format wood-prep/1).",
-                       Path("datasets/prepared/wood"))
-    out: Path = _help("Output folder, a new prepared folder (not inside PREP). A previous `wood prep` or `wood paste` "
-                      "output there is replaced in one step; any other folder is left alone.",
-                      Path("datasets/prepared/wood-paste"), flag=("--out", "-o"))
+    prep: Path = _help(
+        "A `wood prep` output folder (manifest.json format wood-prep/1).", Path("datasets/prepared/wood")
+    )
+    out: Path = _help(
+        "Output folder, a new prepared folder (not inside PREP). A previous `wood prep` or `wood paste` "
+        "output there is replaced in one step; any other folder is left alone.",
+        Path("datasets/prepared/wood-paste"),
+        flag=("--out", "-o"),
+    )
     images: int = _help("New train images to write (train = the prep's train images + these).", 200)
     per_image: int = _help("Instances pasted into each new image.", 2)
     seed: int = _help("Seed; each new image draws from (seed, its index). Same seed, same bytes.", 0)
@@ -41,23 +45,35 @@ class PasteConfig:
     rot90: bool = _help("Rotate instances by a random multiple of 90 degrees.", True)
     match_colour: bool = _help(
         "Shift the instance's Lab mean/std per channel as its source surroundings would move to the new background "
-        "patch (the defect keeps its contrast to the wood around it).", False)
+        "patch (the defect keeps its contrast to the wood around it).",
+        False,
+    )
     blend: str = _help(
         "alpha: feathered opacity INSIDE the mask (the label stays the exact binary mask); poisson: cv2.seamlessClone, "
-        "kept inside the mask (keeps gradients, not colour: flat colour defects fade); none: hard paste.", "alpha",
-        choices=BLENDS)
+        "kept inside the mask (keeps gradients, not colour: flat colour defects fade); none: hard paste.",
+        "alpha",
+        choices=BLENDS,
+    )
     feather: int = _help("Alpha blend: width in px of the feathered rim, inside the mask.", 2)
     max_overlap: float = _help(
         "Fraction of an existing or earlier pasted instance's area a paste may cover (0..1); covered pixels leave "
-        "that instance's mask and box.", 0.0)
-    min_area: int | None = _help("Pasted components with fewer pixels are not pasted.", None,
-                                 default_text="the prep's --min-area")
+        "that instance's mask and box.",
+        0.0,
+    )
+    min_area: int | None = _help(
+        "Pasted components with fewer pixels are not pasted.", None, default_text="the prep's --min-area"
+    )
     balance: bool = _help(
         "Long tail: pick a class uniformly (each class equally likely), then an instance of it uniformly, so rare "
-        "classes get more pastes. Without it, instances are picked uniformly (common classes dominate).", False)
+        "classes get more pastes. Without it, instances are picked uniformly (common classes dominate).",
+        False,
+    )
     backgrounds: str = _help(
         "auto: the prep's good train images, or its train defect images where it has none (pasting where no "
-        "instance is); good; all: all train images.", "auto", choices=BACKGROUNDS)
+        "instance is); good; all: all train images.",
+        "auto",
+        choices=BACKGROUNDS,
+    )
     preview: int = _help("Write this many overlay PNGs of new images under OUT/preview/.", 0)
     workers: int = _help("Worker processes; 0 = one per CPU core.", 0)
 
@@ -87,8 +103,20 @@ class PasteConfig:
 
     def output_options(self) -> dict:
         """The options that change the output, recorded in manifest.json (min_area as resolved by the caller)."""
-        keys = ("images", "per_image", "seed", "flip", "rot90", "match_colour", "blend", "feather", "max_overlap",
-                "min_area", "balance", "backgrounds")
+        keys = (
+            "images",
+            "per_image",
+            "seed",
+            "flip",
+            "rot90",
+            "match_colour",
+            "blend",
+            "feather",
+            "max_overlap",
+            "min_area",
+            "balance",
+            "backgrounds",
+        )
         return {"scale": list(self.scale), **{k: getattr(self, k) for k in keys}}
 
 

@@ -23,7 +23,12 @@ from wood.prep.coco_masks import segmentation_to_mask
 from wood.prep.instances import find_instances
 from wood.prep.paste_bank import CONTEXT_PX, MIN_CONTEXT_PIXELS, Background, Cutout, SourcePrep, lab_stats, read_checked
 from wood.prep.paste_compose import (
-    find_place, keep_components, match_colour, paste, sample_transform, transform_whole,
+    find_place,
+    keep_components,
+    match_colour,
+    paste,
+    sample_transform,
+    transform_whole,
 )
 from wood.prep.paste_config import PasteConfig
 
@@ -77,9 +82,11 @@ def make_image(job: PasteJob, index: int) -> tuple[bytes, dict, Counter]:
         if pastes:
             return _finish(job, index, background, canvas, owner, owners, pastes, counts)
         counts["rounds_without_room"] += 1
-    raise DataError(f"could not place any instance on new image {index} in {ROUNDS} tries of "
-                    f"{job.cfg.per_image} instance(s); lower --scale or --per-image, or raise --max-overlap",
-                    job.source.folder)
+    raise DataError(
+        f"could not place any instance on new image {index} in {ROUNDS} tries of "
+        f"{job.cfg.per_image} instance(s); lower --scale or --per-image, or raise --max-overlap",
+        job.source.folder,
+    )
 
 
 def _start(source: SourcePrep, background: Background) -> tuple[np.ndarray, np.ndarray, list[dict]]:
@@ -93,8 +100,9 @@ def _start(source: SourcePrep, background: Background) -> tuple[np.ndarray, np.n
     return canvas, owner, owners
 
 
-def _paste_one(rng: np.random.Generator, job: PasteJob, canvas: np.ndarray, owner: np.ndarray, owners: list[dict],
-               counts: Counter) -> dict | None:
+def _paste_one(
+    rng: np.random.Generator, job: PasteJob, canvas: np.ndarray, owner: np.ndarray, owners: list[dict], counts: Counter
+) -> dict | None:
     """Pick, transform, place and blend one instance (in place); its provenance, or None if skipped."""
     cfg = job.cfg
     cut = pick_instance(rng, job)
@@ -121,9 +129,17 @@ def _paste_one(rng: np.random.Generator, job: PasteJob, canvas: np.ndarray, owne
     h, w = mask.shape
     owner[y : y + h, x : x + w][mask] = len(owners) + 1
     provenance = {
-        "source": cut.source, "sha256": cut.sha256, "instance": cut.index, "class": cut.class_name,
-        "flip": t.flip, "rot90": t.rot90, "scale": t.scale, "size_wh": [w, h], "xy": [x, y],
-        "match_colour": matched, "pixels": int(mask.sum()),
+        "source": cut.source,
+        "sha256": cut.sha256,
+        "instance": cut.index,
+        "class": cut.class_name,
+        "flip": t.flip,
+        "rot90": t.rot90,
+        "scale": t.scale,
+        "size_wh": [w, h],
+        "xy": [x, y],
+        "match_colour": matched,
+        "pixels": int(mask.sum()),
     }
     position = sum(o["paste"] is not None for o in owners)  # its index in the record's paste list
     owners.append({"class_id": cut.class_id, "class": cut.class_name, "paste": position, "defect": cut.defect})
@@ -163,17 +179,33 @@ def label_instances(owner: np.ndarray, owners: list[dict], min_area: int) -> tup
         else:
             kept.add(k - 1)
         for inst in found:
-            instances.append({
-                "class": meta["class"], "class_id": meta["class_id"], "bbox_xyxy": list(inst.bbox_xyxy),
-                "area": inst.area, "has_hole": inst.has_hole, "segmentation": inst.coco_segmentation(),
-                "outer": inst.outer, "centre": inst.centre, "paste": meta["paste"],
-            })
+            instances.append(
+                {
+                    "class": meta["class"],
+                    "class_id": meta["class_id"],
+                    "bbox_xyxy": list(inst.bbox_xyxy),
+                    "area": inst.area,
+                    "has_hole": inst.has_hole,
+                    "segmentation": inst.coco_segmentation(),
+                    "outer": inst.outer,
+                    "centre": inst.centre,
+                    "paste": meta["paste"],
+                }
+            )
     instances.sort(key=lambda i: (i["bbox_xyxy"][1], i["bbox_xyxy"][0]))
     return instances, kept, counts
 
 
-def _finish(job: PasteJob, index: int, background: Background, canvas: np.ndarray, owner: np.ndarray,
-            owners: list[dict], pastes: list[dict], counts: Counter) -> tuple[bytes, dict, Counter]:
+def _finish(
+    job: PasteJob,
+    index: int,
+    background: Background,
+    canvas: np.ndarray,
+    owner: np.ndarray,
+    owners: list[dict],
+    pastes: list[dict],
+    counts: Counter,
+) -> tuple[bytes, dict, Counter]:
     instances, kept, label_counts = label_instances(owner, owners, job.min_area)
     counts.update(label_counts)
     bg = background.record
@@ -185,11 +217,24 @@ def _finish(job: PasteJob, index: int, background: Background, canvas: np.ndarra
     types = sorted({owners[k]["defect"] for k in kept} - {"good"})
     flags = ["small_components_dropped"] if label_counts["small_components_dropped"] else []
     record = {
-        "id": job.first_id + index, "name": job.name(index), "source": None, "mask": None, "origin": "paste",
-        "split": "train", "defect": types[0] if len(types) == 1 else ("mixed" if types else "good"),
-        "sha256": hashlib.sha256(data).hexdigest(), "height": int(canvas.shape[0]), "width": int(canvas.shape[1]),
-        "channels": 1 if gray else 3, "dtype": "uint8", "flags": flags, "instances": instances,
-        "paste": {"background": {"name": bg["name"], "sha256": bg["sha256"]}, "blend": job.cfg.blend,
-                  "instances": pastes},
+        "id": job.first_id + index,
+        "name": job.name(index),
+        "source": None,
+        "mask": None,
+        "origin": "paste",
+        "split": "train",
+        "defect": types[0] if len(types) == 1 else ("mixed" if types else "good"),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "height": int(canvas.shape[0]),
+        "width": int(canvas.shape[1]),
+        "channels": 1 if gray else 3,
+        "dtype": "uint8",
+        "flags": flags,
+        "instances": instances,
+        "paste": {
+            "background": {"name": bg["name"], "sha256": bg["sha256"]},
+            "blend": job.cfg.blend,
+            "instances": pastes,
+        },
     }
     return data, record, counts

@@ -63,8 +63,9 @@ def _link_checked(src: Path, dst: Path, sha256: str) -> None:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     if digest.hexdigest() != sha256:
-        raise DataError("image differs from the sha256 in manifest.json (changed after `wood prep`?); "
-                        "re-run `wood prep`", src)
+        raise DataError(
+            "image differs from the sha256 in manifest.json (changed after `wood prep`?); re-run `wood prep`", src
+        )
 
 
 def write_new_image(tmp: Path, record: dict, png: bytes) -> None:
@@ -100,10 +101,25 @@ def write_coco_train(tmp: Path, source: SourcePrep, records: list[dict]) -> None
 
 def manifest_view(record: dict) -> dict:
     """The manifest entry of a new image: prep's fields, instances without polygons, and its provenance."""
-    keys = ("id", "name", "source", "mask", "origin", "split", "defect", "sha256", "height", "width", "channels",
-            "dtype", "flags")
+    keys = (
+        "id",
+        "name",
+        "source",
+        "mask",
+        "origin",
+        "split",
+        "defect",
+        "sha256",
+        "height",
+        "width",
+        "channels",
+        "dtype",
+        "flags",
+    )
     out = {k: record[k] for k in keys}
-    out["instances"] = [{k: inst[k] for k in ("class", "class_id", "bbox_xyxy", "area", "has_hole", "paste")}
-                        for inst in record["instances"]]
+    out["instances"] = [
+        {k: inst[k] for k in ("class", "class_id", "bbox_xyxy", "area", "has_hole", "paste")}
+        for inst in record["instances"]
+    ]
     out["paste"] = record["paste"]
     return out

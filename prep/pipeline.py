@@ -14,16 +14,16 @@ from pathlib import Path
 
 from wood.console import track
 from wood.dataset_config import load_dataset_config
-from wood.errors import ConfigError, DataError
+from wood.errors import ConfigError
 from wood.fsutil import write_json
 from wood.outdir import atomic_output, check_replaceable
-from wood.procs import die_with_parent
 from wood.prep.config import PrepConfig
 from wood.prep.mvtec import Sample, defect_types, scan_category
 from wood.prep.process import ProcessOptions, process_sample
 from wood.prep.splits import SplitSpec, assign_splits
 from wood.prep.stats import compute_stats
 from wood.prep.tree import manifest_record, write_previews, write_tree
+from wood.procs import die_with_parent
 
 FORMAT = "wood-prep/1"
 PARALLEL_FROM = 16
@@ -101,8 +101,9 @@ def _process_all(root: Path, samples: list[Sample], options: ProcessOptions, wor
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(samples) < PARALLEL_FROM:
         return [work(s) for s in track(samples, "reading masks")]
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"), initializer=die_with_parent,
-                               initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context("fork"), initializer=die_with_parent, initargs=(os.getpid(),)
+    )
     try:
         results = pool.map(work, samples, chunksize=max(1, len(samples) // (workers * 8)))
         return list(track(results, "reading masks", total=len(samples)))

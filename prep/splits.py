@@ -69,7 +69,9 @@ def assign_splits(
             their whole group follows them.
     """
     if not len(keys) == len(strata) == len(groups):
-        raise ValueError(f"keys, strata and groups must have equal lengths, but got {len(keys)}, {len(strata)}, {len(groups)}")
+        raise ValueError(
+            f"keys, strata and groups must have equal lengths, but got {len(keys)}, {len(strata)}, {len(groups)}"
+        )
     fixed = fixed or {}
     members: dict[str, list[str]] = defaultdict(list)
     group_stratum: dict[str, str] = {}

@@ -74,7 +74,11 @@ def stats_table(stats: dict) -> Table:
             n_inst = s["instances_per_class"].get(label)
             row.append(f"{n_img} ({n_inst})" if n_inst is not None else str(n_img))
         size = stats["instance_area_px"].get(label)
-        row += [str(size["tiny_lt_50px"]), f"{size['median']:.0f}" if size and size["median"] is not None else "-"] if size else ["-", "-"]
+        row += (
+            [str(size["tiny_lt_50px"]), f"{size['median']:.0f}" if size and size["median"] is not None else "-"]
+            if size
+            else ["-", "-"]
+        )
         table.add_row(*row)
     table.add_row("total", *[str(stats["splits"][s]["images"]) for s in SPLITS], "", "")
     return table

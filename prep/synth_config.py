@@ -29,8 +29,9 @@ class SynthConfig:
     train_good: int = _help("Defect-free training images (train/good).", 10)
     seed: int = _help("Random seed; the same seed writes byte-identical files.", 0)
     gray: bool = _help("Write single-channel grayscale images.", False)
-    exist_ok: bool = _help("Replace OUT if it holds a previous `wood synth` output (never any other folder).", False,
-                           was=("force",))
+    exist_ok: bool = _help(
+        "Replace OUT if it holds a previous `wood synth` output (never any other folder).", False, was=("force",)
+    )
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)

@@ -109,8 +109,15 @@ def write_synth(
     ``progress`` wraps the item list (for example ``wood.console.track``).
     """
     config = SynthConfig(
-        out=Path(out), category=category, size=size, per_defect=per_defect, good=good,
-        train_good=train_good, seed=seed, gray=gray, exist_ok=exist_ok,
+        out=Path(out),
+        category=category,
+        size=size,
+        per_defect=per_defect,
+        good=good,
+        train_good=train_good,
+        seed=seed,
+        gray=gray,
+        exist_ok=exist_ok,
     )
     return write_config_tree(config, progress)
 
@@ -123,8 +130,9 @@ def write_config_tree(config: SynthConfig, progress: Callable | None = None) -> 
     """
     out = config.out.absolute()
     if out.is_dir() and any(out.iterdir()) and not config.exist_ok:
-        raise WoodError("folder exists and is not empty; pass --exist-ok to replace a previous `wood synth` output",
-                        out)
+        raise WoodError(
+            "folder exists and is not empty; pass --exist-ok to replace a previous `wood synth` output", out
+        )
     with atomic_output(out, "synth") as tmp:
         folders = {"train/good", "test/good"} | {f"test/{d}" for d in CATEGORIES[config.category]}
         folders |= {f"ground_truth/{d}" for d in CATEGORIES[config.category]}

@@ -68,8 +68,11 @@ def copy_checked(src: Path, dst: Path, sha256: str) -> None:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     if digest.hexdigest() != sha256:
-        raise DataError("file changed while wood prep was running (its sha256 differs from when it was read); "
-                        "run prep again once the source is stable", src)
+        raise DataError(
+            "file changed while wood prep was running (its sha256 differs from when it was read); "
+            "run prep again once the source is stable",
+            src,
+        )
 
 
 def write_tree(tmp: Path, final: Path, root: Path, records: list[dict], classes: list[str], category: str) -> None:
@@ -110,7 +113,21 @@ def label_texts(record: dict) -> tuple[str, str]:
 
 def manifest_record(record: dict) -> dict:
     """The manifest view of a record: no polygons (they are in coco/), instance summaries only."""
-    keys = ("id", "name", "source", "mask", "origin", "split", "defect", "sha256", "height", "width", "channels", "dtype", "flags")
+    keys = (
+        "id",
+        "name",
+        "source",
+        "mask",
+        "origin",
+        "split",
+        "defect",
+        "sha256",
+        "height",
+        "width",
+        "channels",
+        "dtype",
+        "flags",
+    )
     out = {k: record[k] for k in keys}
     out["instances"] = [
         {k: inst[k] for k in ("class", "class_id", "bbox_xyxy", "area", "has_hole")} for inst in record["instances"]
@@ -118,7 +135,9 @@ def manifest_record(record: dict) -> dict:
     return out
 
 
-def write_previews(folder: Path, images: Path, records: list[dict], n: int, dataset: DatasetConfig, classes: list[str]) -> int:
+def write_previews(
+    folder: Path, images: Path, records: list[dict], n: int, dataset: DatasetConfig, classes: list[str]
+) -> int:
     """Overlay PNGs of up to ``n`` annotated images; returns how many were written.
 
     ``images`` is the written ``yolo/images`` folder: previews show the copied bytes, whose sha256

@@ -14,8 +14,9 @@ import numpy as np
 CLASSES = ["color", "combined", "good", "hole", "liquid", "scratch"]
 
 
-def write_classify_tree(root: Path, per_split: dict[str, int] | None = None, size: int = 40, seed: int = 0,
-                        classes: list[str] | None = None) -> Path:
+def write_classify_tree(
+    root: Path, per_split: dict[str, int] | None = None, size: int = 40, seed: int = 0, classes: list[str] | None = None
+) -> Path:
     """Write root/classify/<split>/<class>/<class>_<i>.png and return root (the --data folder)."""
     per_split = per_split or {"train": 3, "val": 1, "test": 2}
     classes = classes or CLASSES

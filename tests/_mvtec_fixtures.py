@@ -28,7 +28,9 @@ def square_mask(size: int = 32, box: tuple[int, int, int, int] = (8, 8, 20, 16))
     return mask
 
 
-def make_category(root: Path, defects=("hole", "scratch"), per_defect: int = 3, good: int = 3, size: int = 32, seed: int = 0) -> Path:
+def make_category(
+    root: Path, defects=("hole", "scratch"), per_defect: int = 3, good: int = 3, size: int = 32, seed: int = 0
+) -> Path:
     """A minimal valid MVTec AD category: distinct random images, one rectangle mask each."""
     rng = np.random.default_rng(seed)
     for d in defects:

@@ -54,8 +54,12 @@ def make_prep_dataset(root: str | Path, size: int = 128, counts: dict | None = N
     for split, (per_class, good) in counts.items():
         folder = root / "yolo" / "images" / split
         folder.mkdir(parents=True, exist_ok=True)
-        coco = {"info": {"images_dir": f"../yolo/images/{split}"}, "images": [], "annotations": [],
-                "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CLASSES)]}
+        coco = {
+            "info": {"images_dir": f"../yolo/images/{split}"},
+            "images": [],
+            "annotations": [],
+            "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CLASSES)],
+        }
         jobs = [(cls, k) for cls in CLASSES for k in range(per_class)] + [("good", k) for k in range(good)]
         for cls, k in jobs:
             image = _background(size, rng)
@@ -70,10 +74,17 @@ def make_prep_dataset(root: str | Path, size: int = 128, counts: dict | None = N
             for cat, mask in instances:
                 ys, xs = np.nonzero(mask)
                 x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-                coco["annotations"].append({
-                    "id": ann_id, "image_id": image_id, "category_id": cat, "iscrowd": 0,
-                    "bbox": [x0, y0, x1 - x0, y1 - y0], "area": int(mask.sum()), "segmentation": encode_rle(mask),
-                })
+                coco["annotations"].append(
+                    {
+                        "id": ann_id,
+                        "image_id": image_id,
+                        "category_id": cat,
+                        "iscrowd": 0,
+                        "bbox": [x0, y0, x1 - x0, y1 - y0],
+                        "area": int(mask.sum()),
+                        "segmentation": encode_rle(mask),
+                    }
+                )
                 ann_id += 1
             image_id += 1
         (root / "coco").mkdir(parents=True, exist_ok=True)

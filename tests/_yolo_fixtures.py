@@ -45,8 +45,21 @@ def box_gt(boxes_per_image: list[list[tuple[int, list[float]]]], names: list[str
     for i, boxes in enumerate(boxes_per_image, 1):
         images.append({"id": i, "file_name": f"{i}.png", "width": 100, "height": 100})
         for cat, bbox in boxes:
-            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": cat, "bbox": list(bbox), "area": bbox[2] * bbox[3], "iscrowd": 0})
-    return {"images": images, "annotations": anns, "categories": [{"id": k + 1, "name": n} for k, n in enumerate(names)]}
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i,
+                    "category_id": cat,
+                    "bbox": list(bbox),
+                    "area": bbox[2] * bbox[3],
+                    "iscrowd": 0,
+                }
+            )
+    return {
+        "images": images,
+        "annotations": anns,
+        "categories": [{"id": k + 1, "name": n} for k, n in enumerate(names)],
+    }
 
 
 def det(image_id: int, cat: int, bbox: list[float], score: float) -> dict:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+
 @pytest.fixture(scope="session", autouse=True)
 def one_torch_thread():
     """Tiny models run in one torch thread: on a 2-core (often shared) CPU, torch's default of

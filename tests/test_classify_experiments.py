@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 import yaml
-
 from _classify_fixtures import write_classify_tree, write_fake_resnet18
+
 from wood.errors import ConfigError
-from wood.finetune.classify.models import RESNET18_FILE
 from wood.finetune.classify.experiments import SKIPPED, default_config_path, load_attempts, run_experiments
+from wood.finetune.classify.models import RESNET18_FILE
 
 
 @pytest.fixture()

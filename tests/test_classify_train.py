@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-
 from _classify_fixtures import write_classify_tree, write_fake_resnet18
+
 from wood.finetune.classify.config import ClassifyConfig
 from wood.finetune.classify.data import epoch_order
 from wood.finetune.classify.models import RESNET18_FILE, build_model
@@ -42,8 +42,14 @@ def _saved(run):
 @pytest.mark.parametrize("arch, optimizer", [("simple-cnn", "sgd"), ("resnet18", "adam")])
 def test_scratch_one_epoch_writes_run_folder(tiny, tmp_path, arch, optimizer):
     run = train(_cfg(tiny, tmp_path, arch=arch, optimizer=optimizer))
-    assert sorted(p.name for p in run.iterdir()) == [".wood-output.json", "config.yaml", "confusion_test.png",
-                                                     "confusion_val.png", "metrics.json", "weights.pt"]
+    assert sorted(p.name for p in run.iterdir()) == [
+        ".wood-output.json",
+        "config.yaml",
+        "confusion_test.png",
+        "confusion_val.png",
+        "metrics.json",
+        "weights.pt",
+    ]
     m = json.loads((run / "metrics.json").read_text())
     assert [m[s]["n"] for s in ("train", "val", "test")] == [18, 6, 12]
     assert set(m["test"]["per_class"]) == {"color", "combined", "good", "hole", "liquid", "scratch"}
@@ -64,8 +70,15 @@ def test_transfer_trains_only_the_head(tiny, tmp_path):
 
 
 def test_finetune_unfreezes_everything_at_the_lower_lr(tiny, tmp_path):
-    cfg = _cfg(tiny, tmp_path, arch="resnet18", strategy="finetune", finetune_epochs=1, finetune_lr=1e-4,
-               weights=str(tiny["weights"]))
+    cfg = _cfg(
+        tiny,
+        tmp_path,
+        arch="resnet18",
+        strategy="finetune",
+        finetune_epochs=1,
+        finetune_lr=1e-4,
+        weights=str(tiny["weights"]),
+    )
     phases = plan_phases(cfg)
     assert [(p.name, p.lr, p.head_only) for p in phases] == [("transfer", 1e-3, True), ("finetune", 1e-4, False)]
     model = build_model("resnet18", 6)
@@ -105,8 +118,20 @@ def test_cli_missing_weights_one_line_exit_2(tiny, tmp_path, empty_hub, capsys):
     from wood.cli import main
 
     with pytest.raises(SystemExit) as info:
-        main(["finetune", "classify", "--data", str(tiny["data"]), "--arch", "resnet18", "--strategy", "transfer",
-              "--out", str(tmp_path / "runs")])
+        main(
+            [
+                "finetune",
+                "classify",
+                "--data",
+                str(tiny["data"]),
+                "--arch",
+                "resnet18",
+                "--strategy",
+                "transfer",
+                "--out",
+                str(tmp_path / "runs"),
+            ]
+        )
     err = capsys.readouterr().err.strip()
     assert info.value.code == 2 and "\n" not in err and RESNET18_FILE in err and "--weights" in err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
@@ -115,8 +140,22 @@ def test_cli_missing_weights_one_line_exit_2(tiny, tmp_path, empty_hub, capsys):
 def test_cli_finetune_then_eval_on_prep_output(prepared, tmp_path, capsys):
     from wood.cli import main
 
-    args = ["finetune", "classify", "--data", str(prepared), "--epochs", "1", "--imgsz", "32", "--device", "cpu",
-            "--out", str(tmp_path), "--name", "r"]
+    args = [
+        "finetune",
+        "classify",
+        "--data",
+        str(prepared),
+        "--epochs",
+        "1",
+        "--imgsz",
+        "32",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "r",
+    ]
     with pytest.raises(SystemExit) as info:
         main(args)
     assert info.value.code == 0

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,8 +123,14 @@ def test_shared_ideas_have_one_spelling(command, capsys, monkeypatch):
 
 
 def test_one_device_help_everywhere(capsys, monkeypatch):
-    for command in (("finetune", "sam"), ("finetune", "classify"), ("eval", "segment"), ("eval", "classify"),
-                    ("eval", "detect"), ("predict",)):
+    for command in (
+        ("finetune", "sam"),
+        ("finetune", "classify"),
+        ("eval", "segment"),
+        ("eval", "classify"),
+        ("eval", "detect"),
+        ("predict",),
+    ):
         assert device_help() in help_rows(command, capsys, monkeypatch)["--device"], command
         assert "[default: auto]" in help_rows(command, capsys, monkeypatch)["--device"], command
     assert device_help(multi=True) in help_rows(("finetune", "yolo"), capsys, monkeypatch)["--device"]
@@ -188,8 +193,20 @@ def test_prep_config_file_with_options(tmp_path, capsys):
     src = write_synth(tmp_path / "wood", size=64, per_defect=2, good=1, train_good=1)
     (tmp_path / "p.yaml").write_text(yaml.safe_dump({"seed": 3, "val_fraction": 0.2, "out": str(tmp_path / "yaml")}))
     with pytest.raises(SystemExit) as exc:
-        main(["prep", str(src), "--config", str(tmp_path / "p.yaml"), "--seed", "5", "--workers", "1",
-              "--out", str(tmp_path / "cli")])
+        main(
+            [
+                "prep",
+                str(src),
+                "--config",
+                str(tmp_path / "p.yaml"),
+                "--seed",
+                "5",
+                "--workers",
+                "1",
+                "--out",
+                str(tmp_path / "cli"),
+            ]
+        )
     assert exc.value.code in (0, None), capsys.readouterr().err
     manifest = json.loads((tmp_path / "cli" / "manifest.json").read_text())
     assert manifest["seed"] == 5  # the command line beats the file

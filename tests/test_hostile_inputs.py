@@ -57,13 +57,12 @@ def yolo_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, yolo_checkpoint: Path) -> World:
+    from wood.config import build_config
     from wood.finetune.classify.config import ClassifyConfig
     from wood.finetune.classify.train import train
     from wood.prep.config import PrepConfig
     from wood.prep.pipeline import run_prep
     from wood.prep.synth_io import write_synth
-
-    from wood.config import build_config
 
     root = tmp_path_factory.mktemp("hostile")
     src = write_synth(root / "src" / "wood", size=64, per_defect=3, good=2, train_good=2, seed=0)
@@ -77,8 +76,17 @@ def world(tmp_path_factory: pytest.TempPathFactory, yolo_checkpoint: Path) -> Wo
     (sam_run / "weights").mkdir(parents=True)
     (sam_run / "weights" / "mask_decoder.safetensors").write_bytes(b"rows fail before it is read")
     (sam_run / "config.yaml").write_text(f"data: {prep}\nmodel: tiny\nadapter: lora\n", encoding="utf-8")
-    cfg = build_config(ClassifyConfig, None, data=prep, epochs=1, imgsz=16, batch=4, device="cpu",
-                       out=root / "runs" / "classify", name="c1")
+    cfg = build_config(
+        ClassifyConfig,
+        None,
+        data=prep,
+        epochs=1,
+        imgsz=16,
+        batch=4,
+        device="cpu",
+        out=root / "runs" / "classify",
+        name="c1",
+    )
     classify_run = train(cfg)
     image = root / "images" / "good.png"
     image.parent.mkdir()
@@ -209,13 +217,28 @@ PREP = {
 # ---------------------------------------------------------------- finetune rows
 def _yolo(data, tmp, *extra):
     epochs = [] if "--config" in extra else ["--epochs", "1"]  # the config's own value is the one under test
-    return ["finetune", "yolo", "--data", data, "--model", "yolov8n.yaml", "--imgsz", "64", *epochs,
-            "--device", "cpu", "--out", tmp / "out", *extra]
+    return [
+        "finetune",
+        "yolo",
+        "--data",
+        data,
+        "--model",
+        "yolov8n.yaml",
+        "--imgsz",
+        "64",
+        *epochs,
+        "--device",
+        "cpu",
+        "--out",
+        tmp / "out",
+        *extra,
+    ]
 
 
 def _yolo_config(text):
     def case(w, tmp):
         return _yolo(w.prep, tmp, "--config", write_file(tmp / "cfg.yaml", text))
+
     return case
 
 
@@ -224,8 +247,21 @@ def _sam(data, tmp, *extra):
 
 
 def _classify(data, tmp, *extra):
-    return ["finetune", "classify", "--data", data, "--epochs", "1", "--imgsz", "16", "--batch", "4",
-            "--out", tmp / "out", *extra]
+    return [
+        "finetune",
+        "classify",
+        "--data",
+        data,
+        "--epochs",
+        "1",
+        "--imgsz",
+        "16",
+        "--batch",
+        "4",
+        "--out",
+        tmp / "out",
+        *extra,
+    ]
 
 
 def _yolo_name_taken(w, tmp):
@@ -248,7 +284,8 @@ FINETUNE = {
     "yolo-prep-without-labels": lambda w, t: _yolo(prep_copy(w, t, "yolo/labels"), t),
     "yolo-prep-without-train-images": lambda w, t: _yolo(prep_copy(w, t, "yolo/images/train"), t),
     "yolo-segment-prep-without-val-labels": lambda w, t: _yolo(
-        prep_copy(w, t, "yolo-seg/labels/val"), t, "--task", "segment", "--model", "yolov8n-seg.yaml"),
+        prep_copy(w, t, "yolo-seg/labels/val"), t, "--task", "segment", "--model", "yolov8n-seg.yaml"
+    ),
     "yolo-weights-do-not-exist": lambda w, t: _yolo(w.prep, t, "--model", "/nope.pt"),
     "yolo-model-is-a-txt": lambda w, t: _yolo(w.prep, t, "--model", w.text),
     "yolo-unknown-task": lambda w, t: _yolo(w.prep, t, "--task", "classify"),
@@ -266,7 +303,8 @@ FINETUNE = {
     "yolo-run-name-is-a-user-folder": _yolo_name_taken,
     "yolo-resume-missing-run": lambda w, t: _yolo(w.prep, t, "--name", "gone", "--resume"),
     "yolo-world-prompts-file-missing": lambda w, t: _yolo(
-        w.prep, t, "--world", "--model", "yolov8n-worldv2.yaml", "--prompts", t / "nope.yaml"),
+        w.prep, t, "--world", "--model", "yolov8n-worldv2.yaml", "--prompts", t / "nope.yaml"
+    ),
     "sam-missing-data": lambda w, t: _sam(t / "nope", t),
     "sam-prep-without-images": lambda w, t: _sam(prep_copy(w, t, "yolo/images"), t),
     "sam-adapter-bogus": lambda w, t: _sam(w.prep, t, "--adapter", "bogus"),
@@ -281,16 +319,18 @@ FINETUNE = {
     "classify-unknown-arch": lambda w, t: _classify(w.prep, t, "--arch", "vgg"),
     "classify-device-cuda-7": lambda w, t: _classify(w.prep, t, "--device", "cuda:7"),
     "classify-config-wrong-type": lambda w, t: _classify(
-        w.prep, t, "--config", write_file(t / "cfg.yaml", "lr: fast\n")),
+        w.prep, t, "--config", write_file(t / "cfg.yaml", "lr: fast\n")
+    ),
     "classify-pretrained-weights-missing": lambda w, t: _classify(
-        w.prep, t, "--arch", "resnet18", "--strategy", "transfer", "--weights", t / "nope.pth"),
+        w.prep, t, "--arch", "resnet18", "--strategy", "transfer", "--weights", t / "nope.pth"
+    ),
     "classify-batch-1": lambda w, t: _classify(w.prep, t, "--batch", "1"),
 }
 
 CLICK_USAGE = {  # click's own option parsing: one line too (wood/cli.py), not its usage box
     "yolo-epochs-not-a-number": pytest.param(
-        lambda w, t: _yolo(w.prep, t, "--epochs", "ten"),
-        id="yolo-epochs-not-a-number"),
+        lambda w, t: _yolo(w.prep, t, "--epochs", "ten"), id="yolo-epochs-not-a-number"
+    ),
 }
 
 
@@ -390,7 +430,9 @@ NEEDLES = {  # rows whose line must also say this (the rest: any one `error:` li
     "yolo-run-name-is-a-user-folder": "is not a wood run output",
 }
 
-TABLE = [pytest.param(case, id=name) for name, case in {**PREP, **FINETUNE, **EVAL}.items()] + list(CLICK_USAGE.values())
+TABLE = [pytest.param(case, id=name) for name, case in {**PREP, **FINETUNE, **EVAL}.items()] + list(
+    CLICK_USAGE.values()
+)
 
 
 @pytest.mark.parametrize("case", TABLE)
@@ -437,8 +479,13 @@ def test_check_device_against_the_devices_torch_sees():
     assert check_device(None) is None and check_device("auto") == "auto" and check_device("cpu") == "cpu"
     assert check_device("0", count=1) == "cuda:0" and check_device("cuda:1", count=2) == "cuda:1"
     assert check_device("cuda", count=1) == "cuda" and check_device("0,1", multi=True, count=2) == "0,1"
-    for device, count, needle in [("cuda:7", 0, "torch sees no CUDA device"), ("cuda:7", 2, "torch sees only 2"),
-                                  ("0", 0, "no CUDA"), ("0,1", 1, "CUDA device 1"), ("cuda", 0, "no CUDA")]:
+    for device, count, needle in [
+        ("cuda:7", 0, "torch sees no CUDA device"),
+        ("cuda:7", 2, "torch sees only 2"),
+        ("0", 0, "no CUDA"),
+        ("0,1", 1, "CUDA device 1"),
+        ("cuda", 0, "no CUDA"),
+    ]:
         with pytest.raises(ConfigError, match=needle):
             check_device(device, multi=True, count=count)
     for bad in ("gpu", "cuda:x", "-1", "0,0"):
@@ -450,8 +497,9 @@ def test_check_device_against_the_devices_torch_sees():
 
 def test_sam_and_classify_resolve_device_keep_their_types(monkeypatch):
     import torch
-    from wood.finetune.classify.train import resolve_device as classify_device
+
     from wood.device import resolve_device as sam_device
+    from wood.finetune.classify.train import resolve_device as classify_device
 
     assert sam_device("cpu") == "cpu" and classify_device("cpu") == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
@@ -463,11 +511,10 @@ def test_sam_and_classify_resolve_device_keep_their_types(monkeypatch):
 
 def test_config_value_of_the_wrong_type_names_the_key(tmp_path):
     """Fix 3: build_config checks each value against the field's annotated type."""
+    from wood.config import build_config
     from wood.finetune.classify.config import ClassifyConfig
     from wood.finetune.sam.config import SamTrainConfig
     from wood.finetune.yolo.config import YoloConfig
-
-    from wood.config import build_config
 
     cases = [
         (SamTrainConfig, "lora_r: four\n", "lora_r must be an int, but got 'four'"),
@@ -478,8 +525,11 @@ def test_config_value_of_the_wrong_type_names_the_key(tmp_path):
         (SamTrainConfig, "max_steps: [1]\n", "max_steps must be an int or None, but got [1]"),
         (YoloConfig, "amp: maybe\n", "amp must be a bool (true/false), but got 'maybe'"),
         (YoloConfig, "train_args: [1, 2]\n", "train_args must be a mapping, but got [1, 2]"),
-        (SamTrainConfig, "adapter_positions: [attn, 3]\n",
-         "adapter_positions must be a list of str, but got ['attn', 3]"),
+        (
+            SamTrainConfig,
+            "adapter_positions: [attn, 3]\n",
+            "adapter_positions must be a list of str, but got ['attn', 3]",
+        ),
         (ClassifyConfig, "weights: {a: 1}\n", "weights must be a str or None, but got {'a': 1}"),
     ]
     for cls, text, message in cases:

@@ -12,8 +12,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGE_DIRS = {"wood": "wood", "prep": "wood.prep", "finetune": "wood.finetune", "eval": "wood.eval",
-                "datasets": "wood.datasets"}
+PACKAGE_DIRS = {
+    "wood": "wood",
+    "prep": "wood.prep",
+    "finetune": "wood.finetune",
+    "eval": "wood.eval",
+    "datasets": "wood.datasets",
+}
 LAYERS = ["core", "prep", "finetune", "eval", "report", "cli"]
 
 
@@ -51,7 +56,9 @@ def imports(path: Path, module: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             if base.split(".")[0] == "wood":
                 found.add(base)
                 found |= {f"{base}.{a.name}" for a in node.names}
@@ -66,7 +73,8 @@ def graph() -> dict[str, set[str]]:
 def test_every_import_points_down_or_sideways():
     upward = [
         f"{m} ({layer(m)}) imports {i} ({layer(i)})"
-        for m, targets in graph().items() for i in sorted(targets)
+        for m, targets in graph().items()
+        for i in sorted(targets)
         if LAYERS.index(layer(i)) > LAYERS.index(layer(m))
     ]
     assert not upward, "imports that point up a layer:\n" + "\n".join(upward)
@@ -104,9 +112,16 @@ def test_no_import_cycles():
     assert not cycles, f"import cycles: {cycles}"
 
 
-@pytest.mark.parametrize("module, expected", [
-    ("wood.errors", "core"), ("wood.prep.mvtec", "prep"), ("wood.finetune.sam.train", "finetune"),
-    ("wood.eval.detect", "eval"), ("wood.eval.report.render", "report"), ("wood.commands.prep", "cli"),
-])
+@pytest.mark.parametrize(
+    "module, expected",
+    [
+        ("wood.errors", "core"),
+        ("wood.prep.mvtec", "prep"),
+        ("wood.finetune.sam.train", "finetune"),
+        ("wood.eval.detect", "eval"),
+        ("wood.eval.report.render", "report"),
+        ("wood.commands.prep", "cli"),
+    ],
+)
 def test_layer_names(module, expected):
     assert layer(module) == expected

@@ -11,14 +11,14 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from _mvtec_fixtures import WOOD_DERIVED_512, make_category, write_png
 from pycocotools.coco import COCO
 
-from _mvtec_fixtures import WOOD_DERIVED_512, make_category, write_png
 from wood.cli import main
+from wood.prep.coco_masks import segmentation_to_mask
 from wood.prep.config import PrepConfig
 from wood.prep.formats import yolo_seg_line
 from wood.prep.imageio import read_image_rgb
-from wood.prep.coco_masks import segmentation_to_mask
 from wood.prep.instances import find_instances
 from wood.prep.paste import run_paste
 from wood.prep.paste_bank import Cutout
@@ -36,8 +36,11 @@ def _json(path: Path) -> dict:
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != "data.yaml" and not p.name.startswith(".wood")}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "data.yaml" and not p.name.startswith(".wood")
+    }
 
 
 def _paste(prep: Path, out: Path, **kw) -> dict:
@@ -98,12 +101,14 @@ def expected_owner(out: Path, src: Path, record: dict) -> tuple[np.ndarray, list
         full = coco.annToMask(ann).astype(bool)
         x, y, w, h = cv2.boundingRect(full.view(np.uint8))
         crop = np.zeros((h, w, 3), np.uint8)
-        _, mask = transform_cutout(crop, full[y:y + h, x:x + w], Transform(info["flip"], info["rot90"], info["scale"]))
+        _, mask = transform_cutout(
+            crop, full[y : y + h, x : x + w], Transform(info["flip"], info["rot90"], info["scale"])
+        )
         mask = keep_components(mask, min_area)
         assert [mask.shape[1], mask.shape[0]] == info["size_wh"] and int(mask.sum()) == info["pixels"]
         px, py = info["xy"]
         keys.append(p)
-        owner[py:py + mask.shape[0], px:px + mask.shape[1]][mask] = len(keys)
+        owner[py : py + mask.shape[0], px : px + mask.shape[1]][mask] = len(keys)
     return owner, keys
 
 
@@ -143,16 +148,21 @@ def check_labels_exact(out: Path, src: Path) -> int:
             c, xc, yc, bw, bh = (float(v) for v in box.split())
             x0, y0, x1, y1 = inst["bbox_xyxy"]
             assert int(c) == inst["class_id"]
-            assert np.allclose([(xc - bw / 2) * W, (yc - bh / 2) * H, (xc + bw / 2) * W, (yc + bh / 2) * H],
-                               [x0, y0, x1, y1], atol=1e-3)
+            assert np.allclose(
+                [(xc - bw / 2) * W, (yc - bh / 2) * H, (xc + bw / 2) * W, (yc + bh / 2) * H],
+                [x0, y0, x1, y1],
+                atol=1e-3,
+            )
             ring, _ = find_instances(coco.annToMask(ann).astype(bool))
             assert poly == yolo_seg_line(inst["class_id"], ring[0].centre, W, H)  # prep's convention, exactly
         image = read_image_rgb(out / "yolo" / "images" / "train" / record["name"])
         bg = read_image_rgb(src / "yolo" / "images" / "train" / record["paste"]["background"]["name"])
         placed = np.isin(owner, [k for k, key in enumerate(keys, start=1) if key is not None])
         assert np.array_equal(image[~placed], bg[~placed])
-        assert hashlib.sha256((out / "yolo" / "images" / "train" / record["name"]).read_bytes()).hexdigest() \
+        assert (
+            hashlib.sha256((out / "yolo" / "images" / "train" / record["name"]).read_bytes()).hexdigest()
             == record["sha256"]
+        )
     return len(new)
 
 
@@ -192,15 +202,16 @@ def test_no_val_or_test_pixels_reach_train(runs, src):
             continue
         manifest = _json(out / "manifest.json")
         for record in (r for r in manifest["images"] if r["origin"] == "paste"):
-            used = [record["paste"]["background"]] + [{"name": p["source"], "sha256": p["sha256"]}
-                                                      for p in record["paste"]["instances"]]
+            used = [record["paste"]["background"]] + [
+                {"name": p["source"], "sha256": p["sha256"]} for p in record["paste"]["instances"]
+            ]
             for u in used:
                 assert u["sha256"] not in held_out and train[u["name"]] == u["sha256"]
         old, new = _tree(src), _tree(out)
         for path, data in old.items():  # val/test (and the original train files) byte-identical
             if path not in ("manifest.json", "stats.json", "coco/train.json") and not path.startswith("preview/"):
                 assert new[path] == data, path
-        assert manifest["images"][:len(source["images"])] == source["images"]
+        assert manifest["images"][: len(source["images"])] == source["images"]
         assert not any(p.startswith(("yolo/images/val", "yolo/images/test")) and "paste" in p for p in new)
 
 
@@ -224,8 +235,9 @@ def test_defect_backgrounds_keep_their_instances(runs, defect_src):
         bg = source[record["paste"]["background"]["name"]]
         assert bg["split"] == "train" and bg["defect"] != "good"
         own = [{k: i[k] for k in ("class", "bbox_xyxy", "area")} for i in record["instances"] if i["paste"] is None]
-        assert sorted(own, key=str) == sorted(({k: i[k] for k in ("class", "bbox_xyxy", "area")}
-                                               for i in bg["instances"]), key=str)
+        assert sorted(own, key=str) == sorted(
+            ({k: i[k] for k in ("class", "bbox_xyxy", "area")} for i in bg["instances"]), key=str
+        )
 
 
 def test_same_seed_same_bytes_other_seed_differs(src, tmp_path):
@@ -236,8 +248,9 @@ def test_same_seed_same_bytes_other_seed_differs(src, tmp_path):
     assert _tree(a) == _tree(b)
     ta, tc = _tree(a), _tree(c)
     assert ta["yolo/images/train/paste-00000.png"] != tc["yolo/images/train/paste-00000.png"]
-    assert {k: v for k, v in ta.items() if "paste-" not in k and "json" not in k} == \
-        {k: v for k, v in tc.items() if "paste-" not in k and "json" not in k}
+    assert {k: v for k, v in ta.items() if "paste-" not in k and "json" not in k} == {
+        k: v for k, v in tc.items() if "paste-" not in k and "json" not in k
+    }
 
 
 def test_balance_picks_classes_uniformly():
@@ -303,18 +316,21 @@ def _fake_prep(folder: Path, manifest: dict) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("args,needles", [
-    (["--images", "0"], ["--images", ">= 1"]),
-    (["--images", "-3"], ["--images"]),
-    (["--per-image", "0"], ["--per-image"]),
-    (["--scale", "2,1"], ["--scale"]),
-    (["--scale", "abc"], ["--scale"]),
-    (["--scale", "0,1"], ["--scale"]),
-    (["--max-overlap", "1.5"], ["--max-overlap"]),
-    (["--max-overlap", "nan"], ["--max-overlap"]),
-    (["--blend", "soft"], ["--blend", "poisson"]),
-    (["--backgrounds", "best"], ["--backgrounds"]),
-])
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (["--images", "0"], ["--images", ">= 1"]),
+        (["--images", "-3"], ["--images"]),
+        (["--per-image", "0"], ["--per-image"]),
+        (["--scale", "2,1"], ["--scale"]),
+        (["--scale", "abc"], ["--scale"]),
+        (["--scale", "0,1"], ["--scale"]),
+        (["--max-overlap", "1.5"], ["--max-overlap"]),
+        (["--max-overlap", "nan"], ["--max-overlap"]),
+        (["--blend", "soft"], ["--blend", "poisson"]),
+        (["--backgrounds", "best"], ["--backgrounds"]),
+    ],
+)
 def test_bad_options(src, tmp_path, capsys, args, needles):
     expect_error([src, *args], tmp_path / "out", capsys, *needles)
 
@@ -325,8 +341,9 @@ def test_bad_inputs(src, defect_src, tmp_path, capsys):
     expect_error([_fake_prep(tmp_path / "empty", {})], out, capsys, "older/other format")
     (tmp_path / "empty" / "manifest.json").unlink()
     expect_error([tmp_path / "empty"], out, capsys, "no manifest.json")
-    expect_error([_fake_prep(tmp_path / "old", {"format": "wood-prep/0", "images": []})], out, capsys,
-                 "older/other format")
+    expect_error(
+        [_fake_prep(tmp_path / "old", {"format": "wood-prep/0", "images": []})], out, capsys, "older/other format"
+    )
     manifest = _json(src / "manifest.json")
     manifest["images"] = [{**r, "instances": []} for r in manifest["images"]]
     fake = _fake_prep(tmp_path / "noinst", manifest)
@@ -364,10 +381,26 @@ def test_instances_larger_than_every_background(tmp_path, capsys):
 
 
 def test_cli_config_file_and_options(src, tmp_path, capsys):
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"images": 3, "per_image": 2, "blend": "none",
-                                                     "scale": [1.0, 1.0]}))
-    code, err, _ = run_cli(["paste", src, "--out", tmp_path / "o", "--config", tmp_path / "p.yaml", "--per-image", "1",
-                         "--preview", "2", "--workers", "1"], capsys)
+    (tmp_path / "p.yaml").write_text(
+        yaml.safe_dump({"images": 3, "per_image": 2, "blend": "none", "scale": [1.0, 1.0]})
+    )
+    code, err, _ = run_cli(
+        [
+            "paste",
+            src,
+            "--out",
+            tmp_path / "o",
+            "--config",
+            tmp_path / "p.yaml",
+            "--per-image",
+            "1",
+            "--preview",
+            "2",
+            "--workers",
+            "1",
+        ],
+        capsys,
+    )
     assert code == 0, err
     options = _json(tmp_path / "o" / "manifest.json")["paste"]["options"]
     assert (options["images"], options["per_image"], options["blend"], options["scale"]) == (3, 1, "none", [1.0, 1.0])
@@ -381,8 +414,15 @@ def test_cli_config_file_and_options(src, tmp_path, capsys):
 @pytest.mark.skipif(not WOOD_DERIVED_512.is_dir(), reason="shared/data/wood_derived_512 not present")
 def test_real_warped_wood_pastes_onto_train_defect_images(tmp_path):
     prep, out = tmp_path / "prep", tmp_path / "out"
-    run_prep(PrepConfig(source=WOOD_DERIVED_512, out=prep, groups=WOOD_DERIVED_512 / "sources.csv",
-                        group_pattern=r"([a-z]+_[0-9]+)\.png$", workers=1))
+    run_prep(
+        PrepConfig(
+            source=WOOD_DERIVED_512,
+            out=prep,
+            groups=WOOD_DERIVED_512 / "sources.csv",
+            group_pattern=r"([a-z]+_[0-9]+)\.png$",
+            workers=1,
+        )
+    )
     stats = _paste(prep, out, images=6, per_image=2, match_colour=True)
     assert stats["paste"]["backgrounds"] == "defect" and sum(stats["paste"]["pasted_per_class"].values()) >= 6
     assert check_labels_exact(out, prep) == 6
@@ -394,8 +434,28 @@ def test_real_warped_wood_pastes_onto_train_defect_images(tmp_path):
 
 @pytest.mark.slow
 def test_pasted_folder_trains_with_finetune_yolo(runs, tmp_path, capsys):
-    code, err, _ = run_cli(["finetune", "yolo", "--data", runs["alpha"], "--model", "yolov8n.yaml", "--epochs", "1",
-                         "--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu",
-                         "--out", tmp_path / "runs"], capsys)
+    code, err, _ = run_cli(
+        [
+            "finetune",
+            "yolo",
+            "--data",
+            runs["alpha"],
+            "--model",
+            "yolov8n.yaml",
+            "--epochs",
+            "1",
+            "--imgsz",
+            "64",
+            "--batch",
+            "4",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+            "--out",
+            tmp_path / "runs",
+        ],
+        capsys,
+    )
     assert code == 0, err[-2000:]
     assert list((tmp_path / "runs").rglob("best.pt"))

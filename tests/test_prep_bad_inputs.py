@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from _mvtec_fixtures import make_category, write_png
+
 from wood.cli import main
 
 
@@ -25,7 +25,7 @@ def run_cli(args: list[str], capsys) -> tuple[int, str]:
 
 def expect_error(args: list[str], capsys, out: Path, *needles: str) -> str:
     code, err = run_cli(args + ["--out", str(out)], capsys)
-    lines = [l for l in err.splitlines() if l.strip()]
+    lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2, err
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert "Traceback" not in err
@@ -170,4 +170,6 @@ def test_spaces_non_ascii_and_duplicates(tmp_path, capsys):
 
 def test_bad_option_values_exit_2(cat, tmp_path, capsys):
     expect_error([str(cat), "--combined", "merge"], capsys, tmp_path / "out", "combined must be one of")
-    expect_error([str(cat), "--groups", str(tmp_path / "missing.csv")], capsys, tmp_path / "out", "missing.csv", "does not exist")
+    expect_error(
+        [str(cat), "--groups", str(tmp_path / "missing.csv")], capsys, tmp_path / "out", "missing.csv", "does not exist"
+    )

@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from _mvtec_fixtures import make_category, write_png
+
 from wood.cli import main, os_error_line, split_debug
 from wood.dataset_config import load_dataset_config, unknown_defect_types
 from wood.errors import ConfigError, DataError
@@ -155,8 +155,14 @@ def test_bad_colour_stops_when_the_config_is_loaded(cat, tmp_path, capsys):
     config.write_text("classes:\n  hole: {colour: '#zzzzzz'}\n  scratch: {colour: '#00ff00'}\n")
     with pytest.raises(ConfigError, match="classes.hole.colour"):
         load_dataset_config("wood", config)
-    expect_error([str(cat), "--dataset-config", str(config), "--preview", "4"], capsys, tmp_path / "out",
-                 "wood.yaml", "classes.hole.colour", "#zzzzzz")
+    expect_error(
+        [str(cat), "--dataset-config", str(config), "--preview", "4"],
+        capsys,
+        tmp_path / "out",
+        "wood.yaml",
+        "classes.hole.colour",
+        "#zzzzzz",
+    )
 
 
 # 7. Symbolic link loops and huge images
@@ -250,8 +256,11 @@ def test_ctrl_c_prints_interrupted_and_exits_130(cat, tmp_path, capsys, monkeypa
 @pytest.mark.parametrize("where", ["first", "after the command", "last"])
 def test_debug_anywhere_shows_the_traceback(tmp_path, where):
     args = ["prep", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]
-    positions = {"first": ["--debug", *args], "after the command": ["prep", "--debug", *args[1:]],
-                 "last": [*args, "--debug"]}
+    positions = {
+        "first": ["--debug", *args],
+        "after the command": ["prep", "--debug", *args[1:]],
+        "last": [*args, "--debug"],
+    }
     args = positions[where]
     with pytest.raises(DataError, match="does not exist"):
         main(args)

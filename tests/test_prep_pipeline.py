@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from _mvtec_fixtures import WOOD_DERIVED_512
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from _mvtec_fixtures import WOOD_DERIVED_512
+from wood.prep.coco_masks import segmentation_to_mask
 from wood.prep.config import PrepConfig
 from wood.prep.imageio import read_mask
-from wood.prep.coco_masks import segmentation_to_mask
 from wood.prep.pipeline import run_prep
 
 SPLITS = ("train", "val", "test")
@@ -64,7 +64,15 @@ def _self_eval(coco_json: Path, iou_type: str) -> float:
     for ann in gt.dataset["annotations"]:
         rle = mask_utils.encode(np.asfortranarray(gt.annToMask(ann)))
         rle["counts"] = rle["counts"].decode("ascii")
-        results.append({"image_id": ann["image_id"], "category_id": ann["category_id"], "bbox": ann["bbox"], "segmentation": rle, "score": 1.0})
+        results.append(
+            {
+                "image_id": ann["image_id"],
+                "category_id": ann["category_id"],
+                "bbox": ann["bbox"],
+                "segmentation": rle,
+                "score": 1.0,
+            }
+        )
     dt = _quiet(gt.loadRes, results)
     ev = COCOeval(gt, dt, iou_type)
     _quiet(ev.evaluate), _quiet(ev.accumulate), _quiet(ev.summarize)
@@ -127,8 +135,16 @@ def test_synthetic_data_has_tiny_defects_and_holes(prepared: Path):
 @pytest.mark.skipif(not WOOD_DERIVED_512.is_dir(), reason="shared/data/wood_derived_512 not present")
 def test_real_warped_masks_round_trip_and_groups_do_not_leak(tmp_path: Path):
     out = tmp_path / "wd512"
-    run_prep(PrepConfig(source=WOOD_DERIVED_512, out=out, groups=WOOD_DERIVED_512 / "sources.csv",
-                        group_pattern=r"([a-z]+_[0-9]+)\.png$", preview=2, workers=2))
+    run_prep(
+        PrepConfig(
+            source=WOOD_DERIVED_512,
+            out=out,
+            groups=WOOD_DERIVED_512 / "sources.csv",
+            group_pattern=r"([a-z]+_[0-9]+)\.png$",
+            preview=2,
+            workers=2,
+        )
+    )
     assert check_round_trip(out, WOOD_DERIVED_512) > 50
     manifest = json.loads((out / "manifest.json").read_text())
     assert sum("non_binary_mask" in i["flags"] for i in manifest["images"]) > 30
@@ -155,7 +171,10 @@ def test_rerun_is_byte_identical_and_seed_changes_the_split(synth_root: Path, tm
     run_prep(PrepConfig(source=synth_root, out=a, workers=1))
     assert _tree_bytes(a) == before
     run_prep(PrepConfig(source=synth_root, out=c, seed=1, workers=1))
-    split = lambda p: {i["name"]: i["split"] for i in json.loads((p / "manifest.json").read_text())["images"]}
+
+    def split(p):
+        return {i["name"]: i["split"] for i in json.loads((p / "manifest.json").read_text())["images"]}
+
     assert split(c) != split(a)
 
 
@@ -169,12 +188,14 @@ def test_options_single_class_train_good_and_exclude_combined(synth_root: Path, 
     assert len(background) == 3 and all(i["split"] == "train" for i in background)
     for img in background:
         assert (out / "yolo" / "labels" / "train" / f"{Path(img['name']).stem}.txt").read_text() == ""
-    assert {l.split()[0] for p in (out / "yolo" / "labels").rglob("*.txt") for l in p.read_text().splitlines()} == {"0"}
+    lines = [line for p in (out / "yolo" / "labels").rglob("*.txt") for line in p.read_text().splitlines()]
+    assert {line.split()[0] for line in lines} == {"0"}
 
 
 def test_grayscale_category_with_other_defect_names(tmp_path: Path):
     """Categories like grid or screw: single-channel images, their own defect type names."""
     from _mvtec_fixtures import make_category
+
     from wood.prep.synth_io import write_synth
 
     gray = write_synth(tmp_path / "gray" / "grid", size=96, per_defect=3, good=2, train_good=0, seed=3, gray=True)

@@ -56,8 +56,14 @@ def test_yolo_lines_are_normalised_xywhn_and_polygons():
 
 def test_coco_ids_start_at_1_and_area_is_the_mask_area():
     records = [
-        {"id": 7, "name": "a.png", "height": 10, "width": 10, "defect": "hole",
-         "instances": [{"class_id": 0, "bbox_xyxy": [1, 1, 4, 4], "area": 5, "segmentation": [[1, 1, 4, 1, 4, 4]]}]},
+        {
+            "id": 7,
+            "name": "a.png",
+            "height": 10,
+            "width": 10,
+            "defect": "hole",
+            "instances": [{"class_id": 0, "bbox_xyxy": [1, 1, 4, 4], "area": 5, "segmentation": [[1, 1, 4, 1, 4, 4]]}],
+        },
         {"id": 9, "name": "b.png", "height": 10, "width": 10, "defect": "good", "instances": []},
     ]
     coco = coco_dataset(records, ["hole", "scratch"], "wood", "../yolo/images/train")

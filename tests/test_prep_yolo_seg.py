@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _mvtec_fixtures import WOOD_DERIVED_512
+
 from wood.prep.coco_masks import segmentation_to_mask
 from wood.prep.instances import find_instances
 from wood.prep.polygons import centre_ring
@@ -37,8 +37,9 @@ def read_back(prepared: Path) -> tuple[list[float], list[float]]:
         for record in (r for r in manifest["images"] if r["split"] == split):
             w, h = record["width"], record["height"]
             lines = (prepared / "yolo-seg" / "labels" / split / f"{Path(record['name']).stem}.txt").read_text()
-            for line, ann, inst in zip(lines.splitlines(), anns.get(record["id"], []), record["instances"],
-                                       strict=True):
+            for line, ann, inst in zip(
+                lines.splitlines(), anns.get(record["id"], []), record["instances"], strict=True
+            ):
                 xy = np.array(line.split()[1:], float).reshape(-1, 2) * [w, h]
                 got = to_mask((h, w), [xy.reshape(-1)]).astype(bool)
                 want = segmentation_to_mask(ann["segmentation"], h, w)

@@ -11,15 +11,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from _report_fixtures import built_report, report_runs  # noqa: F401 - session fixtures
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "render_report.sh"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(),
-                                reason=f"{CHROMIUM} is absent: install it with `apt-get install -y chromium` to test the page in a browser")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.is_file(),
+    reason=f"{CHROMIUM} is absent: install it with `apt-get install -y chromium` to test the page in a browser",
+)
 
 
 def colour_fraction(image_bgr: np.ndarray, rgb: tuple[int, int, int], tol: int = 30) -> float:
@@ -32,8 +33,9 @@ def test_report_renders_in_headless_chromium(built_report, report_runs, tmp_path
     page = built_report["out"] / "report.html"
     shot, dom = tmp_path / "shot.png", tmp_path / "dom.html"
     env = {**os.environ, "CHROMIUM": str(CHROMIUM), "WIDTH": "1280", "HEIGHT": "4000"}
-    proc = subprocess.run(["bash", str(SCRIPT), str(page), str(shot), str(dom)], env=env,
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        ["bash", str(SCRIPT), str(page), str(shot), str(dom)], env=env, capture_output=True, text=True, timeout=180
+    )
     assert proc.returncode == 0, proc.stderr
     image = cv2.imread(str(shot))
     assert image is not None and image.shape[:2] == (4000, 1280)

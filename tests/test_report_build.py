@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from _report_fixtures import built_report, report_runs  # noqa: F401 - session fixtures
+
 from wood.cli import main
 
 
@@ -108,7 +108,9 @@ def test_every_table_has_a_row_for_each_run(built, report_runs):
     assert len(detection) == 2
     for run in report_runs["yolo"]:
         assert len(rows_naming(detection, run.name)) == 1
-        assert len(rows_naming(tables["Per-class AP (COCO): AP50 / AP50-95 (n = ground-truth instances)"], run.name)) == 1
+        assert (
+            len(rows_naming(tables["Per-class AP (COCO): AP50 / AP50-95 (n = ground-truth instances)"], run.name)) == 1
+        )
     assert "YOLO-World" in rows_naming(detection, "world")[0]
     sam = tables["SAM runs"]
     assert len(sam) == 1 and "lora r=4" in sam[0] and "25.237%" in sam[0]  # trainable share from metrics.json params
@@ -155,7 +157,9 @@ def test_unevaluated_run_and_missing_prepared_folder_are_explained(report_runs, 
     run = tmp_path / "runs" / "detect"
     shutil.copytree(report_runs["yolo"][0], run)
     shutil.rmtree(run / "eval-test")
-    code, _, _ = run_cli([str(run), "--prepared", str(tmp_path / "gone"), "--out", str(tmp_path / "r"), "--samples", "0"], capsys)
+    code, _, _ = run_cli(
+        [str(run), "--prepared", str(tmp_path / "gone"), "--out", str(tmp_path / "r"), "--samples", "0"], capsys
+    )
     assert code == 0
     md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
     assert f"wood eval detect --run {run}" in md
@@ -186,7 +190,9 @@ def test_broken_json_and_moved_experiments_folder(report_runs, tmp_path, capsys)
     bad_eval = tmp_path / "bad-eval"
     shutil.copytree(report_runs["sam"][0], bad_eval)
     (bad_eval / "eval-test" / "segment_metrics.json").write_text("[", encoding="utf-8")
-    code, _, err = run_cli([str(moved), str(bad), str(bad_eval), "--out", str(tmp_path / "r"), "--samples", "1"], capsys)
+    code, _, err = run_cli(
+        [str(moved), str(bad), str(bad_eval), "--out", str(tmp_path / "r"), "--samples", "1"], capsys
+    )
     assert code == 0
     assert f"{bad}: metrics.json is not readable JSON (JSONDecodeError" in err
     md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8").split("## Runs not included", 1)[1]
@@ -205,7 +211,13 @@ def test_helpers_exact_values():
     from wood.runs import guess_kind as run_kind
 
     assert [duration(None), duration(12.34), duration(300), duration(9000)] == ["–", "12.3 s", "5.0 min", "2.5 h"]
-    assert [count(147456), count(11179590), pct(0.0015737, 3), num(None), num(0.51234)] == ["147,456", "11.2M", "0.157%", "–", "0.512"]
+    assert [count(147456), count(11179590), pct(0.0015737, 3), num(None), num(0.51234)] == [
+        "147,456",
+        "11.2M",
+        "0.157%",
+        "–",
+        "0.512",
+    ]
     assert run_kind({"task": "detect", "world": False}, None) == "yolo"
     assert run_kind({"adapter": "lora", "lora_r": 4}, None) == "sam"
     assert run_kind({"arch": "resnet18", "strategy": "scratch"}, None) == "classify"

@@ -16,7 +16,14 @@ import yaml
 from wood.errors import ConfigError, DataError
 from wood.outdir import MARKER
 from wood.runs import (
-    SCHEMA, USER_ENTRIES, create_run_dir, finish_run_dir, guess_kind, load_run, pick_run_name, write_metrics_json,
+    SCHEMA,
+    USER_ENTRIES,
+    create_run_dir,
+    finish_run_dir,
+    guess_kind,
+    load_run,
+    pick_run_name,
+    write_metrics_json,
 )
 
 
@@ -111,8 +118,9 @@ def test_exist_ok_refuses_a_user_folder_and_user_files_in_a_run(tmp_path):
     with pytest.raises(DataError, match="not a wood run output"):
         make_run_dir(YoloConfig(data=tmp_path / "prep", out=tmp_path / "runs", name="mine", exist_ok=True))
     with pytest.raises(DataError, match="not a wood run output"):
-        prepare_run_dir(SamTrainConfig(data=str(tmp_path / "prep"), out=str(tmp_path / "runs"), name="mine",
-                                       exist_ok=True))
+        prepare_run_dir(
+            SamTrainConfig(data=str(tmp_path / "prep"), out=str(tmp_path / "runs"), name="mine", exist_ok=True)
+        )
     assert sorted(p.name for p in mine.iterdir()) == ["thesis.tex"] and (mine / "thesis.tex").read_text() == "keep"
 
     run = _finished_run(tmp_path / "runs", "r")
@@ -132,9 +140,11 @@ def test_exist_ok_replaces_a_legacy_run_of_each_trainer(tmp_path, kind):
     """Runs written before markers are recognised by what each trainer wrote then."""
     run = tmp_path / "r"
     run.mkdir()
-    files = {"yolo": ["config.yaml", "args.yaml", "results.csv"],
-             "sam": ["config.yaml", "metrics.json"],
-             "classify": ["config.yaml", "metrics.json", "weights.pt", "confusion_test.png"]}[kind]
+    files = {
+        "yolo": ["config.yaml", "args.yaml", "results.csv"],
+        "sam": ["config.yaml", "metrics.json"],
+        "classify": ["config.yaml", "metrics.json", "weights.pt", "confusion_test.png"],
+    }[kind]
     for name in files:
         (run / name).write_text("adapter: lora\nlora_r: 4\n" if kind == "sam" and name == "config.yaml" else "x")
     if kind != "classify":
@@ -213,12 +223,15 @@ def test_load_run_reads_the_kind_from_metrics_never_guessing(tmp_path, kind, wei
     assert report_load_run(run.path).kind == kind
 
 
-@pytest.mark.parametrize("kind, config, metrics", [
-    ("yolo", {"task": "detect", "world": False}, {"task": "detect", "val": {}}),
-    ("sam", {"adapter": "lora", "lora_r": 4}, {"params": {}, "history": []}),
-    ("classify", {"arch": "resnet18", "strategy": "scratch"}, {"phases": []}),
-    ("sam", {}, {"params": {}, "history": []}),
-])
+@pytest.mark.parametrize(
+    "kind, config, metrics",
+    [
+        ("yolo", {"task": "detect", "world": False}, {"task": "detect", "val": {}}),
+        ("sam", {"adapter": "lora", "lora_r": 4}, {"params": {}, "history": []}),
+        ("classify", {"arch": "resnet18", "strategy": "scratch"}, {"phases": []}),
+        ("sam", {}, {"params": {}, "history": []}),
+    ],
+)
 def test_load_run_guesses_the_kind_of_runs_written_before_it(tmp_path, kind, config, metrics):
     run = load_run(_fake_run(tmp_path / "r", {**config, "data": "rel/prep"}, metrics, None))
     assert run.kind == kind == guess_kind(config, metrics) and run.schema is None and run.usable
@@ -260,8 +273,8 @@ def test_eval_loaders_refuse_a_run_of_another_kind(tmp_path):
 def sam_run(tmp_path_factory):
     """A tiny SAM run started from a folder with a relative --data and --checkpoint (1 step)."""
     import torch
-
     from _sam_fixtures import make_prep_dataset
+
     from wood.finetune.sam.config import SamTrainConfig
     from wood.finetune.sam.models import build_sam
     from wood.finetune.sam.train import train
@@ -270,8 +283,17 @@ def sam_run(tmp_path_factory):
     make_prep_dataset(home / "prep", size=96, counts={"train": (1, 0), "test": (1, 1)})
     torch.manual_seed(0)
     torch.save(build_sam("tiny").state_dict(), home / "ck.pth")
-    cfg = SamTrainConfig(data="prep", checkpoint="ck.pth", model="tiny", epochs=1, max_steps=1,
-                         out="runs", name="r", device="cpu", val_split="none")
+    cfg = SamTrainConfig(
+        data="prep",
+        checkpoint="ck.pth",
+        model="tiny",
+        epochs=1,
+        max_steps=1,
+        out="runs",
+        name="r",
+        device="cpu",
+        val_split="none",
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(home)
         run = train(cfg)

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _mvtec_fixtures import make_category
+
 from wood.cli import main
 from wood.errors import ConfigError, DataError
 from wood.outdir import MARKER, atomic_output, exchange
@@ -31,15 +31,19 @@ def run_cli(args: list[str], capsys) -> tuple[int, str]:
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` with the sha256 of its bytes."""
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def run_wood(args: list[str], patch: str = "", **popen) -> subprocess.Popen:
     """`wood ARGS` in a child process, after running the Python ``patch`` (fault injection)."""
     code = "import sys\n" + textwrap.dedent(patch) + "\nfrom wood.cli import main\nmain(sys.argv[1:])\n"
-    return subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )
 
 
 def complete_prep(out: Path) -> dict:

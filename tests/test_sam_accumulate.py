@@ -8,8 +8,8 @@ than it had.
 from __future__ import annotations
 
 import pytest
-
 from _sam_fixtures import make_prep_dataset
+
 from wood.finetune.sam.config import SamTrainConfig
 from wood.finetune.sam.data import load_split
 from wood.finetune.sam.loss import LossParts
@@ -39,8 +39,19 @@ def unit_gradients(monkeypatch):
 
 
 def _cfg(prep, tmp_path, **kw):
-    base = dict(data=str(prep), model="tiny", imgsz=SIZE, adapter="decoder", warmup_steps=0, out=str(tmp_path / "runs"),
-                device="cpu", val_split="none", epochs=1, batch=1, accumulate=4)
+    base = dict(
+        data=str(prep),
+        model="tiny",
+        imgsz=SIZE,
+        adapter="decoder",
+        warmup_steps=0,
+        out=str(tmp_path / "runs"),
+        device="cpu",
+        val_split="none",
+        epochs=1,
+        batch=1,
+        accumulate=4,
+    )
     return SamTrainConfig(**(base | kw))
 
 

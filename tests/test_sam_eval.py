@@ -6,13 +6,12 @@ import json
 
 import numpy as np
 import pytest
-
 from _sam_fixtures import make_prep_dataset
+
 from wood.eval.mask_metrics import dice, iou, pixel_counts, precision_recall_f1, union_of
 from wood.eval.segment_scores import ImageResult, SegmentScorer, rle_results
 
 H = W = 20
-
 
 
 def _box(y0, y1, x0, x1):
@@ -39,7 +38,9 @@ def test_scorer_gives_exactly_known_iou():
     s = SegmentScorer(cats)
     gt1, pred1 = _box(0, 10, 0, 10), _box(0, 10, 0, 5)  # IoU 50/100
     gt2, pred2 = _box(12, 16, 12, 16), _box(12, 16, 14, 18)  # IoU 8/24
-    s.add(ImageResult(1, "a.png", np.stack([gt1, gt2]), [1, 2], np.stack([pred1, pred2]), [1, 2], [0.9, 0.8], paired=True))
+    s.add(
+        ImageResult(1, "a.png", np.stack([gt1, gt2]), [1, 2], np.stack([pred1, pred2]), [1, 2], [0.9, 0.8], paired=True)
+    )
     alarm = _box(0, 2, 0, 5)  # 10 false-alarm pixels on a good image
     s.add(ImageResult(2, "good.png", np.zeros((0, H, W), bool), [], alarm[None], [1], [0.5]))
     out = s.summary()
@@ -61,10 +62,14 @@ def test_perfect_rle_predictions_give_segm_ap_1():
 
     gt_masks = np.stack([_box(0, 10, 0, 10), _box(12, 16, 12, 16)])
     r = ImageResult(1, "a.png", gt_masks, [1, 2], gt_masks, [1, 2], [0.9, 0.8], paired=True)
-    gt = {"images": [{"id": 1, "file_name": "a.png", "height": H, "width": W}],
-          "categories": [{"id": 1, "name": "color"}, {"id": 2, "name": "hole"}],
-          "annotations": [{**res, "id": k + 1, "area": int(m.sum()), "bbox": [0, 0, 1, 1], "iscrowd": 0}
-                          for k, (res, m) in enumerate(zip(rle_results(r), gt_masks))]}
+    gt = {
+        "images": [{"id": 1, "file_name": "a.png", "height": H, "width": W}],
+        "categories": [{"id": 1, "name": "color"}, {"id": 2, "name": "hole"}],
+        "annotations": [
+            {**res, "id": k + 1, "area": int(m.sum()), "bbox": [0, 0, 1, 1], "iscrowd": 0}
+            for k, (res, m) in enumerate(zip(rle_results(r), gt_masks))
+        ],
+    }
     for a in gt["annotations"]:
         a.pop("score")
     assert coco_eval(gt, rle_results(r), "segm")["mAP50-95"] == pytest.approx(1.0)
@@ -77,7 +82,9 @@ def tiny_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("sameval")
     prep = make_prep_dataset(root / "prep", size=96, counts={"train": (1, 0), "test": (1, 1)})
-    cfg = SamTrainConfig(data=str(prep), model="tiny", imgsz=64, epochs=1, max_steps=1, out=str(root / "runs"), device="cpu")
+    cfg = SamTrainConfig(
+        data=str(prep), model="tiny", imgsz=64, epochs=1, max_steps=1, out=str(root / "runs"), device="cpu"
+    )
     return train(cfg)
 
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from _sam_fixtures import make_prep_dataset
+
 from wood.config import write_config
 from wood.errors import ConfigError, MisMatchError
 from wood.finetune.sam.adapters import apply_adapters, format_report, trainable_report
@@ -21,15 +21,25 @@ from wood.finetune.sam.train import SamTrainer, train
 SIZE = 64  # tiny model input (px)
 
 
-
 @pytest.fixture(scope="session")
 def prep(tmp_path_factory):
-    return make_prep_dataset(tmp_path_factory.mktemp("sam") / "prep", size=96, counts={"train": (2, 0), "val": (1, 0), "test": (1, 1)})
+    return make_prep_dataset(
+        tmp_path_factory.mktemp("sam") / "prep", size=96, counts={"train": (2, 0), "val": (1, 0), "test": (1, 1)}
+    )
 
 
 def _cfg(prep, tmp_path, **kw):
-    base = dict(data=str(prep), model="tiny", imgsz=SIZE, lr=3e-3, warmup_steps=0, box_jitter=0.0,
-                out=str(tmp_path / "runs"), device="cpu", val_split="none")
+    base = dict(
+        data=str(prep),
+        model="tiny",
+        imgsz=SIZE,
+        lr=3e-3,
+        warmup_steps=0,
+        box_jitter=0.0,
+        out=str(tmp_path / "runs"),
+        device="cpu",
+        val_split="none",
+    )
     return SamTrainConfig(**(base | kw))
 
 
@@ -47,7 +57,9 @@ def test_coco_split_boxes_points_and_jitter(prep):
     assert all(inst.mask[int(y), int(x)] for x, y in pts)
     rng = np.random.default_rng(0)
     jittered = jitter_boxes(inst.bbox_xyxy[None], (96, 96), 0.1, rng)[0]
-    assert not np.allclose(jittered, inst.bbox_xyxy) and np.all(np.abs(jittered - inst.bbox_xyxy) <= 20 * 96 / 1024 + 1e-4)
+    assert not np.allclose(jittered, inst.bbox_xyxy) and np.all(
+        np.abs(jittered - inst.bbox_xyxy) <= 20 * 96 / 1024 + 1e-4
+    )
     assert to_model_frame(np.array([[96.0, 48.0]]), (96, 192), 64).tolist() == [[32.0, 16.0]]
     resized = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(4, 4, 3)
     flipped_rgb, (flipped,) = flip_sample(resized, [inst], (96, 96), horizontal=True, vertical=True)
@@ -57,7 +69,9 @@ def test_coco_split_boxes_points_and_jitter(prep):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode,prompt", [("lora", "box"), ("adapter", "box"), ("decoder", "box"), ("decoder", "points")])
+@pytest.mark.parametrize(
+    "mode,prompt", [("lora", "box"), ("adapter", "box"), ("decoder", "box"), ("decoder", "points")]
+)
 def test_each_mode_trains_two_steps_with_falling_loss(prep, tmp_path, mode, prompt):
     torch.manual_seed(0)
     cfg = _cfg(prep, tmp_path, adapter=mode, prompt=prompt, n_points=2)
@@ -83,7 +97,9 @@ def _outputs(sam, image, device="cpu"):
     from wood.prep.imageio import read_image_rgb
 
     small = resize_image(read_image_rgb(image.path), sam.image_encoder.img_size)
-    boxes = torch.from_numpy(build_prompts(image.instances, image.original_size, sam.image_encoder.img_size, "box")["boxes"])
+    boxes = torch.from_numpy(
+        build_prompts(image.instances, image.original_size, sam.image_encoder.img_size, "box")["boxes"]
+    )
     with torch.no_grad():
         emb = sam.image_encoder(image_tensor(sam, small, device))
         return decode_masks(sam, emb, small.shape[:2], image.original_size, boxes_xyxy=boxes)
@@ -135,7 +151,13 @@ def test_train_run_folder_resume_and_merge(prep, tmp_path):
     run = train(cfg)
     assert run.name == "r"
     files = {p.name for p in (run / "weights").iterdir()}
-    assert {"adapter_model.safetensors", "adapter_config.json", "mask_decoder.safetensors", "base_model.safetensors", "sam_merged.pth"} <= files
+    assert {
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "mask_decoder.safetensors",
+        "base_model.safetensors",
+        "sam_merged.pth",
+    } <= files
     metrics = json.loads((run / "metrics.json").read_text())
     assert len(metrics["history"]) == 1 and "val_instance_iou" in metrics["history"][0]
     assert (metrics["kind"], metrics["schema"]) == ("sam", 1)
@@ -158,7 +180,19 @@ def test_patch_size_and_box_mask_prompt_survive_the_run_folder(prep, tmp_path):
     from wood.prep.imageio import read_image_rgb
 
     torch.manual_seed(0)
-    run = train(_cfg(prep, tmp_path, adapter="lora", epochs=1, max_steps=2, patch_size=8, box_mask_prompt=True, threads=1, name="bm"))
+    run = train(
+        _cfg(
+            prep,
+            tmp_path,
+            adapter="lora",
+            epochs=1,
+            max_steps=2,
+            patch_size=8,
+            box_mask_prompt=True,
+            threads=1,
+            name="bm",
+        )
+    )
     loaded, cfg = load_run(run)
     assert cfg.patch_size == 8 and cfg.box_mask_prompt and torch.get_num_threads() == 1
     assert loaded.image_encoder.patch_embed.proj.kernel_size == (8, 8)

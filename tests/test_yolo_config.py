@@ -57,7 +57,12 @@ def test_balance_repeats_rare_classes():
 def test_write_balanced_list(tmp_path: Path):
     (tmp_path / "images").mkdir()
     (tmp_path / "labels").mkdir()
-    for stem, label in [("a", "0 .5 .5 .1 .1\n0 .2 .2 .1 .1"), ("b", "0 .5 .5 .1 .1"), ("c", "1 .5 .5 .1 .1"), ("d", "")]:
+    for stem, label in [
+        ("a", "0 .5 .5 .1 .1\n0 .2 .2 .1 .1"),
+        ("b", "0 .5 .5 .1 .1"),
+        ("c", "1 .5 .5 .1 .1"),
+        ("d", ""),
+    ]:
         (tmp_path / "images" / f"{stem}.png").write_bytes(b"")
         (tmp_path / "labels" / f"{stem}.txt").write_text(label)
     summary = write_balanced_list(tmp_path / "images", tmp_path / "labels", tmp_path / "list.txt", 4)
@@ -121,7 +126,9 @@ def test_cli_missing_prep_folder_exit_2(tmp_path: Path, capsys):
     assert info.value.code == 2 and "run `wood prep` first" in capsys.readouterr().err
 
 
-def test_world_without_its_module_is_a_config_error_or_delegates(prepared: Path, tmp_path: Path, monkeypatch, wood_home):  # noqa: F811
+def test_world_without_its_module_is_a_config_error_or_delegates(
+    prepared: Path, tmp_path: Path, monkeypatch, wood_home
+):  # noqa: F811
     """--world hands off to wood.finetune.yolo.world.train_world(cfg, data_yaml, run_dir)."""
     import sys
     import types

@@ -56,7 +56,9 @@ def test_fresh_process_leaves_user_settings_alone_and_never_touches_the_network(
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("YOLO_", "WOOD_", "XDG_"))}
     env.update(HOME=str(home), WOOD_HOME=str(tmp_path / "wood"))
-    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "wood")], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "wood")], env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0 and proc.stdout.strip().endswith("OK"), proc.stdout + proc.stderr
     assert user_settings.read_text() == original
     assert (tmp_path / "wood" / "ultralytics" / "Ultralytics" / "Arial.ttf").is_file()

@@ -14,8 +14,18 @@ from wood.finetune.yolo.config import YoloConfig
 
 
 def tiny_cfg(prepared: Path, out: Path, **kw) -> YoloConfig:
-    base = dict(data=prepared, model="yolov8n.yaml", epochs=1, imgsz=64, batch=4, device="cpu", workers=0,
-                out=out, plots=False, seed=0)
+    base = dict(
+        data=prepared,
+        model="yolov8n.yaml",
+        epochs=1,
+        imgsz=64,
+        batch=4,
+        device="cpu",
+        workers=0,
+        out=out,
+        plots=False,
+        seed=0,
+    )
     return YoloConfig(**{**base, **kw})
 
 
@@ -56,7 +66,9 @@ def test_training_writes_the_run_folder(detect_run: Path, prepared: Path):
     assert config["imgsz"] == 64 and config["balance"] is True and config["data"] == str(prepared.resolve())
     train_list = (detect_run / "train_list.txt").read_text().split()
     n_train = len(list((prepared / "yolo" / "images" / "train").iterdir()))
-    assert len(train_list) >= n_train and set(map(Path, train_list)) == {p.resolve() for p in (prepared / "yolo" / "images" / "train").iterdir()}
+    assert len(train_list) >= n_train and set(map(Path, train_list)) == {
+        p.resolve() for p in (prepared / "yolo" / "images" / "train").iterdir()
+    }
 
 
 @pytest.mark.slow
@@ -77,7 +89,9 @@ def test_eval_detect_on_the_run(detect_run: Path, no_network, wood_home):  # noq
 
 
 @pytest.mark.slow
-def test_eval_on_a_dataset_with_other_classes_is_a_mismatch(detect_run: Path, prepared: Path, tmp_path: Path, wood_home):  # noqa: F811
+def test_eval_on_a_dataset_with_other_classes_is_a_mismatch(
+    detect_run: Path, prepared: Path, tmp_path: Path, wood_home
+):  # noqa: F811
     import shutil
 
     from wood.errors import MisMatchError

@@ -81,8 +81,15 @@ def test_cache_is_keyed_by_encoder_and_prompts(fake_encoders, tmp_path):
 def test_stale_cache_content_is_never_trusted(fake_encoders, tmp_path):
     _, path = te.class_embeddings("fake-a", PROMPTS, tmp_path)
     # A file under the right name but recording other prompts (or garbage) is recomputed.
-    torch.save({"format": te.CACHE_FORMAT, "encoder": "fake-a", "prompts": {"hole": ["x"]},
-                "embeddings": {"hole": torch.zeros(512), "scratch": torch.zeros(512)}}, path)
+    torch.save(
+        {
+            "format": te.CACHE_FORMAT,
+            "encoder": "fake-a",
+            "prompts": {"hole": ["x"]},
+            "embeddings": {"hole": torch.zeros(512), "scratch": torch.zeros(512)},
+        },
+        path,
+    )
     emb, _ = te.class_embeddings("fake-a", PROMPTS, tmp_path)
     assert FakeEncoder.calls == 2 and float(emb["hole"].norm()) > 0.99
     path.write_bytes(b"not a torch file")

@@ -35,13 +35,24 @@ def world_data(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 @pytest.fixture(scope="module")
 def world_run(world_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wood.finetune.yolo.train import train
     from wood.finetune.yolo.config import YoloConfig
+    from wood.finetune.yolo.train import train
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WOOD_HOME", str(tmp_path_factory.mktemp("wood_home")))
-        cfg = YoloConfig(data=world_data, world=True, model="yolov8n-worldv2.yaml", epochs=1, imgsz=64, batch=4,
-                         workers=0, device="cpu", out=tmp_path_factory.mktemp("runs"), name="world", plots=False)
+        cfg = YoloConfig(
+            data=world_data,
+            world=True,
+            model="yolov8n-worldv2.yaml",
+            epochs=1,
+            imgsz=64,
+            batch=4,
+            workers=0,
+            device="cpu",
+            out=tmp_path_factory.mktemp("runs"),
+            name="world",
+            plots=False,
+        )
         return train(cfg)
 
 
@@ -55,7 +66,11 @@ def test_world_training_writes_a_run(world_run: Path):
     record = json.loads((world_run / "text_prompts.json").read_text())
     wood_yaml = load_dataset_config("wood")
     assert record["encoder"] == "minilm" and record["classes"] == CLASSES
-    assert record["prompts"]["hole"] == wood_yaml.prompts_for("hole") == ["a hole in a wooden surface", "a dark pit in wood"]
+    assert (
+        record["prompts"]["hole"]
+        == wood_yaml.prompts_for("hole")
+        == ["a hole in a wooden surface", "a dark pit in wood"]
+    )
     assert Path(record["cache"]).name.startswith("wood_text_embeddings_minilm_")
 
 
@@ -94,8 +109,9 @@ def test_predict_with_an_unseen_prompt(world_run: Path, world_data: Path, tmp_pa
     assert model.model.names == {0: "pit in wood"} and model.model.model[-1].nc == 1
     assert torch.allclose(model.model.txt_feats.float().reshape(512), minilm_class_vector(["pit in wood"]), atol=1e-4)
 
-    out = predict_images(world_run, [world_data / "yolo" / "images" / "test"], out=tmp_path, conf=0.001,
-                         prompts=["pit in wood"])
+    out = predict_images(
+        world_run, [world_data / "yolo" / "images" / "test"], out=tmp_path, conf=0.001, prompts=["pit in wood"]
+    )
     records = json.loads(out.read_text())["images"]
     assert len(records) == len(list((world_data / "yolo" / "images" / "test").iterdir()))
     assert {d["class"] for r in records for d in r["detections"]} <= {"pit in wood"}
@@ -125,9 +141,29 @@ def test_missing_clip_fails_before_training_with_one_line(prepared: Path, tmp_pa
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "clip" else real(name, *a))
     monkeypatch.setenv("WOOD_HOME", str(tmp_path / "home"))
     with pytest.raises(SystemExit) as exit_info:
-        main(["finetune", "yolo", "--data", str(prepared), "--world", "--text-encoder", "clip",
-              "--model", "yolov8n-worldv2.yaml", "--epochs", "1", "--imgsz", "64", "--device", "cpu",
-              "--out", str(tmp_path / "runs"), "--name", "clip"])
+        main(
+            [
+                "finetune",
+                "yolo",
+                "--data",
+                str(prepared),
+                "--world",
+                "--text-encoder",
+                "clip",
+                "--model",
+                "yolov8n-worldv2.yaml",
+                "--epochs",
+                "1",
+                "--imgsz",
+                "64",
+                "--device",
+                "cpu",
+                "--out",
+                str(tmp_path / "runs"),
+                "--name",
+                "clip",
+            ]
+        )
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "pip install" in err and "clip" in err

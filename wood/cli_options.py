@@ -145,7 +145,11 @@ def given(ctx: typer.Context, name: str) -> bool:
 
 
 def config_command(
-    cls: type, *, exclude: Iterable[str] = (), arguments: Iterable[str] = (), config: bool = True,
+    cls: type,
+    *,
+    exclude: Iterable[str] = (),
+    arguments: Iterable[str] = (),
+    config: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: ``func(cfg, **own)`` becomes a typer command whose options are ``cls``'s fields.
 
@@ -168,10 +172,14 @@ def config_command(
         params = [field_parameter(fields[name], hints, argument=True) for name in arguments]
         params += [field_parameter(f, hints) for name, f in fields.items() if name not in arguments]
         if config:
-            params.append(inspect.Parameter(
-                "config", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
-                default=typer.Option(None, "--config", help=CONFIG_HELP, show_default=False),
-            ))
+            params.append(
+                inspect.Parameter(
+                    "config",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=Optional[Path],
+                    default=typer.Option(None, "--config", help=CONFIG_HELP, show_default=False),
+                )
+            )
         params += [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
         params.append(inspect.Parameter(CTX, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
         own_names = {p.name for p in own}

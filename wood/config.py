@@ -144,8 +144,14 @@ def build_config(cls: type[C], file: str | Path | None = None, **overrides: Any)
         values.update(check_types(cls, data, file))
     given = {k: v for k, v in overrides.items() if v is not None and k in fields}
     values.update(check_types(cls, given))
-    missing = [f.name for f in dataclasses.fields(cls) if f.name not in values and f.init  # type: ignore[arg-type]
-               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in values
+        and f.init  # type: ignore[arg-type]
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
         key = missing[0]
         raise ConfigError(f"{key} is required: give --{key.replace('_', '-')} or `{key}:` in a --config file", file)

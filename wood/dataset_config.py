@@ -12,7 +12,18 @@ from wood.config import read_yaml
 from wood.errors import ConfigError
 
 HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
-DEFAULT_PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45", "#469990", "#9a6324"]
+DEFAULT_PALETTE = [
+    "#e6194b",
+    "#3cb44b",
+    "#4363d8",
+    "#f58231",
+    "#911eb4",
+    "#42d4f4",
+    "#f032e6",
+    "#bfef45",
+    "#469990",
+    "#9a6324",
+]
 
 
 @dataclass
@@ -78,8 +89,7 @@ def _colour(info: dict, key: str, default: str, path: Path) -> str:
     """The class colour as '#rrggbb' (checked here, so a bad one stops before any image is read)."""
     colour = info.get("colour", default)
     if colour is None:
-        raise ConfigError(f"{key} is empty (quote it in YAML: colour: '#e6194b'; an unquoted # starts a comment)",
-                          path)
+        raise ConfigError(f"{key} is empty (quote it in YAML: colour: '#e6194b'; an unquoted # starts a comment)", path)
     if not isinstance(colour, str) or not HEX_COLOUR.fullmatch(colour):
         raise ConfigError(f"{key} must look like '#rrggbb' (hex digits), but got {colour!r}", path)
     return colour

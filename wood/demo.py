@@ -40,8 +40,14 @@ def stage_config_classes() -> dict[str, type]:
     from wood.prep.config import PrepConfig
     from wood.prep.synth_config import SynthConfig
 
-    return {"synth": SynthConfig, "prep": PrepConfig, "yolo": YoloConfig, "world": YoloConfig, "sam": SamTrainConfig,
-            "classify": ExperimentsConfig}
+    return {
+        "synth": SynthConfig,
+        "prep": PrepConfig,
+        "yolo": YoloConfig,
+        "world": YoloConfig,
+        "sam": SamTrainConfig,
+        "classify": ExperimentsConfig,
+    }
 
 
 def stage_config(stage: str, folder: Path | None = None, /, **where: Any) -> Any:
@@ -75,8 +81,9 @@ def _claim_out(out: Path, force: bool) -> None:
     if out.is_dir() and any(out.iterdir()):
         check_replaceable(out, "demo", legacy=_is_legacy_demo)
         if not force:
-            raise DataError("a previous demo is there; pass --force to replace it or --out to choose another folder",
-                            out)
+            raise DataError(
+                "a previous demo is there; pass --force to replace it or --out to choose another folder", out
+            )
         remove_tree(out)
     elif out.exists() or out.is_symlink():
         check_replaceable(out, "demo")  # a file: one line
@@ -85,7 +92,10 @@ def _claim_out(out: Path, force: bool) -> None:
 
 
 def run_demo(
-    out: Path, force: bool = False, stages: tuple[str, ...] | None = None, configs: Path | None = None,
+    out: Path,
+    force: bool = False,
+    stages: tuple[str, ...] | None = None,
+    configs: Path | None = None,
 ) -> DemoResult:
     """Run the demo into ``out``; returns where everything is and the headline numbers.
 
@@ -104,8 +114,13 @@ def run_demo(
 def _run_stages(out: Path, stages: tuple[str, ...] | None, configs: Path | None) -> DemoResult:
     result = DemoResult(out=out, configs=configs)
     plan: list[tuple[str, Callable[[DemoResult], None]]] = [
-        ("synth", _synth), ("prep", _prep), ("yolo", _yolo), ("yolo-world", _world),
-        ("sam", _sam), ("classify", _classify), ("report", _report),
+        ("synth", _synth),
+        ("prep", _prep),
+        ("yolo", _yolo),
+        ("yolo-world", _world),
+        ("sam", _sam),
+        ("classify", _classify),
+        ("report", _report),
     ]
     with block_network() as attempts:
         for name, stage in plan:

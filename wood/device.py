@@ -35,7 +35,7 @@ def parse_device(device: str | None, *, multi: bool = False) -> tuple[str, list[
         return text, []
     if text == "cuda":
         return "cuda", []
-    body = text[len("cuda:"):] if text.startswith("cuda:") else text
+    body = text[len("cuda:") :] if text.startswith("cuda:") else text
     parts = [p.strip() for p in body.split(",")]
     if not all(p.isdigit() for p in parts) or (len(parts) > 1 and not multi) or len(set(parts)) != len(parts):
         raise ConfigError(f"device must be {_spellings(multi)}, but got {device!r}")

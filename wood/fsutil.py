@@ -10,7 +10,11 @@ from pathlib import Path
 
 def write_json(path: Path, data: object, compact: bool = False) -> None:
     """Write JSON deterministically (UTF-8, fixed key order as given, trailing newline)."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")) if compact else json.dumps(data, ensure_ascii=False, indent=1)
+    text = (
+        json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        if compact
+        else json.dumps(data, ensure_ascii=False, indent=1)
+    )
     Path(path).write_text(text + "\n", encoding="utf-8")
 
 

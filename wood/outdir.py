@@ -56,7 +56,11 @@ def _read_marker(folder: Path) -> dict | None:
 
 
 def write_marker(
-    folder: Path, kind: str, state: str = "complete", entries: Iterable[str] | None = None, open_: bool = False,
+    folder: Path,
+    kind: str,
+    state: str = "complete",
+    entries: Iterable[str] | None = None,
+    open_: bool = False,
 ) -> None:
     """Write the marker into ``folder``; ``entries`` default to its current top-level names.
 
@@ -102,7 +106,10 @@ def foreign_entries(folder: Path, kind: str, legacy: Callable[[Path], bool] | No
 
 
 def check_replaceable(
-    final: Path, kind: str, inputs: Iterable[Path] = (), legacy: Callable[[Path], bool] | None = None,
+    final: Path,
+    kind: str,
+    inputs: Iterable[Path] = (),
+    legacy: Callable[[Path], bool] | None = None,
 ) -> None:
     """Raise unless wood may replace ``final`` with a new ``kind`` output (see the module doc)."""
     final = Path(final)
@@ -117,12 +124,16 @@ def check_replaceable(
     if foreign is None:
         raise DataError(
             f"folder exists and is not a wood {kind} output; wood replaces only folders it wrote "
-            "(move it away or choose another output folder)", final)
+            "(move it away or choose another output folder)",
+            final,
+        )
     if foreign:
         shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
         raise DataError(
             f"folder holds {len(foreign)} entr{'y' if len(foreign) == 1 else 'ies'} wood did not write ({shown}); "
-            "refusing to replace it (move them away or choose another output folder)", final)
+            "refusing to replace it (move them away or choose another output folder)",
+            final,
+        )
 
 
 def check_not_input(final: Path, inputs: Iterable[Path]) -> None:
@@ -133,8 +144,9 @@ def check_not_input(final: Path, inputs: Iterable[Path]) -> None:
         if out == src or out in src.parents:
             raise ConfigError(f"output folder holds the input {source}; choose an output folder outside it", final)
         if src in out.parents:
-            raise ConfigError(f"output folder lies inside the input {source}; choose an output folder outside it",
-                              final)
+            raise ConfigError(
+                f"output folder lies inside the input {source}; choose an output folder outside it", final
+            )
 
 
 def _resolve(path: Path) -> Path:
@@ -177,8 +189,11 @@ def writer_lock(final: Path) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise DataError(f"another wood process (pid {holder}) is writing this folder; wait for it to finish "
-                            "or choose another output folder", final) from None
+            raise DataError(
+                f"another wood process (pid {holder}) is writing this folder; wait for it to finish "
+                "or choose another output folder",
+                final,
+            ) from None
         try:
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:
@@ -213,7 +228,7 @@ def _siblings(final: Path, prefix: str) -> list[tuple[Path, int]]:
     stem = f".{prefix}-{_key(final)}-"
     found = []
     for path in final.parent.glob(stem + "*"):
-        pid = path.name[len(stem):].split("-")[0]
+        pid = path.name[len(stem) :].split("-")[0]
         if pid.isdigit():
             found.append((path, int(pid)))
     return sorted(found)

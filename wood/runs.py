@@ -126,7 +126,12 @@ def is_legacy_run(folder: Path) -> bool:
 
 
 def create_run_dir(
-    out: str | Path, name: str, *, exist_ok: bool = False, resume: bool = False, inputs: Iterable[Path] = (),
+    out: str | Path,
+    name: str,
+    *,
+    exist_ok: bool = False,
+    resume: bool = False,
+    inputs: Iterable[Path] = (),
 ) -> Path:
     """Create the run folder for ``name`` under ``out`` (see the module doc) and return it, absolute.
 

@@ -37,8 +37,11 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
 
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickle, zip, safetensors and torch errors: not a usable weights file
-        raise WeightsError(f"cannot read weights ({exc.__class__.__name__}: {str(exc)[:120]}); expected a state "
-                           "dict (.pth, .pt or .safetensors)", path) from exc
+        raise WeightsError(
+            f"cannot read weights ({exc.__class__.__name__}: {str(exc)[:120]}); expected a state "
+            "dict (.pth, .pt or .safetensors)",
+            path,
+        ) from exc
     for key in ("model", "state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

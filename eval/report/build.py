@@ -35,8 +35,11 @@ from wood.eval.report.segment import segmentation_section
 from wood.outdir import atomic_output, check_replaceable
 
 TITLE = "wood report: which approach finds the defects, and at what cost?"
-APPROACH = {"yolo": (detect_approach, detect_headline), "sam": (sam_approach, sam_headline),
-            "classify": (classify_approach, classify_headline)}
+APPROACH = {
+    "yolo": (detect_approach, detect_headline),
+    "sam": (sam_approach, sam_headline),
+    "classify": (classify_approach, classify_headline),
+}
 
 
 def overview_section(collection: Collection) -> Section:
@@ -48,9 +51,15 @@ def overview_section(collection: Collection) -> Section:
             metric, value, split = headline(run)
             rows.append([run_ref(run), name_of(run), metric, value, split] + cost(run))
     section = Section("Overview")
-    section.blocks.append(Text("One row per run. Detection: COCO box mAP50; segmentation: SAM mIoU; classification: "
-                               "test accuracy. The sections below give the full numbers and where they come from."))
-    section.blocks.append(Table(["run", "approach", "metric", "value", "split"] + COST_COLUMNS, rows, caption="All runs"))
+    section.blocks.append(
+        Text(
+            "One row per run. Detection: COCO box mAP50; segmentation: SAM mIoU; classification: "
+            "test accuracy. The sections below give the full numbers and where they come from."
+        )
+    )
+    section.blocks.append(
+        Table(["run", "approach", "metric", "value", "split"] + COST_COLUMNS, rows, caption="All runs")
+    )
     return section
 
 
@@ -73,13 +82,15 @@ def is_legacy_report(folder: Path) -> bool:
     """A report written before output markers: report.md, report.html and images/ of PNGs, nothing else."""
     names = {p.name for p in folder.iterdir()}
     images = folder / "images"
-    pngs_only = not images.exists() or (images.is_dir() and all(
-        p.suffix == ".png" and p.is_file() for p in images.iterdir()))
+    pngs_only = not images.exists() or (
+        images.is_dir() and all(p.suffix == ".png" and p.is_file() for p in images.iterdir())
+    )
     return {"report.md", "report.html"} <= names <= REPORT_ENTRIES and pngs_only
 
 
-def build_report(run_dirs: list[Path], out: Path, prepared: Path | None = None, *,
-                 runs_root: Path | None = None, samples: int = 6) -> dict[str, Any]:
+def build_report(
+    run_dirs: list[Path], out: Path, prepared: Path | None = None, *, runs_root: Path | None = None, samples: int = 6
+) -> dict[str, Any]:
     """Collect the runs under ``run_dirs`` (and ``runs_root``) and write the report to ``out``.
 
     ``prepared`` overrides the prepared dataset folder named by the runs' configs. Returns
@@ -100,8 +111,14 @@ def build_report(run_dirs: list[Path], out: Path, prepared: Path | None = None, 
     usable = [r for r in collection.runs if r.usable]
     if not usable and not collection.experiments:
         where = ", ".join(str(p) for p in list(run_dirs) + ([runs_root] if runs_root is not None else []))
-        detail = f" ({len(collection.messages)} folder(s) without usable metrics: {collection.messages[0]})" if collection.messages else ""
-        raise DataError(f"no usable run folder (config.yaml + metrics.json of `wood finetune ...`) found{detail}", where)
+        detail = (
+            f" ({len(collection.messages)} folder(s) without usable metrics: {collection.messages[0]})"
+            if collection.messages
+            else ""
+        )
+        raise DataError(
+            f"no usable run folder (config.yaml + metrics.json of `wood finetune ...`) found{detail}", where
+        )
     sections = [
         overview_section(collection),
         dataset_section(prepared_dirs(collection, Path(prepared) if prepared is not None else None), samples),
@@ -114,9 +131,16 @@ def build_report(run_dirs: list[Path], out: Path, prepared: Path | None = None, 
         sections.append(problems)
     counts = {kind: len(collection.of_kind(kind)) for kind in ("yolo", "sam", "classify")}
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    subtitle = (f"{counts['yolo']} detection, {counts['sam']} segmentation, {counts['classify']} classification run(s); "
-                f"{len(collection.messages)} folder(s) skipped; written {stamp}.")
+    subtitle = (
+        f"{counts['yolo']} detection, {counts['sam']} segmentation, {counts['classify']} classification run(s); "
+        f"{len(collection.messages)} folder(s) skipped; written {stamp}."
+    )
     with atomic_output(out, "report", legacy=is_legacy_report) as tmp:
         md_path, html_path = write_report(TITLE, subtitle, sections, out, into=tmp)
-    return {"markdown": md_path, "html": html_path, "runs": counts, "experiments": len(collection.experiments),
-            "messages": list(collection.messages)}
+    return {
+        "markdown": md_path,
+        "html": html_path,
+        "runs": counts,
+        "experiments": len(collection.experiments),
+        "messages": list(collection.messages),
+    }

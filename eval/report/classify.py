@@ -11,8 +11,19 @@ from wood.eval.report.plots import confusion_png, thumbnail
 from wood.eval.report.render import Figure, RunRef, Section, Table, Text
 from wood.eval.report.runs import Experiments, Run
 
-COLUMNS = ["Exp", "Arch", "Epochs", "Optimizer", "LR", "Strategy", "train/test acc", "study train/test acc",
-           "val acc", "Seed", "run"] + COST_COLUMNS
+COLUMNS = [
+    "Exp",
+    "Arch",
+    "Epochs",
+    "Optimizer",
+    "LR",
+    "Strategy",
+    "train/test acc",
+    "study train/test acc",
+    "val acc",
+    "Seed",
+    "run",
+] + COST_COLUMNS
 
 
 def approach(run: Run) -> str:
@@ -39,18 +50,35 @@ def table_rows(table: Experiments, by_path: dict[Path, Run]) -> tuple[list[list[
     for r in table.rows:
         run = None
         if r.get("run"):  # the recorded path, else the same row under this folder (the table was moved)
-            run = by_path.get(Path(r["run"]).resolve()) or by_path.get((table.path / "runs" / Path(r["run"]).name).resolve())
+            run = by_path.get(Path(r["run"]).resolve()) or by_path.get(
+                (table.path / "runs" / Path(r["run"]).name).resolve()
+            )
         if r.get("status", "ok") != "ok":
             ours = str(r.get("status"))
         else:
             ours = _acc_pair(r.get("train_acc"), r.get("test_acc"))
-        cells = [str(r.get("exp", "?")), str(r.get("arch", DASH)), str(r.get("epochs", DASH)), str(r.get("optimizer", DASH)),
-                 str(r.get("lr", DASH)), str(r.get("strategy", DASH)), ours, _study(r), pct(r.get("val_acc")), str(r.get("seed", DASH))]
+        cells = [
+            str(r.get("exp", "?")),
+            str(r.get("arch", DASH)),
+            str(r.get("epochs", DASH)),
+            str(r.get("optimizer", DASH)),
+            str(r.get("lr", DASH)),
+            str(r.get("strategy", DASH)),
+            ours,
+            _study(r),
+            pct(r.get("val_acc")),
+            str(r.get("seed", DASH)),
+        ]
         if run is not None:
             used.append(run)
             cells += [run_ref(run)] + cost(run)
         elif r.get("run"):
-            cells += [RunRef(Path(r["run"]), None, "run folder missing or unreadable"), duration(r.get("train_time_s")), DASH, DASH]
+            cells += [
+                RunRef(Path(r["run"]), None, "run folder missing or unreadable"),
+                duration(r.get("train_time_s")),
+                DASH,
+                DASH,
+            ]
         else:
             cells += [DASH, DASH, DASH, DASH]
         rows.append(cells)
@@ -69,10 +97,19 @@ def standalone_row(run: Run) -> list[Any]:
     except (KeyError, TypeError, ValueError):
         lr = DASH
     acc = {s: (m.get(s) or {}).get("acc") for s in ("train", "val", "test")}
-    return [run.name, ARCH_TEXT.get(cfg.get("arch"), str(cfg.get("arch", DASH))), epochs,
-            OPTIMIZER_TEXT.get(cfg.get("optimizer"), str(cfg.get("optimizer", DASH))), lr, str(cfg.get("strategy", DASH)),
-            _acc_pair(acc["train"], acc["test"]), DASH, pct(acc["val"]), str(m.get("seed", cfg.get("seed", DASH))),
-            run_ref(run)] + cost(run)
+    return [
+        run.name,
+        ARCH_TEXT.get(cfg.get("arch"), str(cfg.get("arch", DASH))),
+        epochs,
+        OPTIMIZER_TEXT.get(cfg.get("optimizer"), str(cfg.get("optimizer", DASH))),
+        lr,
+        str(cfg.get("strategy", DASH)),
+        _acc_pair(acc["train"], acc["test"]),
+        DASH,
+        pct(acc["val"]),
+        str(m.get("seed", cfg.get("seed", DASH))),
+        run_ref(run),
+    ] + cost(run)
 
 
 def best_run(runs: list[Run]) -> Run | None:
@@ -98,15 +135,21 @@ def confusion_figure(run: Run) -> Figure | None:
     if png is None:
         return None
     test = m.get("test") or {}
-    return Figure(f"confusion_{run.name}", png, f"Confusion matrix of the best run {run.name} on test "
-                  f"(accuracy {pct(test.get('acc'))}, balanced {pct(test.get('balanced_acc'))}); rows true, columns predicted",
-                  width=min(560, 120 + 70 * len(m.get("classes") or [])))
+    return Figure(
+        f"confusion_{run.name}",
+        png,
+        f"Confusion matrix of the best run {run.name} on test "
+        f"(accuracy {pct(test.get('acc'))}, balanced {pct(test.get('balanced_acc'))}); rows true, columns predicted",
+        width=min(560, 120 + 70 * len(m.get("classes") or [])),
+    )
 
 
 def classification_section(tables: list[Experiments], runs: list[Run]) -> Section:
     section = Section("Classification")
     if not tables and not runs:
-        section.blocks.append(Text("No classification run found (`wood experiments classify` or `wood finetune classify`).", "note"))
+        section.blocks.append(
+            Text("No classification run found (`wood experiments classify` or `wood finetune classify`).", "note")
+        )
         return section
     by_path = {r.path: r for r in runs}
     used: list[Run] = []
@@ -116,27 +159,41 @@ def classification_section(tables: list[Experiments], runs: list[Run]) -> Sectio
         meta = table.meta
         sizes = meta.get("split_sizes") or {}
         caption = f"Five-attempt table: {table.path / 'table.json'}"
-        section.blocks.append(Text(
-            f"Data {meta.get('data', '?')}; classes {', '.join(meta.get('classes') or [])}; images train/val/test "
-            f"{sizes.get('train', '?')}/{sizes.get('val', '?')}/{sizes.get('test', '?')}; config {meta.get('config', '?')}."
-            + (f" {meta['note']}." if meta.get("note") else "")))
+        section.blocks.append(
+            Text(
+                f"Data {meta.get('data', '?')}; classes {', '.join(meta.get('classes') or [])}; images train/val/test "
+                f"{sizes.get('train', '?')}/{sizes.get('val', '?')}/{sizes.get('test', '?')}; "
+                f"config {meta.get('config', '?')}." + (f" {meta['note']}." if meta.get("note") else "")
+            )
+        )
         section.blocks.append(Table(COLUMNS, rows, caption=caption))
         skipped = [r for r in table.rows if r.get("status", "ok") != "ok"]
         for r in skipped:
-            section.blocks.append(Text(f"{r.get('exp')}: {r.get('status')}" + (f" ({r['message']})" if r.get("message") else ""), "note"))
+            section.blocks.append(
+                Text(f"{r.get('exp')}: {r.get('status')}" + (f" ({r['message']})" if r.get("message") else ""), "note")
+            )
     others = [r for r in runs if r not in used]
     if others:
-        section.blocks.append(Table(COLUMNS, [standalone_row(r) for r in others],
-                                    caption="Other classification runs (`wood finetune classify`)"))
+        section.blocks.append(
+            Table(
+                COLUMNS,
+                [standalone_row(r) for r in others],
+                caption="Other classification runs (`wood finetune classify`)",
+            )
+        )
     best = best_run(runs)
     if best is not None:
         per_class = ((best.metrics or {}).get("test") or {}).get("per_class") or {}
         if per_class:
-            section.blocks.append(Table(["run"] + list(per_class), [[run_ref(best)] + [pct(v) for v in per_class.values()]],
-                                        caption=f"Per-class test accuracy (recall) of the best run, {best.name}; "
-                                                f"params trained {classify_params(best.metrics or {})}"))
+            section.blocks.append(
+                Table(
+                    ["run"] + list(per_class),
+                    [[run_ref(best)] + [pct(v) for v in per_class.values()]],
+                    caption=f"Per-class test accuracy (recall) of the best run, {best.name}; "
+                    f"params trained {classify_params(best.metrics or {})}",
+                )
+            )
         fig = confusion_figure(best)
         if fig is not None:
             section.blocks.append(fig)
     return section
-

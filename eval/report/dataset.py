@@ -41,7 +41,9 @@ def load_stats(prepared: Path, manifest: dict[str, Any] | None) -> tuple[dict[st
 def counts_table(stats: dict[str, Any]) -> Table:
     """Images (instances) per defect type and split, with the tiny-instance count per class."""
     splits = [s for s in SPLITS if s in stats["splits"]]
-    types = stats.get("image_types") or sorted({t for s in splits for t in stats["splits"][s].get("images_per_type", {})})
+    types = stats.get("image_types") or sorted(
+        {t for s in splits for t in stats["splits"][s].get("images_per_type", {})}
+    )
     rows = []
     for name in types:
         row = [name]
@@ -55,8 +57,11 @@ def counts_table(stats: dict[str, Any]) -> Table:
         row.append(f"{size['median']:.0f}" if size and size.get("median") is not None else "–")
         rows.append(row)
     rows.append(["total"] + [str(stats["splits"][s].get("images", "")) for s in splits] + ["", ""])
-    return Table(["type"] + splits + ["instances < 50 px", "median area px"], rows,
-                 caption="Images (instances) per defect type and split")
+    return Table(
+        ["type"] + splits + ["instances < 50 px", "median area px"],
+        rows,
+        caption="Images (instances) per defect type and split",
+    )
 
 
 def overlay_samples(prepared: Path, manifest: dict[str, Any], n: int) -> tuple[list[Figure], list[str]]:
@@ -97,8 +102,15 @@ def overlay_samples(prepared: Path, manifest: dict[str, Any], n: int) -> tuple[l
         for ann in anns:
             x, y, w, h = ann["bbox"]
             name = names.get(ann["category_id"], str(ann["category_id"]))
-            instances.append({"class": name, "class_id": ann["category_id"] - 1, "segmentation": ann["segmentation"],
-                              "bbox_xyxy": [int(x), int(y), int(x + w), int(y + h)], "area": int(ann["area"])})
+            instances.append(
+                {
+                    "class": name,
+                    "class_id": ann["category_id"] - 1,
+                    "segmentation": ann["segmentation"],
+                    "bbox_xyxy": [int(x), int(y), int(x + w), int(y + h)],
+                    "area": int(ann["area"]),
+                }
+            )
         path = prepared / "yolo" / "images" / split / record["name"]
         try:
             rgb = read_image_rgb(path)
@@ -106,8 +118,13 @@ def overlay_samples(prepared: Path, manifest: dict[str, Any], n: int) -> tuple[l
             problems.append(str(exc))
             continue
         overlay = draw_overlay(rgb, {**record, "instances": instances}, dataset, classes)
-        figures.append(Figure(f"gt_{Path(record['name']).stem}", encode_png(overlay),
-                              f"{record['name']} ({split}): {', '.join(sorted({i['class'] for i in instances}))}"))
+        figures.append(
+            Figure(
+                f"gt_{Path(record['name']).stem}",
+                encode_png(overlay),
+                f"{record['name']} ({split}): {', '.join(sorted({i['class'] for i in instances}))}",
+            )
+        )
     return figures, problems
 
 
@@ -115,23 +132,36 @@ def dataset_section(prepared_dirs: list[Path], samples: int = 6) -> Section:
     """The Dataset section for the first prepared folder (others are listed)."""
     section = Section("Dataset")
     if not prepared_dirs:
-        section.blocks.append(Text("No prepared dataset folder is named by the runs; pass --prepared DIR "
-                                   "(a `wood prep` output folder) to show class counts and samples.", "warn"))
+        section.blocks.append(
+            Text(
+                "No prepared dataset folder is named by the runs; pass --prepared DIR "
+                "(a `wood prep` output folder) to show class counts and samples.",
+                "warn",
+            )
+        )
         return section
     prepared = Path(prepared_dirs[0])
     if len(prepared_dirs) > 1:
         others = ", ".join(str(p) for p in prepared_dirs[1:])
-        section.blocks.append(Text(f"The runs use {len(prepared_dirs)} prepared folders; shown: {prepared}. Others: {others}", "note"))
+        section.blocks.append(
+            Text(f"The runs use {len(prepared_dirs)} prepared folders; shown: {prepared}. Others: {others}", "note")
+        )
     if not prepared.is_dir():
-        section.blocks.append(Text(f"Prepared dataset folder {prepared} does not exist (moved or deleted?); "
-                                   "pass --prepared DIR to show class counts and samples.", "warn"))
+        section.blocks.append(
+            Text(
+                f"Prepared dataset folder {prepared} does not exist (moved or deleted?); "
+                "pass --prepared DIR to show class counts and samples.",
+                "warn",
+            )
+        )
         return section
     manifest = _load_json(prepared / "manifest.json")
     stats, source = load_stats(prepared, manifest)
     category = (manifest or {}).get("category") or "?"
     classes = ", ".join((manifest or {}).get("classes", []) or (stats or {}).get("classes", []))
-    section.blocks.append(Text(f"Prepared folder {prepared} (category {category}; detection classes {classes}); "
-                               f"counts from {source}."))
+    section.blocks.append(
+        Text(f"Prepared folder {prepared} (category {category}; detection classes {classes}); counts from {source}.")
+    )
     if stats is None:
         section.blocks.append(Text(f"No class counts: {source} in {prepared}.", "warn"))
     else:
@@ -142,8 +172,13 @@ def dataset_section(prepared_dirs: list[Path], samples: int = 6) -> Section:
     if manifest is not None and samples > 0:
         figures, problems = overlay_samples(prepared, manifest, samples)
         if figures:
-            section.blocks.append(Gallery(figures, "Ground truth overlays (mask fill, box, class and area in px), "
-                                                   "one per defect type in turn.", width=240))
+            section.blocks.append(
+                Gallery(
+                    figures,
+                    "Ground truth overlays (mask fill, box, class and area in px), one per defect type in turn.",
+                    width=240,
+                )
+            )
         for problem in problems:
             section.blocks.append(Text(problem, "warn"))
     elif manifest is None:

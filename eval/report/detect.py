@@ -49,10 +49,13 @@ def detection_section(runs: list[Run]) -> Section:
     if not runs:
         section.blocks.append(Text("No YOLO or YOLO-World run found (runs of `wood finetune yolo`).", "note"))
         return section
-    section.blocks.append(Text(
-        "mAP is COCO's (pycocotools, the reference) from `wood eval detect`; Ultralytics' own mAP on the same "
-        "split is shown beside it (the two definitions differ). Image-level recall: defective images with at "
-        "least one detection at the eval's confidence; false alarms: good images with one."))
+    section.blocks.append(
+        Text(
+            "mAP is COCO's (pycocotools, the reference) from `wood eval detect`; Ultralytics' own mAP on the same "
+            "split is shown beside it (the two definitions differ). Image-level recall: defective images with at "
+            "least one detection at the eval's confidence; false alarms: good images with one."
+        )
+    )
     rows, class_rows, pr_figures, not_evaluated = [], [], [], []
     classes: list[str] = []
     for run in runs:
@@ -61,17 +64,43 @@ def detection_section(runs: list[Run]) -> Section:
         if ev is None:
             not_evaluated.append(run)
             val = m.get("val") or {}
-            rows.append([run_ref(run), approach(run), str(run.config.get("imgsz", DASH)), str(m.get("epochs_run", DASH)),
-                         "not evaluated", DASH, DASH, num(val.get("mAP50")) + " (training val)", DASH, DASH, DASH] + cost(run))
+            rows.append(
+                [
+                    run_ref(run),
+                    approach(run),
+                    str(run.config.get("imgsz", DASH)),
+                    str(m.get("epochs_run", DASH)),
+                    "not evaluated",
+                    DASH,
+                    DASH,
+                    num(val.get("mAP50")) + " (training val)",
+                    DASH,
+                    DASH,
+                    DASH,
+                ]
+                + cost(run)
+            )
             continue
         bbox = ev.get("coco", {}).get("bbox", {})
         ultra = (ev.get("ultralytics") or {}).get("bbox", {})
         ins = ev.get("inspection") or {}
         conf = ins.get("conf")
-        rows.append([run_ref(run), approach(run), str(ev.get("imgsz", run.config.get("imgsz", DASH))), str(m.get("epochs_run", DASH)),
-                     f"{ev.get('split')} ({ev.get('images', '?')} img)", num(bbox.get("mAP50")), num(bbox.get("mAP50-95")),
-                     num(ultra.get("mAP50")), f"{conf:g}" if isinstance(conf, (int, float)) else DASH, recall(ins),
-                     false_alarms(ins)] + cost(run))
+        rows.append(
+            [
+                run_ref(run),
+                approach(run),
+                str(ev.get("imgsz", run.config.get("imgsz", DASH))),
+                str(m.get("epochs_run", DASH)),
+                f"{ev.get('split')} ({ev.get('images', '?')} img)",
+                num(bbox.get("mAP50")),
+                num(bbox.get("mAP50-95")),
+                num(ultra.get("mAP50")),
+                f"{conf:g}" if isinstance(conf, (int, float)) else DASH,
+                recall(ins),
+                false_alarms(ins),
+            ]
+            + cost(run)
+        )
         per_class = bbox.get("per_class") or {}
         for name in per_class:
             if name not in classes:
@@ -80,34 +109,82 @@ def detection_section(runs: list[Run]) -> Section:
         pr = ev["_file"].parent / "pr_curve.png"
         png = thumbnail(pr, 420) if pr.is_file() else None
         if png is not None:
-            pr_figures.append(Figure(f"pr_{len(pr_figures)}_{run.name}", png, f"{run.name}: PR at IoU 0.5, {ev.get('split')}"))
-    section.blocks.append(Table(
-        ["run", "approach", "imgsz", "epochs", "split", "mAP50 (COCO)", "mAP50-95 (COCO)", "mAP50 (Ultralytics)",
-         "conf", "image recall", "good-image false alarms"] + COST_COLUMNS, rows, caption="Detection runs"))
+            pr_figures.append(
+                Figure(f"pr_{len(pr_figures)}_{run.name}", png, f"{run.name}: PR at IoU 0.5, {ev.get('split')}")
+            )
+    section.blocks.append(
+        Table(
+            [
+                "run",
+                "approach",
+                "imgsz",
+                "epochs",
+                "split",
+                "mAP50 (COCO)",
+                "mAP50-95 (COCO)",
+                "mAP50 (Ultralytics)",
+                "conf",
+                "image recall",
+                "good-image false alarms",
+            ]
+            + COST_COLUMNS,
+            rows,
+            caption="Detection runs",
+        )
+    )
     if class_rows:
         table_rows = []
         for run, ev, per_class in class_rows:
             cells = []
             for name in classes:
                 c = per_class.get(name)
-                cells.append(DASH if c is None else f"{num(c.get('AP50'))} / {num(c.get('AP50-95'))} (n={c.get('instances', '?')})")
+                cells.append(
+                    DASH
+                    if c is None
+                    else f"{num(c.get('AP50'))} / {num(c.get('AP50-95'))} (n={c.get('instances', '?')})"
+                )
             table_rows.append([run_ref(run), str(ev.get("split"))] + cells)
-        section.blocks.append(Table(["run", "split"] + classes, table_rows,
-                                    caption="Per-class AP (COCO): AP50 / AP50-95 (n = ground-truth instances)"))
+        section.blocks.append(
+            Table(
+                ["run", "split"] + classes,
+                table_rows,
+                caption="Per-class AP (COCO): AP50 / AP50-95 (n = ground-truth instances)",
+            )
+        )
         segm = [(run, ev) for run, ev, _ in class_rows if "segm" in ev.get("coco", {})]
         if segm:
-            section.blocks.append(Table(
-                ["run", "split", "mask mAP50 (COCO)", "mask mAP50-95 (COCO)"],
-                [[run_ref(run), str(ev.get("split")), num(ev["coco"]["segm"].get("mAP50")), num(ev["coco"]["segm"].get("mAP50-95"))]
-                 for run, ev in segm], caption="YOLO-seg runs: mask AP"))
+            section.blocks.append(
+                Table(
+                    ["run", "split", "mask mAP50 (COCO)", "mask mAP50-95 (COCO)"],
+                    [
+                        [
+                            run_ref(run),
+                            str(ev.get("split")),
+                            num(ev["coco"]["segm"].get("mAP50")),
+                            num(ev["coco"]["segm"].get("mAP50-95")),
+                        ]
+                        for run, ev in segm
+                    ],
+                    caption="YOLO-seg runs: mask AP",
+                )
+            )
     for run in not_evaluated:
-        section.blocks.append(Text(f"{run.name} has no eval_detect.json: run `wood eval detect --run {run.path}` for COCO mAP, "
-                                   "per-class AP and the inspection view.", "warn"))
+        section.blocks.append(
+            Text(
+                f"{run.name} has no eval_detect.json: run `wood eval detect --run {run.path}` for COCO mAP, "
+                "per-class AP and the inspection view.",
+                "warn",
+            )
+        )
     for run in runs:
         for ev in pick_notes(run):
             section.blocks.append(Text(f"{run.name}: {ev}", "note"))
     if pr_figures:
-        section.blocks.append(Gallery(pr_figures, "Precision-recall curves per class (COCO, IoU 0.5) from each run's evaluation.", width=380))
+        section.blocks.append(
+            Gallery(
+                pr_figures, "Precision-recall curves per class (COCO, IoU 0.5) from each run's evaluation.", width=380
+            )
+        )
     curves = []
     for run in runs:
         csv_path = run.path / "results.csv"
@@ -118,9 +195,13 @@ def detection_section(runs: list[Run]) -> Section:
                 section.blocks.append(Text(f"{run.name}: results.csv is not readable", "warn"))
     png = yolo_training_curves(curves)
     if png is not None:
-        section.blocks.append(Figure("yolo_training_curves", png, "Training curves from Ultralytics' results.csv, one line per run"))
+        section.blocks.append(
+            Figure("yolo_training_curves", png, "Training curves from Ultralytics' results.csv, one line per run")
+        )
     elif runs:
-        section.blocks.append(Text("No training curves: no run folder holds a readable Ultralytics results.csv.", "note"))
+        section.blocks.append(
+            Text("No training curves: no run folder holds a readable Ultralytics results.csv.", "note")
+        )
     return section
 
 

@@ -108,15 +108,27 @@ def yolo_cost(run: Run) -> list[str]:
     n = yolo_param_count(run)
     freeze = (run.config.get("train_args") or {}).get("freeze") or args.get("freeze")
     params = DASH if n is None else (f"{count(n)} (all)" if not freeze else f"{count(n)} total, freeze={freeze}")
-    return [duration(m.get("train_seconds")), str(device) if device not in (None, "") else "default (GPU if any)", params]
+    return [
+        duration(m.get("train_seconds")),
+        str(device) if device not in (None, "") else "default (GPU if any)",
+        params,
+    ]
 
 
 def sam_cost(run: Run) -> list[str]:
     m = run.metrics or {}
     seconds = sum(float(h.get("seconds", 0.0)) for h in m.get("history", []))
     p = m.get("params") or {}
-    params = DASH if not p else f"{count(p.get('trainable'))} ({pct(p.get('trainable_fraction'), 2)} of {count(p.get('total'))})"
-    return [duration(seconds if m.get("history") else None), str(m.get("device") or run.config.get("device") or DASH), params]
+    params = (
+        DASH
+        if not p
+        else f"{count(p.get('trainable'))} ({pct(p.get('trainable_fraction'), 2)} of {count(p.get('total'))})"
+    )
+    return [
+        duration(seconds if m.get("history") else None),
+        str(m.get("device") or run.config.get("device") or DASH),
+        params,
+    ]
 
 
 def classify_params(metrics: dict[str, Any]) -> str:
@@ -131,9 +143,12 @@ def classify_params(metrics: dict[str, Any]) -> str:
 
 def classify_cost(run: Run) -> list[str]:
     m = run.metrics or {}
-    return [duration(m.get("train_time_s")), str(m.get("device") or run.config.get("device") or DASH), classify_params(m)]
+    return [
+        duration(m.get("train_time_s")),
+        str(m.get("device") or run.config.get("device") or DASH),
+        classify_params(m),
+    ]
 
 
 def cost(run: Run) -> list[str]:
     return {"yolo": yolo_cost, "sam": sam_cost, "classify": classify_cost}[run.kind](run)
-

@@ -33,9 +33,12 @@ def class_count_chart(stats: dict[str, Any]) -> bytes | None:
     if not splits:
         return None
     panels = [
-        ("images per type",
-         stats.get("image_types") or sorted({t for s in splits for t in stats["splits"][s].get("images_per_type", {})}),
-         "images_per_type"),
+        (
+            "images per type",
+            stats.get("image_types")
+            or sorted({t for s in splits for t in stats["splits"][s].get("images_per_type", {})}),
+            "images_per_type",
+        ),
         ("instances per class", stats.get("classes") or [], "instances_per_class"),
     ]
     panels = [p for p in panels if p[1]]
@@ -47,8 +50,9 @@ def class_count_chart(stats: dict[str, Any]) -> bytes | None:
     fig, axes = plt.subplots(1, len(panels), figsize=size, dpi=100, squeeze=False)
     height = 0.8 / len(splits)
     for ax, (title, labels, key) in zip(axes[0], panels):
-        counts = np.array([[stats["splits"][s].get(key, {}).get(lab, 0) for lab in labels] for s in splits],
-                          dtype=float)
+        counts = np.array(
+            [[stats["splits"][s].get(key, {}).get(lab, 0) for lab in labels] for s in splits], dtype=float
+        )
         nonzero = counts[counts > 0]
         log = nonzero.size > 0 and counts.max() > 20 * nonzero.min()
         y = np.arange(len(labels))
@@ -110,8 +114,11 @@ def yolo_training_curves(runs: list[tuple[str, dict[str, list[float]]]]) -> byte
     titles = ("train loss (box + cls + dfl)", "val loss (box + cls + dfl)", "val mAP50 (Ultralytics)")
     for label, table in runs:
         epochs = table["epoch"]
-        series = [_sum_columns(table, "train/"), _sum_columns(table, "val/"),
-                  table.get("metrics/mAP50(B)") or table.get("metrics/mAP50(M)")]
+        series = [
+            _sum_columns(table, "train/"),
+            _sum_columns(table, "val/"),
+            table.get("metrics/mAP50(B)") or table.get("metrics/mAP50(M)"),
+        ]
         for ax, values in zip(axes, series):
             if values:
                 marker = "o" if len(epochs) < 12 else None

@@ -177,8 +177,11 @@ def _img(fig: Figure, box_width: int | None = None) -> str:
 
 def to_html(title: str, subtitle: str, sections: list[Section], out_dir: Path) -> str:
     """One HTML page: inline CSS, images as data URIs, no scripts, no external resources."""
-    body = [f"<h1>{html.escape(title)}</h1>", f'<p class="subtitle">{html.escape(subtitle)}</p>',
-            "<nav>" + "".join(f'<a href="#{s.anchor}">{html.escape(s.title)}</a>' for s in sections) + "</nav>"]
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="subtitle">{html.escape(subtitle)}</p>',
+        "<nav>" + "".join(f'<a href="#{s.anchor}">{html.escape(s.title)}</a>' for s in sections) + "</nav>",
+    ]
     for section in sections:
         body.append(f'<section id="{section.anchor}"><h2>{html.escape(section.title)}</h2>')
         for block in section.blocks:
@@ -192,7 +195,10 @@ def to_html(title: str, subtitle: str, sections: list[Section], out_dir: Path) -
                 rows = "".join("<tr>" + "".join(_html_cell(c, out_dir) for c in row) + "</tr>" for row in block.rows)
                 cap = f"<caption>{html.escape(block.caption)}</caption>" if block.caption else ""
                 cls = f' class="{block.css_class}"' if block.css_class else ""
-                body.append(f'<div class="tablewrap"><table{cls}>{cap}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>')
+                body.append(
+                    f'<div class="tablewrap"><table{cls}>{cap}<thead><tr>{head}</tr></thead>'
+                    f"<tbody>{rows}</tbody></table></div>"
+                )
             elif isinstance(block, Figure):
                 body.append(_img(block))
             elif isinstance(block, Gallery):
@@ -201,16 +207,17 @@ def to_html(title: str, subtitle: str, sections: list[Section], out_dir: Path) -
                 body.append('<div class="gallery">' + "".join(_img(f, block.width) for f in block.figures) + "</div>")
         body.append("</section>")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
         + "\n".join(body)
         + "\n</main>\n</body>\n</html>\n"
     )
 
 
-def write_report(title: str, subtitle: str, sections: list[Section], out_dir: Path,
-                 into: Path | None = None) -> tuple[Path, Path]:
+def write_report(
+    title: str, subtitle: str, sections: list[Section], out_dir: Path, into: Path | None = None
+) -> tuple[Path, Path]:
     """Write ``report.md`` (+ ``images/``) and ``report.html`` for ``out_dir``; returns both paths.
 
     Links are relative to ``out_dir``; the files go to ``into`` (default ``out_dir``), a fresh

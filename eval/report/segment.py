@@ -58,8 +58,13 @@ def best_worst(ev: dict[str, Any]) -> tuple[list[Figure], str | None]:
     for tag, p in picks:
         png = thumbnail(folder / f"{Path(p['file_name']).stem}.png")
         if png is not None:
-            figures.append(Figure(f"sam_{tag}_{ev['_file'].parent.parent.name}_{ev['_file'].parent.name}_{Path(p['file_name']).stem}",
-                                  png, f"{tag}: {p['file_name']} IoU {num(p['iou'])} Dice {num(p.get('dice'))}"))
+            figures.append(
+                Figure(
+                    f"sam_{tag}_{ev['_file'].parent.parent.name}_{ev['_file'].parent.name}_{Path(p['file_name']).stem}",
+                    png,
+                    f"{tag}: {p['file_name']} IoU {num(p['iou'])} Dice {num(p.get('dice'))}",
+                )
+            )
     note = None
     if len(drawn) < len(scored):
         note = f"chosen among the {len(drawn)} of {len(scored)} defective images that `wood eval segment` drew"
@@ -71,17 +76,25 @@ def segmentation_section(runs: list[Run]) -> Section:
     if not runs:
         section.blocks.append(Text("No SAM run found (runs of `wood finetune sam`).", "note"))
         return section
-    section.blocks.append(Text(
-        "mIoU / mDice: per-class IoU and Dice of the predicted vs true masks (pixels summed over the split), "
-        "averaged over classes, from `wood eval segment`. GT boxes prompt SAM with the true boxes (an upper "
-        "bound); detector boxes come from a YOLO run (the real detect-then-segment pipeline)."))
+    section.blocks.append(
+        Text(
+            "mIoU / mDice: per-class IoU and Dice of the predicted vs true masks (pixels summed over the split), "
+            "averaged over classes, from `wood eval segment`. GT boxes prompt SAM with the true boxes (an upper "
+            "bound); detector boxes come from a YOLO run (the real detect-then-segment pipeline)."
+        )
+    )
     rows, class_rows, galleries, warnings = [], [], [], []
     classes: list[str] = []
     for run in runs:
         p = (run.metrics or {}).get("params") or {}
         evs = {key: pick_eval(run, key) for key, _ in PROMPTS}
-        cells = [run_ref(run), f"SAM {run.config.get('model', '?')}", _adapter_text(run.config),
-                 pct(p.get("trainable_fraction"), 3), pct(p.get("added_of_encoder"), 3)]
+        cells = [
+            run_ref(run),
+            f"SAM {run.config.get('model', '?')}",
+            _adapter_text(run.config),
+            pct(p.get("trainable_fraction"), 3),
+            pct(p.get("added_of_encoder"), 3),
+        ]
         split = next((str(e.get("split")) for e in evs.values() if e), DASH)
         cells.append(split)
         for key, _ in PROMPTS:
@@ -91,8 +104,10 @@ def segmentation_section(runs: list[Run]) -> Section:
         cells.append(num((gt or {}).get("segm", {}).get("mAP50")) if gt else DASH)
         rows.append(cells + cost(run))
         if not any(evs.values()):
-            warnings.append(f"{run.name} has no segment_metrics.json: run `wood eval segment --run {run.path}` "
-                            f"(and `--boxes <yolo run>` for detector prompts).")
+            warnings.append(
+                f"{run.name} has no segment_metrics.json: run `wood eval segment --run {run.path}` "
+                f"(and `--boxes <yolo run>` for detector prompts)."
+            )
         for key, label in PROMPTS:
             ev = evs[key]
             if ev is None:
@@ -102,15 +117,37 @@ def segmentation_section(runs: list[Run]) -> Section:
             class_rows.append((run, ev, per_class))
             figures, note = best_worst(ev)
             if figures:
-                galleries.append(Gallery(figures, f"{run.name}, {_prompt_source(ev)}, {ev.get('split')}: best and worst image "
-                                                  "(green: true mask outline, red: predicted mask, yellow: prompt box)"
-                                                  + (f"; {note}" if note else ""), width=300))
+                galleries.append(
+                    Gallery(
+                        figures,
+                        f"{run.name}, {_prompt_source(ev)}, {ev.get('split')}: best and worst image "
+                        "(green: true mask outline, red: predicted mask, yellow: prompt box)"
+                        + (f"; {note}" if note else ""),
+                        width=300,
+                    )
+                )
             elif note:
                 warnings.append(f"{run.name} ({label}): {note}")
-    section.blocks.append(Table(
-        ["run", "model", "adapter", "trainable % of SAM", "added % of encoder", "split", "mIoU (GT boxes)",
-         "mDice (GT boxes)", "mIoU (detector boxes)", "mDice (detector boxes)", "mask mAP50 (GT boxes)"] + COST_COLUMNS,
-        rows, caption="SAM runs"))
+    section.blocks.append(
+        Table(
+            [
+                "run",
+                "model",
+                "adapter",
+                "trainable % of SAM",
+                "added % of encoder",
+                "split",
+                "mIoU (GT boxes)",
+                "mDice (GT boxes)",
+                "mIoU (detector boxes)",
+                "mDice (detector boxes)",
+                "mask mAP50 (GT boxes)",
+            ]
+            + COST_COLUMNS,
+            rows,
+            caption="SAM runs",
+        )
+    )
     if class_rows:
         table_rows = []
         for run, ev, per_class in class_rows:
@@ -125,5 +162,7 @@ def segmentation_section(runs: list[Run]) -> Section:
     section.blocks += galleries
     png = sam_training_curves([(run.name, (run.metrics or {}).get("history") or []) for run in runs])
     if png is not None:
-        section.blocks.append(Figure("sam_training_curves", png, "SAM training curves (metrics.json history), one line per run"))
+        section.blocks.append(
+            Figure("sam_training_curves", png, "SAM training curves (metrics.json history), one line per run")
+        )
     return section

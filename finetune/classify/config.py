@@ -25,8 +25,9 @@ class ClassifyConfig:
     """Train an image classifier (defect type or good) on the `classify/` split of `wood prep`."""
 
     data: str = _help("Prepared dataset folder (`wood prep --out`); reads DATA/classify/<split>/<class>/.")
-    arch: str = _help("Architecture: simple-cnn (small, documented) or resnet18 (torchvision).", "simple-cnn",
-                      {"choices": ARCHS})
+    arch: str = _help(
+        "Architecture: simple-cnn (small, documented) or resnet18 (torchvision).", "simple-cnn", {"choices": ARCHS}
+    )
     optimizer: str = _help("Optimizer.", "adam", {"choices": OPTIMIZERS})
     lr: float = _help("Learning rate of the first (or only) phase.", 1e-3)
     momentum: float = _help("SGD momentum (ignored by adam).", 0.9)
@@ -34,17 +35,25 @@ class ClassifyConfig:
     epochs: int = _help("Epochs of the first phase (scratch: all training; transfer/finetune: head only).", 30)
     strategy: str = _help(
         "scratch: random init, train all. transfer: pretrained ResNet18, train the head only. finetune: transfer for "
-        "`epochs`, then unfreeze everything for `finetune_epochs` at `finetune_lr`.", "scratch",
-        {"choices": STRATEGIES})
+        "`epochs`, then unfreeze everything for `finetune_epochs` at `finetune_lr`.",
+        "scratch",
+        {"choices": STRATEGIES},
+    )
     finetune_epochs: int = _help("Second-phase epochs of strategy finetune (all layers trainable).", 10)
     finetune_lr: float = _help("Learning rate of the second phase of strategy finetune.", 1e-4)
     weights: str | None = _help(
-        "torchvision ResNet18 state dict (.pth) for transfer/finetune.", None,
-        {"default_text": "torchvision's hub cache, <torch.hub.get_dir()>/checkpoints/resnet18-*.pth"})
+        "torchvision ResNet18 state dict (.pth) for transfer/finetune.",
+        None,
+        {"default_text": "torchvision's hub cache, <torch.hub.get_dir()>/checkpoints/resnet18-*.pth"},
+    )
     imgsz: int = _help("Images are resized to imgsz x imgsz pixels.", 224)
     batch: int = _help("Batch size (>= 2: BatchNorm needs two images).", 16)
-    balance: str = _help("Long tail: none; sampler (class-balanced sampling with replacement); loss (logit-adjusted "
-                         "cross-entropy, tau=1).", "none", {"choices": BALANCES})
+    balance: str = _help(
+        "Long tail: none; sampler (class-balanced sampling with replacement); loss (logit-adjusted "
+        "cross-entropy, tau=1).",
+        "none",
+        {"choices": BALANCES},
+    )
     augment: bool = _help("Train-time augmentation: flips, 90-degree rotations, mild colour jitter.", True)
     seed: int = _help("Seed for init, shuffling and augmentation (recorded in metrics.json).", 0)
     device: str = _help(device_help(), "auto")
@@ -71,8 +80,10 @@ class ClassifyConfig:
         if self.momentum < 0 or self.weight_decay < 0:
             raise ValueError("momentum and weight_decay must be >= 0")
         if self.strategy in PRETRAINED_STRATEGIES and self.arch != "resnet18":
-            raise ValueError(f"strategy {self.strategy} needs pretrained weights, which exist for arch resnet18 only; "
-                             f"use --arch resnet18 or --strategy scratch")
+            raise ValueError(
+                f"strategy {self.strategy} needs pretrained weights, which exist for arch resnet18 only; "
+                f"use --arch resnet18 or --strategy scratch"
+            )
         if not self.data:
             raise ValueError("data is required: the folder written by `wood prep --out`")
         self.data = str(Path(self.data).expanduser().resolve())  # config.yaml must work from any cwd
@@ -99,15 +110,21 @@ class ExperimentsConfig:
 
     data: str = _help("Prepared dataset folder (`wood prep --out`).")
     out: str = _help("Folder for runs/, table.md and table.json.", "runs/experiments/classify")
-    epochs: int | None = _help("Every attempt's epochs (a quick run); fine-tune epochs scale with it.", None,
-                               {"default_text": "each attempt's own", "was": ("epochs_override",)})
-    finetune_epochs: int | None = _help("Every fine-tune attempt's second-phase epochs.", None,
-                                        {"default_text": "each attempt's own, scaled with --epochs",
-                                         "was": ("finetune_epochs_override",)})
+    epochs: int | None = _help(
+        "Every attempt's epochs (a quick run); fine-tune epochs scale with it.",
+        None,
+        {"default_text": "each attempt's own", "was": ("epochs_override",)},
+    )
+    finetune_epochs: int | None = _help(
+        "Every fine-tune attempt's second-phase epochs.",
+        None,
+        {"default_text": "each attempt's own, scaled with --epochs", "was": ("finetune_epochs_override",)},
+    )
     imgsz: int | None = _help("Every attempt's input size.", None, {"default_text": "each attempt's own"})
     device: str | None = _help(device_help(), None, {"default_text": "each attempt's own (auto)"})
-    weights: str | None = _help("ResNet18 state dict (.pth) for the pretrained attempts.", None,
-                                {"default_text": "torchvision's hub cache"})
+    weights: str | None = _help(
+        "ResNet18 state dict (.pth) for the pretrained attempts.", None, {"default_text": "torchvision's hub cache"}
+    )
     seed: int | None = _help("Every attempt's seed.", None, {"default_text": "each attempt's own"})
 
     def __post_init__(self) -> None:

@@ -25,7 +25,18 @@ ROW_KEYS = {"exp", "strategy_text", "study"}
 SKIPPED = "skipped: no pretrained weights"
 ARCH_TEXT = {"simple-cnn": "Simple CNN", "resnet18": "ResNet18"}
 OPTIMIZER_TEXT = {"sgd": "SGD", "adam": "Adam"}
-COLUMNS = ["Exp", "Arch", "Epochs", "Optimizer", "LR", "Strategy", "train/test acc", "study train/test acc", "val acc", "Seed"]
+COLUMNS = [
+    "Exp",
+    "Arch",
+    "Epochs",
+    "Optimizer",
+    "LR",
+    "Strategy",
+    "train/test acc",
+    "study train/test acc",
+    "val acc",
+    "Seed",
+]
 
 
 def default_config_path() -> Path:
@@ -42,7 +53,9 @@ def lr_text(lr: float) -> str:
     return f"{mantissa:g}e{exponent}"
 
 
-def load_attempts(config_path: str | Path, data_dir: str | Path, out: Path, overrides: dict[str, Any]) -> list[dict[str, Any]]:
+def load_attempts(
+    config_path: str | Path, data_dir: str | Path, out: Path, overrides: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Parse and check every attempt before anything trains: [{"exp", "strategy_text", "study", "cfg"}]."""
     raw = read_yaml(config_path)
     unknown = sorted(set(raw) - {"defaults", "attempts"})
@@ -59,8 +72,11 @@ def load_attempts(config_path: str | Path, data_dir: str | Path, out: Path, over
             raise ConfigError(f"attempt {i + 1} must be a mapping with an `exp` name", config_path)
         bad = sorted(set(attempt) - fields - ROW_KEYS) + sorted(set(defaults) - fields)
         if bad:
-            raise ConfigError(f"attempt {attempt['exp']!r}: unknown key(s) {bad}; expected ClassifyConfig fields "
-                              f"or {sorted(ROW_KEYS)}", config_path)
+            raise ConfigError(
+                f"attempt {attempt['exp']!r}: unknown key(s) {bad}; expected ClassifyConfig fields "
+                f"or {sorted(ROW_KEYS)}",
+                config_path,
+            )
         slug = re.sub(r"[^a-z0-9]+", "-", str(attempt["exp"]).lower()).strip("-") or f"attempt-{i + 1}"
         if slug in slugs:
             raise ConfigError(f"two attempts are named {attempt['exp']!r}", config_path)
@@ -71,7 +87,9 @@ def load_attempts(config_path: str | Path, data_dir: str | Path, out: Path, over
             values["epochs"] = overrides["epochs"]
             if values.get("strategy") == "finetune" and overrides.get("finetune_epochs") is None:
                 # Keep the study's transfer/fine-tune proportion (30 + 10 -> N + ceil(N/3)).
-                values["finetune_epochs"] = max(1, math.ceil(overrides["epochs"] * int(values.get("finetune_epochs", 10)) / base))
+                values["finetune_epochs"] = max(
+                    1, math.ceil(overrides["epochs"] * int(values.get("finetune_epochs", 10)) / base)
+                )
         values.update({k: v for k, v in overrides.items() if v is not None and k != "epochs"})
         values.update({"data": str(data_dir), "out": str(out / "runs"), "name": slug, "exist_ok": True})
         try:
@@ -79,8 +97,14 @@ def load_attempts(config_path: str | Path, data_dir: str | Path, out: Path, over
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"attempt {attempt['exp']!r}: {exc}", config_path) from exc
         study = attempt.get("study") or {}
-        rows.append({"exp": str(attempt["exp"]), "strategy_text": attempt.get("strategy_text", cfg.strategy),
-                     "study": study, "cfg": cfg})
+        rows.append(
+            {
+                "exp": str(attempt["exp"]),
+                "strategy_text": attempt.get("strategy_text", cfg.strategy),
+                "study": study,
+                "cfg": cfg,
+            }
+        )
     return rows
 
 
@@ -88,7 +112,9 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def table_row(attempt: dict[str, Any], metrics: dict[str, Any] | None, run: Path | None, message: str | None) -> dict[str, Any]:
+def table_row(
+    attempt: dict[str, Any], metrics: dict[str, Any] | None, run: Path | None, message: str | None
+) -> dict[str, Any]:
     """One row of table.json: the study's columns, ours filled in."""
     cfg: ClassifyConfig = attempt["cfg"]
     two_phase = cfg.strategy == "finetune" and cfg.finetune_epochs > 0
@@ -122,8 +148,18 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         ours = SKIPPED if r["status"] != "ok" else f"{_pct(r['train_acc'])} / {_pct(r['test_acc'])}"
         study = "-" if r["study_train_acc"] is None else f"{r['study_train_acc']:.1f}% / {r['study_test_acc']:.1f}%"
-        cells = [r["exp"], r["arch"], r["epochs"], r["optimizer"], r["lr"], r["strategy"], ours, study,
-                 _pct(r["val_acc"]), str(r["seed"])]
+        cells = [
+            r["exp"],
+            r["arch"],
+            r["epochs"],
+            r["optimizer"],
+            r["lr"],
+            r["strategy"],
+            ours,
+            study,
+            _pct(r["val_acc"]),
+            str(r["seed"]),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -152,8 +188,14 @@ def run_experiments(
 
     config_path = Path(config_path) if config_path is not None else default_config_path()
     out = Path(out)
-    overrides = {"epochs": epochs_override, "finetune_epochs": finetune_epochs_override, "imgsz": imgsz,
-                 "device": device, "weights": None if weights is None else str(weights), "seed": seed}
+    overrides = {
+        "epochs": epochs_override,
+        "finetune_epochs": finetune_epochs_override,
+        "imgsz": imgsz,
+        "device": device,
+        "weights": None if weights is None else str(weights),
+        "seed": seed,
+    }
     attempts = load_attempts(config_path, data_dir, out, overrides)
     out.mkdir(parents=True, exist_ok=True)
     datasets: dict[int, Any] = {}
@@ -175,26 +217,41 @@ def run_experiments(
             continue
         metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
         rows.append(table_row(attempt, metrics, run, None))
-    first = next((json.loads((Path(r["run"]) / "metrics.json").read_text(encoding="utf-8")) for r in rows if r["run"]), None)
+    first = next(
+        (json.loads((Path(r["run"]) / "metrics.json").read_text(encoding="utf-8")) for r in rows if r["run"]), None
+    )
     meta = {
         "data": str(Path(data_dir).resolve()),
         "config": str(config_path.resolve()),
         "classes": None if first is None else first["classes"],
         "split_sizes": None if first is None else {s: first[s]["n"] for s in ("train", "val", "test")},
         "device": None if first is None else first["device"],
-        "note": "train acc is measured after training on un-augmented train images; study numbers are the original report's",
+        "note": "train acc is measured after training on un-augmented train images; "
+        "study numbers are the original report's",
     }
     (out / "table.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2), encoding="utf-8")
     header = [f"Classification attempts on {meta['data']}", ""]
     if meta["split_sizes"]:
-        header += [f"classes {', '.join(meta['classes'])}; images train/val/test "
-                   f"{meta['split_sizes']['train']}/{meta['split_sizes']['val']}/{meta['split_sizes']['test']}; "
-                   f"imgsz {attempts[0]['cfg'].imgsz}; device {meta['device']}", ""]
+        header += [
+            f"classes {', '.join(meta['classes'])}; images train/val/test "
+            f"{meta['split_sizes']['train']}/{meta['split_sizes']['val']}/{meta['split_sizes']['test']}; "
+            f"imgsz {attempts[0]['cfg'].imgsz}; device {meta['device']}",
+            "",
+        ]
     (out / "table.md").write_text("\n".join(header) + format_table(rows) + "\n", encoding="utf-8")
     return rows
 
 
 def run_attempts(cfg: ExperimentsConfig, config_path: str | Path | None = None) -> list[dict[str, Any]]:
     """:func:`run_experiments` as an ExperimentsConfig says (`wood experiments classify`, the demo)."""
-    return run_experiments(cfg.data, config_path, cfg.epochs, cfg.out, finetune_epochs_override=cfg.finetune_epochs,
-                           imgsz=cfg.imgsz, device=cfg.device, weights=cfg.weights, seed=cfg.seed)
+    return run_experiments(
+        cfg.data,
+        config_path,
+        cfg.epochs,
+        cfg.out,
+        finetune_epochs_override=cfg.finetune_epochs,
+        imgsz=cfg.imgsz,
+        device=cfg.device,
+        weights=cfg.weights,
+        seed=cfg.seed,
+    )

@@ -93,8 +93,10 @@ def find_resnet18_weights(weights: str | Path | None = None) -> Path:
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise WeightsError("weights file does not exist; pass a torchvision ResNet18 state dict (.pth), "
-                               "or use --strategy scratch", path)
+            raise WeightsError(
+                "weights file does not exist; pass a torchvision ResNet18 state dict (.pth), or use --strategy scratch",
+                path,
+            )
         return path
     cache = hub_checkpoint_dir()
     found = []
@@ -117,15 +119,20 @@ def load_pretrained_backbone(model, path: str | Path) -> dict[str, Any]:
     state = read_state_dict(path)
     own = model.state_dict()
     backbone = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    missing = sorted(k for k in own if not k.startswith("fc.") and k not in backbone
-                     and not k.endswith("num_batches_tracked"))  # absent from torchvision's own 2017 files
+    missing = sorted(
+        k for k in own if not k.startswith("fc.") and k not in backbone and not k.endswith("num_batches_tracked")
+    )  # absent from torchvision's own 2017 files
     if missing:
-        raise WeightsError(f"not a torchvision ResNet18 state dict: {len(missing)} keys missing (first: {missing[0]})",
-                           path)
+        raise WeightsError(
+            f"not a torchvision ResNet18 state dict: {len(missing)} keys missing (first: {missing[0]})", path
+        )
     wrong = [k for k, v in backbone.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
     if wrong:
-        raise WeightsError(f"not a ResNet18 state dict: shape of {wrong[0]} is {tuple(backbone[wrong[0]].shape)}, "
-                           f"expected {tuple(own[wrong[0]].shape)}", path)
+        raise WeightsError(
+            f"not a ResNet18 state dict: shape of {wrong[0]} is {tuple(backbone[wrong[0]].shape)}, "
+            f"expected {tuple(own[wrong[0]].shape)}",
+            path,
+        )
     unexpected = sorted(k for k in backbone if k not in own)
     model.load_state_dict({k: v for k, v in backbone.items() if k in own}, strict=False)
     skipped = sorted(set(state) - set(backbone)) + unexpected

@@ -160,8 +160,9 @@ def predict(model, images_uint8, device, batch: int = 64) -> np.ndarray:
     return torch.cat(out).numpy() if out else np.zeros((0,), dtype=np.int64)
 
 
-def train_epoch(model, data: SplitData, cfg: ClassifyConfig, phase: Phase, optimizer, device, generator,
-                log_prior) -> float:
+def train_epoch(
+    model, data: SplitData, cfg: ClassifyConfig, phase: Phase, optimizer, device, generator, log_prior
+) -> float:
     """One epoch; returns the mean training loss."""
     import torch.nn.functional as F
 
@@ -238,15 +239,24 @@ def fit(setup: Setup, cfg: ClassifyConfig, name: str) -> tuple[list[dict[str, An
         task = bar.add_task(f"classify {name}", total=sum(p.epochs for p in plan_phases(cfg)), info="")
         for phase in plan_phases(cfg):
             optimizer = configure_phase(model, phase, cfg)
-            phase_log.append({"name": phase.name, "epochs": phase.epochs, "lr": phase.lr, "head_only": phase.head_only,
-                              "trainable_params": count_params(model, trainable_only=True),
-                              "total_params": count_params(model)})
+            phase_log.append(
+                {
+                    "name": phase.name,
+                    "epochs": phase.epochs,
+                    "lr": phase.lr,
+                    "head_only": phase.head_only,
+                    "trainable_params": count_params(model, trainable_only=True),
+                    "total_params": count_params(model),
+                }
+            )
             for _ in range(phase.epochs):
-                loss = train_epoch(model, splits["train"], cfg, phase, optimizer, device, setup.generator,
-                                   setup.log_prior)
+                loss = train_epoch(
+                    model, splits["train"], cfg, phase, optimizer, device, setup.generator, setup.log_prior
+                )
                 val_acc = accuracy_on(model, splits["val"], device) if len(splits["val"]) else None
-                history.append({"phase": phase.name, "epoch": len(history) + 1, "loss": round(loss, 5),
-                                "val_acc": val_acc})
+                history.append(
+                    {"phase": phase.name, "epoch": len(history) + 1, "loss": round(loss, 5), "val_acc": val_acc}
+                )
                 info = f"loss {loss:.3f}" + (f" val {val_acc:.1%}" if val_acc is not None else "")
                 bar.update(task, advance=1, info=info)
     return history, phase_log
@@ -281,8 +291,12 @@ def write_confusions(scores: dict[str, dict[str, Any]], setup: Setup, folder: Pa
 
     for split in SPLITS:
         if len(setup.splits[split]) and split != "train":
-            save_confusion_png(np.array(scores[split]["confusion"]), setup.classes, folder / f"confusion_{split}.png",
-                               f"{name} {split}")
+            save_confusion_png(
+                np.array(scores[split]["confusion"]),
+                setup.classes,
+                folder / f"confusion_{split}.png",
+                f"{name} {split}",
+            )
 
 
 def training_record(setup: Setup, history: list, phase_log: list, bn_layers: int, elapsed: float) -> dict[str, Any]:
@@ -295,15 +309,20 @@ def training_record(setup: Setup, history: list, phase_log: list, bn_layers: int
         "batchnorm_recalibrated_layers": bn_layers,
         "train_time_s": round(elapsed, 2),
         "notes": "train/val/test accuracy: final weights, eval mode, un-augmented images, after BatchNorm "
-                 "recalibration on the train images (not for head-only training); history val_acc is before it",
+        "recalibration on the train images (not for head-only training); history val_acc is before it",
     }
 
 
 def weights_record(cfg: ClassifyConfig, setup: Setup) -> dict[str, Any]:
     """weights.pt: what :func:`load_run_model` rebuilds the model from."""
     state = {k: v.detach().cpu() for k, v in setup.model.state_dict().items()}
-    return {"format": WEIGHTS_FORMAT, "arch": cfg.arch, "classes": setup.classes, "imgsz": cfg.imgsz,
-            "state_dict": state}
+    return {
+        "format": WEIGHTS_FORMAT,
+        "arch": cfg.arch,
+        "classes": setup.classes,
+        "imgsz": cfg.imgsz,
+        "state_dict": state,
+    }
 
 
 def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] | None = None) -> Path:
@@ -325,8 +344,12 @@ def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] |
         bn_layers = recalibrate_after(setup, cfg)
         elapsed = time.time() - start
 
-        metrics: dict[str, Any] = {"classes": setup.classes, "seed": cfg.seed, "device": str(setup.device),
-                                   "data": cfg.data}
+        metrics: dict[str, Any] = {
+            "classes": setup.classes,
+            "seed": cfg.seed,
+            "device": str(setup.device),
+            "data": cfg.data,
+        }
         metrics.update(score_splits(setup))
         write_confusions(metrics, setup, tmp, final.name)
         metrics.update(training_record(setup, history, phase_log, bn_layers, elapsed))

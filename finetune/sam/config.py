@@ -36,7 +36,8 @@ class AdapterSettings:
         bad = sorted(set(self.adapter_positions) - {"attn", "mlp"})
         if bad or not self.adapter_positions:
             raise ValueError(
-                f"adapter_positions must be a non-empty subset of ['attn', 'mlp'], but got {self.adapter_positions}")
+                f"adapter_positions must be a non-empty subset of ['attn', 'mlp'], but got {self.adapter_positions}"
+            )
 
 
 def _help(text: str, default: Any = None, meta: dict[str, Any] | None = None, **kwargs: Any) -> Any:
@@ -52,35 +53,54 @@ class SamTrainConfig:
     """Fine-tune Segment Anything on a prepared dataset (box or point prompts per COCO instance)."""
 
     data: str = _help(
-        "prepared dataset folder (`wood prep --out`): reads coco/<split>.json and yolo/images/<split>/", MISSING)
-    model: str = _help("SAM variant (tiny: small, random init, for tests and CPU demos)", "vit_b",
-                       {"choices": tuple(SAM_VARIANTS)})
-    checkpoint: str | None = _help("official SAM weights (.pth)", None,
-                                   {"default_text": "looked up in ./weights and ~/.cache/wood/weights"})
+        "prepared dataset folder (`wood prep --out`): reads coco/<split>.json and yolo/images/<split>/", MISSING
+    )
+    model: str = _help(
+        "SAM variant (tiny: small, random init, for tests and CPU demos)", "vit_b", {"choices": tuple(SAM_VARIANTS)}
+    )
+    checkpoint: str | None = _help(
+        "official SAM weights (.pth)", None, {"default_text": "looked up in ./weights and ~/.cache/wood/weights"}
+    )
     random_init: bool = _help("allow random initialisation when no weights are found (a warning says so)", False)
-    imgsz: int | None = _help("input size of the tiny model (a multiple of 16); official variants use 1024", None,
-                              {"default_text": "256 for tiny, 1024 for vit_*", "was": ("image_size",)})
-    patch_size: int | None = _help("ViT patch size of the tiny model: 4, 8 or 16; a finer token grid gives finer masks",
-                                   None, {"default_text": "16"})
-    adapter: str = _help("what trains besides the mask decoder: lora, adapter (bottleneck) or decoder (decoder only)",
-                         "lora", {"choices": ADAPTER_MODES})
+    imgsz: int | None = _help(
+        "input size of the tiny model (a multiple of 16); official variants use 1024",
+        None,
+        {"default_text": "256 for tiny, 1024 for vit_*", "was": ("image_size",)},
+    )
+    patch_size: int | None = _help(
+        "ViT patch size of the tiny model: 4, 8 or 16; a finer token grid gives finer masks",
+        None,
+        {"default_text": "16"},
+    )
+    adapter: str = _help(
+        "what trains besides the mask decoder: lora, adapter (bottleneck) or decoder (decoder only)",
+        "lora",
+        {"choices": ADAPTER_MODES},
+    )
     lora_r: int = _help("LoRA rank", 4)
     lora_alpha: float = _help("LoRA alpha (scaling = alpha / r)", 4.0)
     lora_dropout: float = _help("LoRA dropout", 0.0)
     lora_decoder: bool = _help("also put LoRA on the mask decoder's attention projections (q/k/v/out_proj)", False)
     adapter_dim: int = _help("bottleneck width of the adapters", 32)
-    adapter_positions: list[str] = _help("where adapters go in each encoder block: attn, mlp (comma-separated)",
-                                         default_factory=lambda: ["attn", "mlp"])
+    adapter_positions: list[str] = _help(
+        "where adapters go in each encoder block: attn, mlp (comma-separated)", default_factory=lambda: ["attn", "mlp"]
+    )
     train_prompt_encoder: bool = _help("also train the prompt encoder", False)
-    prompt: str = _help("prompt per instance: box (from the COCO bbox) or points (sampled inside the mask)", "box",
-                        {"choices": PROMPTS})
+    prompt: str = _help(
+        "prompt per instance: box (from the COCO bbox) or points (sampled inside the mask)", "box", {"choices": PROMPTS}
+    )
     n_points: int = _help("positive points per instance with --prompt points", 1)
     box_mask_prompt: bool = _help(
         "also give each box as a dense mask prompt (for randomly initialised SAM, which otherwise ignores the box; "
-        "off for official weights, which never saw this input)", False)
+        "off for official weights, which never saw this input)",
+        False,
+    )
     box_jitter: float = _help("training box noise: std as a fraction of the box side (max 20 px per 1024 px)", 0.1)
-    flip: bool = _help("training augmentation: random horizontal/vertical flips (lora/adapter; cached decoder "
-                       "embeddings are not flipped)", True)
+    flip: bool = _help(
+        "training augmentation: random horizontal/vertical flips (lora/adapter; cached decoder "
+        "embeddings are not flipped)",
+        True,
+    )
     max_instances: int = _help("at most this many prompts per image per step (sampled)", 16)
     epochs: int = _help("passes over the training images", 10)
     batch: int = _help("images per step", 1, {"was": ("batch_size",)})
@@ -88,22 +108,29 @@ class SamTrainConfig:
     lr: float = _help("AdamW peak learning rate", 1e-4)
     weight_decay: float = _help("AdamW weight decay", 0.01)
     warmup_steps: int = _help("linear warmup (optimizer updates), then cosine decay to 0", 10)
-    max_steps: int | None = _help("stop after this many optimizer updates (smoke tests)", None,
-                                  {"default_text": "no limit"})
-    embedding_cache: str = _help("decoder mode: keep image embeddings in memory, on disk (run/embeddings) or none",
-                                 "memory", {"choices": EMBEDDING_CACHES})
+    max_steps: int | None = _help(
+        "stop after this many optimizer updates (smoke tests)", None, {"default_text": "no limit"}
+    )
+    embedding_cache: str = _help(
+        "decoder mode: keep image embeddings in memory, on disk (run/embeddings) or none",
+        "memory",
+        {"choices": EMBEDDING_CACHES},
+    )
     train_split: str = _help("split to train on", "train")
     val_split: str | None = _help("split scored after each epoch (best weights kept); none or missing skips it", "val")
     seed: int = _help("random seed (prompt sampling, jitter, shuffling)", 0)
     device: str = _help(device_help(), "auto")
-    threads: int | None = _help("torch CPU threads; 1 is fastest for tiny on a small shared CPU", None,
-                                {"default_text": "torch's own choice"})
+    threads: int | None = _help(
+        "torch CPU threads; 1 is fastest for tiny on a small shared CPU", None, {"default_text": "torch's own choice"}
+    )
     out: str = _help("folder of SAM runs", "runs/sam")
-    name: str | None = _help("run name; an existing run gets a numbered new name", None,
-                             {"default_text": "<model>-<adapter>"})
+    name: str | None = _help(
+        "run name; an existing run gets a numbered new name", None, {"default_text": "<model>-<adapter>"}
+    )
     resume: bool = _help("continue the run <out>/<name> from checkpoints/last.pt", False)
     exist_ok: bool = _help(
-        "replace an existing run folder of the same name (only one wood wrote) instead of numbering a new one", False)
+        "replace an existing run folder of the same name (only one wood wrote) instead of numbering a new one", False
+    )
     merge: bool = _help("also export weights/sam_merged.pth, a plain SAM state dict (lora and decoder modes)", False)
 
     def __post_init__(self) -> None:
@@ -115,13 +142,17 @@ class SamTrainConfig:
         if self.prompt not in PROMPTS:
             raise ValueError(f"prompt must be 'box' or 'points', but got {self.prompt!r}")
         if self.embedding_cache not in EMBEDDING_CACHES:
-            raise ValueError(f"embedding_cache must be one of {list(EMBEDDING_CACHES)}, but got {self.embedding_cache!r}")
+            raise ValueError(
+                f"embedding_cache must be one of {list(EMBEDDING_CACHES)}, but got {self.embedding_cache!r}"
+            )
         if isinstance(self.adapter_positions, str):
             self.adapter_positions = [p.strip() for p in self.adapter_positions.split(",") if p.strip()]
         if self.imgsz is not None and self.model != "tiny" and self.imgsz != 1024:
             raise ValueError(f"imgsz applies to the tiny model only ({self.model} is 1024 px), but got {self.imgsz}")
         if self.patch_size is not None and (self.model != "tiny" or self.patch_size not in (4, 8, 16)):
-            raise ValueError(f"patch_size applies to the tiny model only and must be 4, 8 or 16, but got {self.patch_size}")
+            raise ValueError(
+                f"patch_size applies to the tiny model only and must be 4, 8 or 16, but got {self.patch_size}"
+            )
         if self.imgsz is not None and (self.imgsz < 32 or self.imgsz % 16):
             raise ValueError(f"imgsz must be a multiple of 16 and >= 32, but got {self.imgsz}")
         if self.threads is not None and self.threads < 1:
@@ -158,6 +189,18 @@ class SamTrainConfig:
 
 # Fields that must agree between a run and `--resume` (the rest, e.g. epochs, may change).
 RESUME_FIXED = (
-    "data", "model", "checkpoint", "imgsz", "patch_size", "adapter", "lora_r", "lora_alpha", "lora_decoder",
-    "adapter_dim", "adapter_positions", "train_prompt_encoder", "prompt", "box_mask_prompt",
+    "data",
+    "model",
+    "checkpoint",
+    "imgsz",
+    "patch_size",
+    "adapter",
+    "lora_r",
+    "lora_alpha",
+    "lora_decoder",
+    "adapter_dim",
+    "adapter_positions",
+    "train_prompt_encoder",
+    "prompt",
+    "box_mask_prompt",
 )

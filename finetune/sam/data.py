@@ -117,8 +117,9 @@ def to_model_frame(coords_xy: np.ndarray, original_size: tuple[int, int], target
     return flat.reshape(out.shape)
 
 
-def jitter_boxes(boxes_xyxy: np.ndarray, original_size: tuple[int, int], std_fraction: float,
-                 rng: np.random.Generator) -> np.ndarray:
+def jitter_boxes(
+    boxes_xyxy: np.ndarray, original_size: tuple[int, int], std_fraction: float, rng: np.random.Generator
+) -> np.ndarray:
     """Add Gaussian noise to each box side (std = ``std_fraction`` of the box side, clipped to
     20 px per 1024 px of image), keep x0 < x1, y0 < y1 and stay inside the image."""
     if std_fraction <= 0 or len(boxes_xyxy) == 0:
@@ -184,7 +185,10 @@ def box_prompts(boxes_xyxy: np.ndarray, original_size: tuple[int, int], target: 
 
 
 def flip_sample(
-    resized_rgb: np.ndarray, instances: list[SamInstance], original_size: tuple[int, int], horizontal: bool,
+    resized_rgb: np.ndarray,
+    instances: list[SamInstance],
+    original_size: tuple[int, int],
+    horizontal: bool,
     vertical: bool,
 ) -> tuple[np.ndarray, list[SamInstance]]:
     """Mirror a resized image and its instances (masks at the original size, XYXY pixel-edge boxes)."""

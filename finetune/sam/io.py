@@ -90,8 +90,9 @@ def read_run_config(run_dir: str | Path) -> SamTrainConfig:
         raise ConfigError("not a SAM run folder (no config.yaml); pass the folder `wood finetune sam` wrote", run_dir)
     run = read_run(run_dir)
     if run.kind not in ("sam", "unknown"):
-        raise ConfigError(f"this is a {run.kind} run, not a SAM run; pass the folder `wood finetune sam` wrote",
-                          run_dir)
+        raise ConfigError(
+            f"this is a {run.kind} run, not a SAM run; pass the folder `wood finetune sam` wrote", run_dir
+        )
     return build_config(SamTrainConfig, path)
 
 
@@ -111,8 +112,9 @@ def load_base(run_dir: Path, cfg: SamTrainConfig) -> Any:
     else:
         sam, _ = load_sam(cfg.model, cfg.checkpoint, random_init=False, image_size=cfg.imgsz, patch_size=cfg.patch_size)
     if not (weights / DECODER_FILE).is_file():
-        raise WeightsError(f"run has no {DECODER_FILE}; was the training interrupted before the first epoch ended?",
-                           weights)
+        raise WeightsError(
+            f"run has no {DECODER_FILE}; was the training interrupted before the first epoch ended?", weights
+        )
     _load_part(sam.mask_decoder, weights / DECODER_FILE)
     if (weights / PROMPT_FILE).is_file():
         _load_part(sam.prompt_encoder, weights / PROMPT_FILE)
@@ -154,7 +156,8 @@ def merged_state_dict(run_dir: str | Path) -> dict[str, torch.Tensor]:
     if cfg.adapter == "adapter":
         raise ConfigError(
             "bottleneck adapters add layers that plain SAM does not have, so they cannot be merged; "
-            "load the run with wood.finetune.sam.io.load_run instead", run_dir
+            "load the run with wood.finetune.sam.io.load_run instead",
+            run_dir,
         )
     sam = load_base(run_dir, cfg)
     if cfg.adapter == "lora":

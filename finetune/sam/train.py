@@ -28,7 +28,6 @@ from wood.finetune.sam.trainer import SamTrainer, updates_per_epoch
 from wood.runs import absolute_path, create_run_dir, finish_run_dir, write_metrics_json
 from wood.torchutil import read_state_dict
 
-
 PATH_KEYS = ("data", "checkpoint")
 """RESUME_FIXED keys that hold paths: a run stores them absolute, so they are compared as absolute paths."""
 
@@ -43,8 +42,11 @@ def resume_mismatch(saved: dict[str, Any], ours: dict[str, Any]) -> list[str]:
     def norm(key: str, value: Any) -> Any:
         return absolute_path(value) if key in PATH_KEYS and isinstance(value, str) and value else value
 
-    return [k for k in RESUME_FIXED
-            if not (k == "checkpoint" and ours.get(k) is None) and norm(k, saved.get(k)) != norm(k, ours.get(k))]
+    return [
+        k
+        for k in RESUME_FIXED
+        if not (k == "checkpoint" and ours.get(k) is None) and norm(k, saved.get(k)) != norm(k, ours.get(k))
+    ]
 
 
 def check_resume(cfg: SamTrainConfig) -> Path:
@@ -55,8 +57,9 @@ def check_resume(cfg: SamTrainConfig) -> Path:
         raise ConfigError("--resume: no checkpoints/last.pt in this run; drop --resume to start it", base)
     differ = resume_mismatch(read_yaml(base / "config.yaml"), config_to_dict(cfg))
     if differ:
-        raise MisMatchError(f"--resume with different settings {differ} than the run was started with",
-                            base / "config.yaml")
+        raise MisMatchError(
+            f"--resume with different settings {differ} than the run was started with", base / "config.yaml"
+        )
     return base
 
 
@@ -145,8 +148,9 @@ def total_updates(cfg: SamTrainConfig, images: int) -> int:
     return per_epoch * cfg.epochs if cfg.max_steps is None else min(per_epoch * cfg.epochs, cfg.max_steps)
 
 
-def resume_state(cfg: SamTrainConfig, trainer: SamTrainer, run_dir: Path,
-                 metrics: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def resume_state(
+    cfg: SamTrainConfig, trainer: SamTrainer, run_dir: Path, metrics: dict[str, Any]
+) -> tuple[dict[str, Any], int]:
     """(metrics, first epoch): ``metrics`` and 0 for a new run; with ``resume`` the trainer's state, the
     metrics and the next epoch from checkpoints/last.pt."""
     if not cfg.resume:
@@ -158,13 +162,18 @@ def resume_state(cfg: SamTrainConfig, trainer: SamTrainer, run_dir: Path,
     return state["metrics"], start_epoch
 
 
-def fit_epoch(trainer: SamTrainer, train_images: list[SamImage], val_images: list[SamImage],
-              epoch: int) -> dict[str, Any]:
+def fit_epoch(
+    trainer: SamTrainer, train_images: list[SamImage], val_images: list[SamImage], epoch: int
+) -> dict[str, Any]:
     """Train one epoch and validate: the epoch's history entry."""
     started = time.perf_counter()
     losses = trainer.train_epoch(train_images, epoch)
-    entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - started, 3),
-             "updates": trainer.updates}
+    entry = {
+        "epoch": epoch + 1,
+        "loss": float(np.mean(losses)),
+        "seconds": round(time.perf_counter() - started, 3),
+        "updates": trainer.updates,
+    }
     if val_images:
         entry["val_instance_iou"] = trainer.instance_iou(val_images)
     return entry

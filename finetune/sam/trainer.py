@@ -111,13 +111,18 @@ class SamTrainer:
         return compute()
 
     def predict(
-        self, image: SamImage, instances: list, rng: np.random.Generator | None, grad: bool,
+        self,
+        image: SamImage,
+        instances: list,
+        rng: np.random.Generator | None,
+        grad: bool,
         resized: np.ndarray | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mask logits (N, 1, H, W) at the original size and IoU predictions (N, 1) for ``instances``."""
         cfg = self.cfg
-        prompts = build_prompts(instances, image.original_size, self.target, cfg.prompt, cfg.n_points, cfg.box_jitter,
-                                rng)
+        prompts = build_prompts(
+            instances, image.original_size, self.target, cfg.prompt, cfg.n_points, cfg.box_jitter, rng
+        )
         view = self.images.get(image) if resized is None else resized
         with torch.set_grad_enabled(grad):
             self.predictor.set_resized_image(view, image.original_size, self.embed(image, grad, resized))
@@ -132,8 +137,9 @@ class SamTrainer:
         if rng is not None and grad and self.cfg.flip and not self.frozen_encoder:
             horizontal, vertical = bool(rng.integers(2)), bool(rng.integers(2))
             if horizontal or vertical:
-                resized, instances = flip_sample(self.images.get(image), instances, image.original_size, horizontal,
-                                                 vertical)
+                resized, instances = flip_sample(
+                    self.images.get(image), instances, image.original_size, horizontal, vertical
+                )
         logits, iou_pred = self.predict(image, instances, rng, grad, resized)
         target = torch.from_numpy(np.stack([inst.mask for inst in instances])).to(self.device)
         return sam_loss(logits, iou_pred, target)

@@ -48,35 +48,45 @@ class YoloConfig:
         "Nominal batch size: gradients are accumulated up to it before an optimizer step. Default: "
         "the batch size (one step per batch). Ultralytics' 64 gives ~1 step per epoch on a ~60-image "
         "wood train split, and under 3 on 170 images: too few updates to learn in a short run.",
-        {"default_text": "the batch size"}, default=None,
+        {"default_text": "the batch size"},
+        default=None,
     )
     out: Path = _help("Folder holding run folders.", default=Path("runs/yolo"))
     name: str | None = _help("Run folder name.", {"default_text": "<task> (world with --world)"}, default=None)
     resume: bool = _help("Resume the interrupted run named by --name from its weights/last.pt.", default=False)
     exist_ok: bool = _help(
         "Replace an existing run folder of the same name (only one wood wrote) instead of numbering a new one.",
-        default=False)
+        default=False,
+    )
     balance: bool = _help(
-        "Oversample rare classes: repeat train images of rare classes (see finetune/yolo/balance.py).", default=False)
+        "Oversample rare classes: repeat train images of rare classes (see finetune/yolo/balance.py).", default=False
+    )
     balance_max_repeat: int = _help("Most times one image is repeated by --balance.", default=4)
     weights_dir: Path | None = _help(
-        "Local folder of pretrained weights.", {"default_text": "$WOOD_WEIGHTS or ~/.cache/wood/weights"}, default=None)
+        "Local folder of pretrained weights.", {"default_text": "$WOOD_WEIGHTS or ~/.cache/wood/weights"}, default=None
+    )
     download: bool = _help("Let Ultralytics download a missing pretrained weight (needs network).", default=False)
     plots: bool = _help("Let Ultralytics write its training plots.", default=True)
     amp: bool = _help("Mixed precision on GPU (checked offline first).", default=True)
     train_args: dict[str, Any] = _help(
         "Extra Ultralytics train arguments (config file only), e.g. {mosaic: 0.5, lr0: 0.005}.",
-        {"cli": False}, default_factory=dict,
+        {"cli": False},
+        default_factory=dict,
     )
     # YOLO-World options (finetune/yolo/world.py): open-vocabulary detection with text prompts.
     world: bool = _help(
-        "Train YOLO-World (text prompts) instead of plain YOLO; model e.g. yolov8s-worldv2.yaml.", default=False)
+        "Train YOLO-World (text prompts) instead of plain YOLO; model e.g. yolov8s-worldv2.yaml.", default=False
+    )
     text_encoder: str = _help(
         "YOLO-World text encoder: minilm (offline, bundled) or clip (needs local ViT-B/32).",
-        {"choices": TEXT_ENCODERS}, default="minilm")
+        {"choices": TEXT_ENCODERS},
+        default="minilm",
+    )
     prompts: str | None = _help(
-        "YOLO-World prompts: a YAML file mapping class name -> text.", {"default_text": "the dataset config's prompts"},
-        default=None)
+        "YOLO-World prompts: a YAML file mapping class name -> text.",
+        {"default_text": "the dataset config's prompts"},
+        default=None,
+    )
 
     def __post_init__(self) -> None:
         self.data = Path(self.data)
@@ -123,7 +133,25 @@ class YoloConfig:
 
 
 RESERVED_TRAIN_ARGS = frozenset(
-    {"data", "model", "epochs", "imgsz", "batch", "device", "seed", "workers", "patience", "nbs", "project",
-     "name", "exist_ok", "resume", "plots", "amp", "task", "mode"}
+    {
+        "data",
+        "model",
+        "epochs",
+        "imgsz",
+        "batch",
+        "device",
+        "seed",
+        "workers",
+        "patience",
+        "nbs",
+        "project",
+        "name",
+        "exist_ok",
+        "resume",
+        "plots",
+        "amp",
+        "task",
+        "mode",
+    }
 )
 """Ultralytics arguments set from YoloConfig fields: not allowed in ``train_args``."""

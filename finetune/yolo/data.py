@@ -70,8 +70,11 @@ def check_prep_folder(prep_dir: Path, subdir: str) -> dict[str, Any]:
         if not images.is_dir():
             raise DataError("image folder is missing (Ultralytics needs train and val); re-run `wood prep`", images)
         if not any(f.suffix.lower() in IMAGE_EXTENSIONS for f in images.iterdir()):
-            raise DataError(f"no images in the {split} split (Ultralytics needs train and val images); "
-                            "re-run `wood prep` with more images or another --val-fraction", images)
+            raise DataError(
+                f"no images in the {split} split (Ultralytics needs train and val images); "
+                "re-run `wood prep` with more images or another --val-fraction",
+                images,
+            )
         if not labels.is_dir():
             raise DataError("label folder is missing; re-run `wood prep`", labels)
         if not any(f.suffix == ".txt" for f in labels.iterdir()):
@@ -94,7 +97,9 @@ def write_run_data_yaml(cfg: YoloConfig, run_dir: Path) -> tuple[Path, dict[str,
     if cfg.balance:
         from wood.finetune.yolo.balance import write_balanced_list
 
-        summary = write_balanced_list(root / "images" / "train", root / "labels" / "train", run_dir / "train_list.txt", cfg.balance_max_repeat)
+        summary = write_balanced_list(
+            root / "images" / "train", root / "labels" / "train", run_dir / "train_list.txt", cfg.balance_max_repeat
+        )
         splits["train"] = str((run_dir / "train_list.txt").resolve())
         reps = {data["names"][c]: r for c, r in summary["class_repeat"].items() if c < len(data["names"])}
         console.print(f"balance: {summary['images']} -> {summary['images_balanced']} train images; repeats {reps}")

@@ -42,7 +42,9 @@ def load_model(cfg: YoloConfig, model_arg: str):
     try:
         model = YOLO(model_arg)  # task from the model itself: passing task= would mislabel a detect head
     except FileNotFoundError as exc:
-        raise ConfigError(f"model {model_arg} not found: use a model yaml such as yolov8n.yaml or yolov8n-seg.yaml") from exc
+        raise ConfigError(
+            f"model {model_arg} not found: use a model yaml such as yolov8n.yaml or yolov8n-seg.yaml"
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - a corrupt .pt raises many things inside torch
         raise WeightsError(f"cannot load model ({exc.__class__.__name__}: {str(exc)[:120]})", model_arg) from exc
     if model.task != cfg.task:

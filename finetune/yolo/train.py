@@ -33,7 +33,6 @@ from wood.runs import absolute_path, create_run_dir, finish_run_dir, write_metri
 from wood.torchutil import param_counts
 
 
-
 # ---------------------------------------------------------------- run folder
 def make_run_dir(cfg: YoloConfig) -> Path:
     """Create (or, with --resume, reopen) the run folder by wood.runs' policy; two trainings never mix."""
@@ -132,7 +131,9 @@ def train(cfg: YoloConfig) -> Path:
             model.train(**train_kwargs(cfg, data_yaml, run_dir))
     trainer = model.trainer
     if trainer is None or Path(trainer.save_dir).resolve() != run_dir:
-        raise ConfigError(f"Ultralytics wrote its run to {getattr(trainer, 'save_dir', None)}, not the run folder", run_dir)
+        raise ConfigError(
+            f"Ultralytics wrote its run to {getattr(trainer, 'save_dir', None)}, not the run folder", run_dir
+        )
     if not (run_dir / "weights" / "best.pt").is_file():
         raise DataError("training ended without weights/best.pt (no epoch finished?)", run_dir)
     extra = {**info, "train_seconds": round(time.perf_counter() - started, 2), "config": config_to_dict(cfg)}
@@ -156,5 +157,7 @@ def _train_world(cfg: YoloConfig, data_yaml: Path, run_dir: Path):
     try:
         from wood.finetune.yolo.world import train_world
     except ImportError as exc:
-        raise ConfigError("YOLO-World training is not available in this install (wood.finetune.yolo.world is missing)") from exc
+        raise ConfigError(
+            "YOLO-World training is not available in this install (wood.finetune.yolo.world is missing)"
+        ) from exc
     return train_world(cfg, data_yaml, run_dir)

@@ -74,7 +74,9 @@ def read_prompts_file(path: str | Path, names: list[str]) -> dict[str, list[str]
     return {n: out[n] for n in names}
 
 
-def resolve_prompts(names: list[str], category: str | None = None, prompts_file: str | Path | None = None) -> dict[str, list[str]]:
+def resolve_prompts(
+    names: list[str], category: str | None = None, prompts_file: str | Path | None = None
+) -> dict[str, list[str]]:
     """Class name -> prompts, in class order: ``prompts_file`` if given, else the dataset config."""
     if prompts_file is not None:
         return read_prompts_file(prompts_file, names)
@@ -86,7 +88,10 @@ def resolve_prompts(names: list[str], category: str | None = None, prompts_file:
     if bare:
         from wood.console import console
 
-        console.print(f"note: no prompts for {bare} in datasets/{category}.yaml; using \"a <name> defect\" (--prompts FILE to set them)")
+        console.print(
+            f"note: no prompts for {bare} in datasets/{category}.yaml; "
+            'using "a <name> defect" (--prompts FILE to set them)'
+        )
     return {n: config.prompts_for(n) for n in names}
 
 
@@ -152,7 +157,9 @@ def _base_trainer_class() -> type:
         def wood_embeddings(self, cache_dir: Path | None = None) -> dict[str, "torch.Tensor"]:
             """Class name -> unit vector, computed once per trainer (cached on disk in ``cache_dir``)."""
             if getattr(self, "_wood_emb", None) is None:
-                self._wood_emb, self.wood_cache_file = class_embeddings(self.wood_text_encoder, self.wood_prompts, cache_dir)
+                self._wood_emb, self.wood_cache_file = class_embeddings(
+                    self.wood_text_encoder, self.wood_prompts, cache_dir
+                )
             return self._wood_emb
 
         def get_model(self, cfg=None, weights=None, verbose=True):
@@ -239,8 +246,10 @@ def train_world(cfg: Any, data_yaml: str | Path, run_dir: str | Path):
     if not isinstance(model.model, WorldModel):
         raise ConfigError(f"--world needs a YOLO-World model, but {model_arg} is a plain YOLO model")
     if model_arg.endswith(".pt") and encoder != "clip:ViT-B/32":
-        console.print(f"note: {Path(model_arg).name} was pretrained with CLIP text vectors; with {encoder} the "
-                      "text path is relearned from your prompts (open-vocabulary transfer is lost)")
+        console.print(
+            f"note: {Path(model_arg).name} was pretrained with CLIP text vectors; with {encoder} the "
+            "text path is relearned from your prompts (open-vocabulary transfer is lost)"
+        )
     record = {"encoder": encoder, "dim": TEXT_DIM, "model": model_arg, "classes": names, "prompts": prompts}
     (run_dir / PROMPTS_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
     trainer_cls = world_trainer_class(encoder, prompts)
@@ -284,7 +293,9 @@ def set_run_prompts(yolo: Any, run: str | Path | None, prompts: list[str]) -> No
     set_world_prompts(yolo, {p.strip(): [p.strip()] for p in prompts}, info["encoder"])
 
 
-def write_prompted_checkpoint(weights: str | Path, prompts: dict[str, list[str]], text_encoder: str, out: str | Path) -> Path:
+def write_prompted_checkpoint(
+    weights: str | Path, prompts: dict[str, list[str]], text_encoder: str, out: str | Path
+) -> Path:
     """Copy a YOLO-World checkpoint with its class vectors re-encoded from ``prompts`` (same class
     names, so ``wood eval detect --weights OUT`` scores e.g. a renamed prompt on the same split)."""
     import torch

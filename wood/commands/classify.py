@@ -31,8 +31,11 @@ def finetune_classify(cfg: ClassifyConfig) -> None:
 def experiments_classify(
     cfg: ExperimentsConfig,
     config: Optional[Path] = typer.Option(
-        None, "--config", help="Attempts YAML (defaults and attempts).",
-        show_default="datasets/experiments_classify.yaml"),
+        None,
+        "--config",
+        help="Attempts YAML (defaults and attempts).",
+        show_default="datasets/experiments_classify.yaml",
+    ),
 ) -> None:
     """Run the five classification attempts of the study and print the table (study vs ours).
     Attempts without pretrained weights are marked "skipped: no pretrained weights"."""

@@ -25,10 +25,17 @@ def paste(cfg: PasteConfig) -> None:
     stats = run_paste(cfg)
     console.print(stats_table(stats))
     info = stats["paste"]
-    console.print(f"pasted per class: {info['pasted_per_class']}; skipped: {info['skipped']}; "
-                  f"too large for every background: {info['instances_too_large']}", markup=False, highlight=False)
-    console.print(f"wrote {cfg.out} ({info['new_images']} new train images on {info['backgrounds']} backgrounds)",
-                  markup=False, highlight=False)
+    console.print(
+        f"pasted per class: {info['pasted_per_class']}; skipped: {info['skipped']}; "
+        f"too large for every background: {info['instances_too_large']}",
+        markup=False,
+        highlight=False,
+    )
+    console.print(
+        f"wrote {cfg.out} ({info['new_images']} new train images on {info['backgrounds']} backgrounds)",
+        markup=False,
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer, finetune_app: typer.Typer, eval_app: typer.Typer) -> None:

@@ -48,8 +48,12 @@ def check_defect_folders(cfg: PrepConfig) -> None:
     line = describe_unknown_types(unknown, dataset)
     if cfg.strict:
         raise ConfigError(f"{line}; rename the folder or add the class to the config", folder)
-    console.print(f"warning: {folder}: {line}; each is prepared as its own class (--strict stops here)",
-                  markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"warning: {folder}: {line}; each is prepared as its own class (--strict stops here)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer, finetune_app: typer.Typer, eval_app: typer.Typer) -> None:

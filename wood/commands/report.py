@@ -9,10 +9,15 @@ import typer
 
 def report(
     run_dirs: list[Path] = typer.Argument(
-        None, help="Run folders, or folders searched for run folders (config.yaml / metrics.json / table.json)."),
+        None, help="Run folders, or folders searched for run folders (config.yaml / metrics.json / table.json)."
+    ),
     runs_root: Path = typer.Option(None, "--runs-root", help="Search this folder recursively for run folders."),
-    prepared: Path = typer.Option(None, "--prepared", help="Prepared dataset folder for the Dataset section.",
-                                  show_default="the one the runs' configs name"),
+    prepared: Path = typer.Option(
+        None,
+        "--prepared",
+        help="Prepared dataset folder for the Dataset section.",
+        show_default="the one the runs' configs name",
+    ),
     out: Path = typer.Option(
         Path("report"), "--out", help="Output folder (new, empty or an earlier report): report.md, images/, report.html"
     ),
@@ -25,8 +30,11 @@ def report(
     result = build_report(list(run_dirs or []), out, prepared, runs_root=runs_root, samples=samples)
     counts = result["runs"]
     skipped = f"; {len(result['messages'])} folder(s) skipped (listed in the report)" if result["messages"] else ""
-    console.print(f"report: {counts['yolo']} detection, {counts['sam']} segmentation, {counts['classify']} "
-                  f"classification run(s){skipped}", soft_wrap=True)
+    console.print(
+        f"report: {counts['yolo']} detection, {counts['sam']} segmentation, {counts['classify']} "
+        f"classification run(s){skipped}",
+        soft_wrap=True,
+    )
     print(Path(result["html"]).resolve())
     print(Path(result["markdown"]).resolve())
 

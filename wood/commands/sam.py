@@ -28,24 +28,34 @@ def eval_segment(
     run: Path = typer.Option(..., "--run", help="Run folder of `wood finetune sam`."),
     split: str = typer.Option("test", "--split", help="One of: train | val | test."),
     boxes: str = typer.Option(
-        "gt", "--boxes", help="gt (oracle prompts) or a `wood finetune yolo` run folder (detect -> segment)."),
+        "gt", "--boxes", help="gt (oracle prompts) or a `wood finetune yolo` run folder (detect -> segment)."
+    ),
     conf: float = typer.Option(0.25, "--conf", help="Detector confidence threshold with --boxes <yolo run>."),
     data: Path = typer.Option(None, "--data", help="Prepared dataset folder.", show_default="the run's"),
     out: Path = typer.Option(None, "--out", help="Output folder.", show_default="<run>/eval-<split>[-yolo]"),
     overlays: int = typer.Option(2, "--overlays", help="Overlay PNGs per class (and for good images)."),
     device: str = typer.Option("auto", "--device", help=device_help()),
     crop_to_box: bool = typer.Option(
-        False, "--crop-to-box/--no-crop-to-box", help="Zero mask pixels outside each prompt box (+5% margin)."),
+        False, "--crop-to-box/--no-crop-to-box", help="Zero mask pixels outside each prompt box (+5% margin)."
+    ),
 ) -> None:
     """Per-class IoU/Dice, mIoU, per-image scores, COCO segm mAP and pixel F1 (good images included)."""
     from wood.eval.segment import evaluate
 
-    result = evaluate(run, split, boxes=boxes, data=data, out=out, overlays=overlays, device=device, conf=conf,
-                      crop_to_box=crop_to_box)
+    result = evaluate(
+        run,
+        split,
+        boxes=boxes,
+        data=data,
+        out=out,
+        overlays=overlays,
+        device=device,
+        conf=conf,
+        crop_to_box=crop_to_box,
+    )
     typer.echo(result["files"]["json"])
 
 
 def register(app: typer.Typer, finetune_app: typer.Typer, eval_app: typer.Typer) -> None:
     finetune_app.command("sam")(finetune_sam)
     eval_app.command("segment")(eval_segment)
-

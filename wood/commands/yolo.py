@@ -35,20 +35,31 @@ def eval_detect(
     run: Path = typer.Option(None, "--run", help="Run folder of `wood finetune yolo` (or give --weights and --data)."),
     split: str = typer.Option("test", "--split", help="One of: train | val | test."),
     conf: float = typer.Option(
-        0.25, "--conf", help="Confidence for the inspection view and confusion matrix (mAP uses all scores >= 0.001)."),
+        0.25, "--conf", help="Confidence for the inspection view and confusion matrix (mAP uses all scores >= 0.001)."
+    ),
     data: Path = typer.Option(None, "--data", help="Prepared dataset folder.", show_default="the run's"),
     weights: Path = typer.Option(
-        None, "--weights", help="Checkpoint to evaluate.", show_default="<run>/weights/best.pt"),
+        None, "--weights", help="Checkpoint to evaluate.", show_default="<run>/weights/best.pt"
+    ),
     out: Path = typer.Option(None, "--out", help="Output folder.", show_default="<run>/eval-<split>"),
     device: str = typer.Option("auto", "--device", help=device_help()),
     ultralytics_val: bool = typer.Option(
-        True, "--ultralytics-val/--no-ultralytics-val", help="Also run Ultralytics' own val for comparison."),
+        True, "--ultralytics-val/--no-ultralytics-val", help="Also run Ultralytics' own val for comparison."
+    ),
 ) -> None:
     """COCO mAP (pycocotools, the reference) beside Ultralytics' val, plus image-level recall and false alarms."""
     from wood.eval.detect import evaluate, format_summary
 
-    result = evaluate(run, split, conf=conf, data=data, weights=weights, out=out, device=ultralytics_device(device),
-                      ultralytics_val=ultralytics_val)
+    result = evaluate(
+        run,
+        split,
+        conf=conf,
+        data=data,
+        weights=weights,
+        out=out,
+        device=ultralytics_device(device),
+        ultralytics_val=ultralytics_val,
+    )
     console.print(format_summary(result))
     typer.echo(result["files"]["json"])
 
@@ -56,20 +67,25 @@ def eval_detect(
 def predict(
     images: list[Path] = typer.Argument(..., help="Image files or folders of images."),
     run: Path = typer.Option(
-        None, "--run", help="Run folder of `wood finetune yolo` (uses weights/best.pt), or give --weights."),
+        None, "--run", help="Run folder of `wood finetune yolo` (uses weights/best.pt), or give --weights."
+    ),
     out: Path = typer.Option(None, "--out", help="Output folder.", show_default="<run>/predict"),
     conf: float = typer.Option(0.25, "--conf", help="Confidence threshold."),
     weights: Path = typer.Option(None, "--weights", help="Checkpoint.", show_default="<run>/weights/best.pt"),
     device: str = typer.Option("auto", "--device", help=device_help()),
     prompt: list[str] = typer.Option(
-        None, "--prompt", help="YOLO-World runs: detect this text instead of the trained classes (repeatable).",
-        show_default="the trained classes"),
+        None,
+        "--prompt",
+        help="YOLO-World runs: detect this text instead of the trained classes (repeatable).",
+        show_default="the trained classes",
+    ),
 ) -> None:
     """Predict boxes (and masks) on images; writes overlay PNGs and predictions.json."""
     from wood.eval.predict import predict_images
 
-    out_json = predict_images(run, images, out=out, conf=conf, weights=weights, device=ultralytics_device(device),
-                              prompts=prompt or None)
+    out_json = predict_images(
+        run, images, out=out, conf=conf, weights=weights, device=ultralytics_device(device), prompts=prompt or None
+    )
     console.print(f"predictions: {out_json}")
     typer.echo(str(out_json))
 
