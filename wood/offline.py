@@ -1,6 +1,6 @@
 """Ultralytics offline setup, done once, in one place.
 
-Ultralytics reaches the network by itself (DESIGN.md "Offline facts"):
+Ultralytics reaches the network by itself (measured with the network cut off):
 
 - at import, ``is_online()`` makes DNS lookups;
 - every dataset check calls ``check_font("Arial.ttf")``, a HEAD request with a 3 s timeout;

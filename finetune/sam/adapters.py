@@ -127,7 +127,7 @@ def is_added_param(name: str) -> bool:
 
 
 def trainable_report(sam: Any) -> dict[str, Any]:
-    """Counts of total/trainable parameters, split by part, and the fractions the issue asks for.
+    """Counts of total/trainable parameters, split by part, and the trainable fractions (model, encoder).
 
     ``added_of_encoder`` is (LoRA or adapter params inside the encoder) / (original encoder
     params): the number to compare with "LoRA trains about 0.16% of vit_b".

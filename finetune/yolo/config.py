@@ -1,7 +1,7 @@
 """The `wood finetune yolo` config: one dataclass, help text per field, validated on creation.
 
 Default image size, justified: MVTec AD wood images are 1024x1024. Measured on real wood masks
-(shared/data/wood_derived_512, scaled to 1024), the smallest defect boxes have a short side of
+(36 warped MVTec wood images at 512 px, scaled to 1024), the smallest defect boxes have a short side of
 about 26 px (holes; 10th percentile 32 px) and scratches are lines a few pixels wide. At the
 Ultralytics default imgsz=640 every image is shrunk by 0.625, so those holes become 16 px (two
 cells of the stride-8 P3 head) and thin scratches fall under 2 px, where they blur into the grain.

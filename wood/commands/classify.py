@@ -37,7 +37,7 @@ def experiments_classify(
         show_default="datasets/experiments_classify.yaml",
     ),
 ) -> None:
-    """Run the five classification attempts of the study and print the table (study vs ours).
+    """Run the five classification attempts of the original report and print the table (its numbers vs ours).
     Attempts without pretrained weights are marked "skipped: no pretrained weights"."""
     from wood.finetune.classify.experiments import format_table, run_attempts
 
