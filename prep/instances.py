@@ -42,6 +42,17 @@ class Instance:
         """Polygon where exact, RLE where the component has a hole (COCO polygons cannot)."""
         return self.rle if self.rle is not None else [self.outer]
 
+    def annotation(self) -> dict:
+        """The record fields of this instance that prep's writers read (COCO, YOLO, YOLO-seg)."""
+        return {
+            "bbox_xyxy": list(self.bbox_xyxy),
+            "area": self.area,
+            "has_hole": self.has_hole,
+            "segmentation": self.coco_segmentation(),
+            "outer": self.outer,
+            "centre": self.centre,
+        }
+
     def bbox_xywh(self) -> list[int]:
         x0, y0, x1, y1 = self.bbox_xyxy
         return [x0, y0, x1 - x0, y1 - y0]

@@ -180,17 +180,7 @@ def label_instances(owner: np.ndarray, owners: list[dict], min_area: int) -> tup
             kept.add(k - 1)
         for inst in found:
             instances.append(
-                {
-                    "class": meta["class"],
-                    "class_id": meta["class_id"],
-                    "bbox_xyxy": list(inst.bbox_xyxy),
-                    "area": inst.area,
-                    "has_hole": inst.has_hole,
-                    "segmentation": inst.coco_segmentation(),
-                    "outer": inst.outer,
-                    "centre": inst.centre,
-                    "paste": meta["paste"],
-                }
+                {"class": meta["class"], "class_id": meta["class_id"], **inst.annotation(), "paste": meta["paste"]}
             )
     instances.sort(key=lambda i: (i["bbox_xyxy"][1], i["bbox_xyxy"][0]))
     return instances, kept, counts

@@ -18,7 +18,7 @@ from wood.fsutil import link_or_copy, write_json
 from wood.prep.formats import coco_dataset
 from wood.prep.paste_bank import SourcePrep
 from wood.prep.splits import SPLITS
-from wood.prep.tree import label_texts, naming, write_data_yaml, write_text
+from wood.prep.tree import label_texts, manifest_record, naming, write_data_yaml, write_text
 
 FORMATS = ("yolo", "yolo-seg")
 
@@ -101,25 +101,6 @@ def write_coco_train(tmp: Path, source: SourcePrep, records: list[dict]) -> None
 
 def manifest_view(record: dict) -> dict:
     """The manifest entry of a new image: prep's fields, instances without polygons, and its provenance."""
-    keys = (
-        "id",
-        "name",
-        "source",
-        "mask",
-        "origin",
-        "split",
-        "defect",
-        "sha256",
-        "height",
-        "width",
-        "channels",
-        "dtype",
-        "flags",
-    )
-    out = {k: record[k] for k in keys}
-    out["instances"] = [
-        {k: inst[k] for k in ("class", "class_id", "bbox_xyxy", "area", "has_hole", "paste")}
-        for inst in record["instances"]
-    ]
+    out = manifest_record(record, instance_keys=("paste",))
     out["paste"] = record["paste"]
     return out

@@ -77,17 +77,7 @@ def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:
     instances, dropped = find_instances(mask, options.min_area)
     if dropped:
         record["flags"].append("small_components_dropped")
-    record["instances"] = [
-        {
-            "bbox_xyxy": list(inst.bbox_xyxy),
-            "area": inst.area,
-            "has_hole": inst.has_hole,
-            "segmentation": inst.coco_segmentation(),
-            "outer": inst.outer,
-            "centre": inst.centre,
-        }
-        for inst in instances
-    ]
+    record["instances"] = [inst.annotation() for inst in instances]
     return record
 
 

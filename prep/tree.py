@@ -111,8 +111,9 @@ def label_texts(record: dict) -> tuple[str, str]:
     return label_text(boxes), label_text(polys)
 
 
-def manifest_record(record: dict) -> dict:
-    """The manifest view of a record: no polygons (they are in coco/), instance summaries only."""
+def manifest_record(record: dict, instance_keys: tuple[str, ...] = ()) -> dict:
+    """The manifest view of a record: no polygons (they are in coco/), instance summaries only
+    (plus ``instance_keys``, e.g. paste's provenance)."""
     keys = (
         "id",
         "name",
@@ -129,9 +130,8 @@ def manifest_record(record: dict) -> dict:
         "flags",
     )
     out = {k: record[k] for k in keys}
-    out["instances"] = [
-        {k: inst[k] for k in ("class", "class_id", "bbox_xyxy", "area", "has_hole")} for inst in record["instances"]
-    ]
+    summary = ("class", "class_id", "bbox_xyxy", "area", "has_hole", *instance_keys)
+    out["instances"] = [{k: inst[k] for k in summary} for inst in record["instances"]]
     return out
 
 
