@@ -10,10 +10,14 @@ COCO results (``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``, pl
   ids must start at 1, checked;
 - a class without ground truth in the split has AP -1 in COCOeval: reported as None and left
   out of the mean (COCO's own rule);
-- a split without any annotation has no AP at all: every AP is None.
+- a split without any annotation has no AP at all: every AP is None;
+- results whose image or category id is not in the ground truth make COCOeval return 0 without
+  a word (pycocotools' loadRes raises only for images): MisMatchError naming the unknown ids.
 
 AP here is COCO's 101-point interpolated AP (recall thresholds 0, 0.01, ..., 1), maxDets 100,
-area "all". mAP50 is AP at IoU 0.5; mAP50-95 the mean over IoU 0.50:0.05:0.95.
+area "all". mAP50 is AP at IoU 0.5; mAP50-95 the mean over IoU 0.50:0.05:0.95. ``APs`` and
+``APm`` are COCO's AP@[.50:.95] of small (area < 32^2 px) and medium (32^2 to 96^2 px) objects
+(None where the split has no ground truth of that size).
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from wood.errors import DataError
+from wood.errors import DataError, MisMatchError
 
 IOU_TYPES = ("bbox", "segm")
+SIZE_RANGES = {"APs": (0, 32**2), "APm": (32**2, 96**2)}
+"""COCOeval's small and medium area ranges (pixels, both ends included)."""
 
 
 def check_gt(gt: dict[str, Any], source: str = "<coco>") -> None:
@@ -68,7 +74,7 @@ def _coco(gt: dict[str, Any]):
 def coco_eval(gt: dict[str, Any], results: list[dict[str, Any]], iou_type: str = "bbox") -> dict[str, Any]:
     """COCO AP of ``results`` against ``gt``.
 
-    Returns ``{"mAP50", "mAP50-95", "per_class": {name: {"AP50", "AP50-95", "instances"}},
+    Returns ``{"mAP50", "mAP50-95", "APs", "APm", "per_class": {name: {"AP50", "AP50-95", "instances"}},
     "pr_curve": {name: [101 precisions at IoU 0.5]}, "recall_thresholds": [...]}`` where a class
     without ground truth has None APs and no curve.
     """
@@ -83,11 +89,14 @@ def coco_eval(gt: dict[str, Any], results: list[dict[str, Any]], iou_type: str =
     per_class: dict[str, dict[str, Any]] = {}
     curves: dict[str, list[float]] = {}
     image_ids = {im["id"] for im in gt["images"]}
-    results = [r for r in results if r["image_id"] in image_ids]
+    check_result_ids(results, image_ids, set(instances))
     if not gt["annotations"]:
         for c in cats:
             per_class[c["name"]] = {"AP50": None, "AP50-95": None, "instances": 0}
-        return _summary(None, None, per_class, curves, rec_thrs, note="no ground-truth instances in this split")
+        none = {"APs": None, "APm": None}
+        return _summary(
+            None, None, per_class, curves, rec_thrs, note="no ground-truth instances in this split", sizes=none
+        )
     if not results:  # loadRes([]) raises IndexError; every class with GT has AP 0
         for c in cats:
             has = instances[c["id"]] > 0
@@ -95,7 +104,9 @@ def coco_eval(gt: dict[str, Any], results: list[dict[str, Any]], iou_type: str =
             per_class[c["name"]] = {"AP50": ap, "AP50-95": ap, "instances": instances[c["id"]]}
             if has:
                 curves[c["name"]] = [0.0] * len(rec_thrs)
-        return _summary(0.0, 0.0, per_class, curves, rec_thrs, note="no predictions")
+        areas = [a["area"] for a in gt["annotations"]]
+        sizes = {k: 0.0 if any(lo <= a <= hi for a in areas) else None for k, (lo, hi) in SIZE_RANGES.items()}
+        return _summary(0.0, 0.0, per_class, curves, rec_thrs, note="no predictions", sizes=sizes)
 
     from pycocotools.cocoeval import COCOeval
 
@@ -120,13 +131,42 @@ def coco_eval(gt: dict[str, Any], results: list[dict[str, Any]], iou_type: str =
             "instances": instances[cat_id],
         }
         curves[name] = [float(max(v, 0.0)) for v in p[0]]
-    return _summary(float(ev.stats[1]), float(ev.stats[0]), per_class, curves, rec_thrs)
+    sizes = {"APs": _ap_or_none(ev.stats[3]), "APm": _ap_or_none(ev.stats[4])}
+    return _summary(float(ev.stats[1]), float(ev.stats[0]), per_class, curves, rec_thrs, sizes=sizes)
 
 
-def _summary(map50, map5095, per_class, curves, rec_thrs, note: str | None = None) -> dict[str, Any]:
+def check_result_ids(results: list[dict[str, Any]], image_ids: set[int], cat_ids: set[int]) -> None:
+    """MisMatchError naming the results' image and category ids that the ground truth does not have."""
+    unknown_images = sorted({r.get("image_id") for r in results} - image_ids, key=str)
+    unknown_cats = sorted({r.get("category_id") for r in results} - cat_ids, key=str)
+    problems = []
+    if unknown_images:
+        problems.append(f"image ids {_some(unknown_images)} (the ground truth has {len(image_ids)} images)")
+    if unknown_cats:
+        problems.append(f"category ids {_some(unknown_cats)} (the ground truth has {sorted(cat_ids)})")
+    if problems:
+        raise MisMatchError(
+            "the results carry " + " and ".join(problems) + ": COCOeval would score them 0 without a word; "
+            "evaluate against the ground truth the results were made for"
+        )
+
+
+def _some(ids: list[Any], n: int = 10) -> str:
+    return str(ids[:n])[:-1] + (f", ... {len(ids) - n} more]" if len(ids) > n else "]")
+
+
+def _ap_or_none(value: float) -> float | None:
+    """COCOeval's summary AP, None for its -1 (no ground truth in that area range)."""
+    return None if value < 0 else float(value)
+
+
+def _summary(
+    map50, map5095, per_class, curves, rec_thrs, note: str | None = None, *, sizes: dict[str, Any]
+) -> dict[str, Any]:
     out = {
         "mAP50": map50,
         "mAP50-95": map5095,
+        **sizes,
         "per_class": per_class,
         "pr_curve": curves,
         "recall_thresholds": [round(float(r), 2) for r in rec_thrs],

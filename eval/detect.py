@@ -357,6 +357,16 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for name, row in result["comparison"].items():
         lines.append(f"| {name} | {_fmt(row['coco'])} | {_fmt(row['ultralytics'])} | {_fmt(row['difference'])} |")
+    lines += [
+        "",
+        "AP by object size (COCO AP@[.50:.95]; small < 32x32 px, medium up to 96x96 px):",
+        "",
+        "| kind | mAP50 | mAP50-95 | APs | APm |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, res in result["coco"].items():
+        cells = [_fmt(res.get(key)) for key in ("mAP50", "mAP50-95", "APs", "APm")]
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     for kind, res in result["coco"].items():
         lines += [
             "",
@@ -393,6 +403,7 @@ def format_summary(result: dict[str, Any]) -> str:
         f"{k}: COCO {_fmt(v['coco'])}  Ultralytics {_fmt(v['ultralytics'])}  diff {_fmt(v['difference'])}"
         for k, v in result["comparison"].items()
     ]
+    parts += [f"{k} APs {_fmt(v.get('APs'))}  APm {_fmt(v.get('APm'))} (COCO)" for k, v in result["coco"].items()]
     ins = result["inspection"]
     parts.append(
         f"defect recall {_fmt(ins['defect_recall'])}, false-alarm rate {_fmt(ins['false_alarm_rate'])} "
