@@ -7,6 +7,9 @@ epochs and image size for every arm and several seeds:
 - +paste:    the same on `wood paste` of that prep (train instances pasted onto train images)
 - +synth:    started from a model trained on `wood synth` data (synthetic pretraining)
 - both:      synthetic start and pasted data
+- baseline, same images seen: the baseline trained for epochs x (train + pasted) / train, i.e. about
+  the compute of the pasted arms (pasted data means more images per epoch, so equal epochs
+  favour it); this separates what pasting adds from what longer training adds
 
 Prints COCO mAP50 on the test split (mean ± sd over seeds), per-class AP50 with the rarest train
 classes marked, training seconds, and each as a ratio to the baseline measured in the same run.
@@ -28,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ARMS = ("baseline", "+paste", "+synth", "both")
+ARMS = ("baseline", "+paste", "+synth", "both", "baseline-long")
 
 
 def wood(*args: object) -> float:
@@ -111,7 +114,9 @@ def pretrain(args: argparse.Namespace, work: Path) -> tuple[Path, float]:
     return weights, seconds
 
 
-def train_and_score(args: argparse.Namespace, work: Path, arm: str, seed: int, data: Path, model: str) -> dict:
+def train_and_score(
+    args: argparse.Namespace, work: Path, arm: str, seed: int, data: Path, model: str, epochs: int
+) -> dict:
     name = f"{arm.strip('+')}-s{seed}"
     run = work / "runs" / name
     if not (run / "eval-test" / "eval_detect.json").is_file():
@@ -123,7 +128,7 @@ def train_and_score(args: argparse.Namespace, work: Path, arm: str, seed: int, d
             "--model",
             model,
             "--epochs",
-            args.epochs,
+            epochs,
             "--imgsz",
             args.imgsz,
             "--batch",
@@ -177,6 +182,10 @@ def sam_arm(args: argparse.Namespace, work: Path, name: str, data: Path) -> floa
         )
         wood("eval", "segment", "--run", run, "--split", "test", "--data", work / "prep", "--out", run / "eval-test-gt")
     return json.loads(metrics.read_text()).get("mIoU")
+
+
+def train_images(prep: Path) -> int:
+    return json.loads((prep / "stats.json").read_text())["splits"]["train"]["images"]
 
 
 def rare_classes(prep: Path, k: int = 2) -> list[str]:
@@ -254,12 +263,15 @@ def main() -> None:
         "+paste": (pasted, "yolov8n.yaml"),
         "+synth": (prep, str(weights)),
         "both": (pasted, str(weights)),
+        "baseline-long": (prep, "yolov8n.yaml"),
     }
+    long_epochs = round(args.epochs * train_images(pasted) / train_images(prep))
     results: dict[str, list[dict]] = {arm: [] for arm in ARMS}
     for seed in range(args.seeds):
         for arm in ARMS:
             data, model = starts[arm]
-            results[arm].append(train_and_score(args, work, arm, seed, data, model))
+            epochs = long_epochs if arm == "baseline-long" else args.epochs
+            results[arm].append(train_and_score(args, work, arm, seed, data, model, epochs))
             print(
                 f"seed {seed} {arm}: mAP50 {results[arm][-1]['mAP50']:.3f} ({results[arm][-1]['seconds']:.0f} s)",
                 flush=True,
@@ -270,7 +282,8 @@ def main() -> None:
     stats = json.loads((prep / "stats.json").read_text())
     print(
         f"\nwork folder: {work}\nsplit images: { {k: v['images'] for k, v in stats['splits'].items()} }; "
-        f"pasted train images: {args.paste_images}; epochs {args.epochs}, imgsz {args.imgsz}, seeds {args.seeds}"
+        f"pasted train images: {args.paste_images}; epochs {args.epochs} "
+        f"(baseline-long {long_epochs}), imgsz {args.imgsz}, seeds {args.seeds}"
     )
     report(results, rare_classes(prep), pretrain_s, sam)
 
