@@ -66,7 +66,7 @@ def run_paste(cfg: PasteConfig) -> dict:
     job = PasteJob(source, fitting, backgrounds, cfg, min_area, _prefix(source), _first_id(source))
 
     with atomic_output(out, "prep", inputs=[prep_dir], legacy=is_legacy_prep) as tmp:
-        link_source(tmp, out, source)
+        link_source(tmp, source)
         new_records: list[dict] = []
         counts: Counter = Counter()
         for png, record, image_counts in track(_make_all(job, cfg.images, cfg.workers), "pasting", total=cfg.images):

@@ -23,13 +23,13 @@ from wood.prep.tree import label_texts, manifest_record, naming, write_data_yaml
 FORMATS = ("yolo", "yolo-seg")
 
 
-def link_source(tmp: Path, final: Path, source: SourcePrep) -> None:
-    """Lay out ``tmp`` as the source prep: data.yaml files (pointing at ``final``), images, labels, classify."""
+def link_source(tmp: Path, source: SourcePrep) -> None:
+    """Lay out ``tmp`` as the source prep: data.yaml files (relative to their folder), images, labels, classify."""
     for fmt in FORMATS:
         for split in SPLITS:
             (tmp / fmt / "images" / split).mkdir(parents=True)
             (tmp / fmt / "labels" / split).mkdir(parents=True)
-        write_data_yaml(tmp / fmt, final / fmt, source.classes)
+        write_data_yaml(tmp / fmt, source.classes)
     for record in track(source.images(), "linking the source prep"):
         split, name, stem = record["split"], record["name"], Path(record["name"]).stem
         image = tmp / "yolo" / "images" / split / name

@@ -74,7 +74,7 @@ def run_prep(cfg: PrepConfig) -> dict:
         "images": [manifest_record(r) for r in records],
     }
     with atomic_output(out, "prep", inputs=[root], legacy=is_legacy_prep) as tmp:
-        write_tree(tmp, out, root, records, classes, category)
+        write_tree(tmp, root, records, classes, category)
         write_json(tmp / "manifest.json", manifest)
         write_json(tmp / "stats.json", stats)
         if cfg.preview:

@@ -25,11 +25,12 @@ from wood.prep.preview import draw_overlay, pick_preview_records
 from wood.prep.splits import SPLITS
 
 
-def write_data_yaml(folder: Path, final_folder: Path, classes: list[str]) -> None:
-    """Ultralytics data.yaml with an ABSOLUTE path (a relative one resolves against a
-    user-global datasets_dir)."""
+def write_data_yaml(folder: Path, classes: list[str]) -> None:
+    """Ultralytics data.yaml with NO ``path:`` key: Ultralytics then resolves the splits relative to
+    the folder of data.yaml, so a copied or moved prepared folder trains on itself (an absolute
+    ``path:`` makes a copy train on the original; a relative one resolves against a user-global
+    datasets_dir)."""
     data = {
-        "path": str(final_folder),
         "train": "images/train",
         "val": "images/val",
         "test": "images/test",
@@ -75,13 +76,13 @@ def copy_checked(src: Path, dst: Path, sha256: str) -> None:
         )
 
 
-def write_tree(tmp: Path, final: Path, root: Path, records: list[dict], classes: list[str], category: str) -> None:
+def write_tree(tmp: Path, root: Path, records: list[dict], classes: list[str], category: str) -> None:
     """Write every format for ``records`` (each has ``split``, ``id`` and annotated instances)."""
     for fmt in ("yolo", "yolo-seg"):
         for split in SPLITS:
             (tmp / fmt / "images" / split).mkdir(parents=True)
             (tmp / fmt / "labels" / split).mkdir(parents=True)
-        write_data_yaml(tmp / fmt, final / fmt, classes)
+        write_data_yaml(tmp / fmt, classes)
     for record in records:
         split, name = record["split"], record["name"]
         stem = Path(name).stem

@@ -43,7 +43,7 @@ def test_contract_files_exist(prepared: Path):
             assert images and images == labels
         assert (prepared / "classify" / split / "good").is_dir()
     data = yaml.safe_load((prepared / "yolo" / "data.yaml").read_text())
-    assert Path(data["path"]).is_absolute() and Path(data["path"]) == prepared.resolve() / "yolo"
+    assert "path" not in data and data["train"] == "images/train"  # relative to data.yaml's folder
     assert data["names"] == {0: "color", 1: "combined", 2: "hole", 3: "liquid", 4: "scratch"}
 
 
@@ -165,8 +165,7 @@ def test_rerun_is_byte_identical_and_seed_changes_the_split(synth_root: Path, tm
     run_prep(PrepConfig(source=synth_root, out=a, workers=1))
     run_prep(PrepConfig(source=synth_root, out=b, workers=2))
     ta, tb = _tree_bytes(a), _tree_bytes(b)
-    ta.pop("yolo/data.yaml"), tb.pop("yolo/data.yaml"), ta.pop("yolo-seg/data.yaml"), tb.pop("yolo-seg/data.yaml")
-    assert ta == tb  # only data.yaml differs: it holds the absolute output path
+    assert ta == tb  # data.yaml included: it holds no output path
     before = _tree_bytes(a)
     run_prep(PrepConfig(source=synth_root, out=a, workers=1))
     assert _tree_bytes(a) == before

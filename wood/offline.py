@@ -20,8 +20,9 @@ Call it from inside the functions that need Ultralytics, never at import time:
   already-loaded module constants, in memory only;
 - ``offline_amp_check()`` replaces the trainer's AMP check on CUDA by one that needs no download.
 
-Datasets are always given to Ultralytics as a data.yaml with an absolute ``path:`` (see
-``wood.finetune.yolo.train``), since a relative one resolves against the settings' ``datasets_dir``.
+Datasets are always given to Ultralytics as a data.yaml with NO ``path:`` key (see
+``wood.finetune.yolo.data``): the splits then resolve relative to the folder of data.yaml, while a
+relative ``path:`` would resolve against the settings' ``datasets_dir``.
 """
 
 from __future__ import annotations

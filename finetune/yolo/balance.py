@@ -56,7 +56,11 @@ def read_label_classes(label_file: Path) -> set[int]:
 
 
 def write_balanced_list(images_dir: Path, labels_dir: Path, out_file: Path, max_repeat: int) -> dict[str, object]:
-    """Write ``out_file``: absolute train image paths, each repeated by `image_repeats`.
+    """Write ``out_file``: train image paths, each repeated by `image_repeats`.
+
+    An image under the list's folder is written ``./<relative path>``, which Ultralytics resolves
+    against the list's folder (it replaces the leading ``./`` only), so the list moves with its folder;
+    any other image by its absolute path.
 
     Returns a summary: images before/after and the repeat factor per class id.
     """
@@ -65,10 +69,18 @@ def write_balanced_list(images_dir: Path, labels_dir: Path, out_file: Path, max_
         raise DataError("no train images to balance", images_dir)
     classes = [read_label_classes(labels_dir / f"{p.stem}.txt") for p in images]
     repeats = image_repeats(classes, max_repeat)
-    lines = [str(p.resolve()) for p, r in zip(images, repeats) for _ in range(r)]
+    lines = [list_line(p, out_file.parent) for p, r in zip(images, repeats) for _ in range(r)]
     out_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {
         "images": len(images),
         "images_balanced": len(lines),
         "class_repeat": class_repeat(classes, max_repeat),
     }
+
+
+def list_line(image: Path, list_folder: Path) -> str:
+    """One line of an Ultralytics image list: ``./<path>`` relative to the list's folder, else absolute."""
+    try:
+        return "./" + Path(image).relative_to(list_folder).as_posix()
+    except ValueError:
+        return str(Path(image).resolve())

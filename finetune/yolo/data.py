@@ -12,6 +12,7 @@ import yaml
 from wood.console import console
 from wood.errors import DataError
 from wood.finetune.yolo.config import YoloConfig
+from wood.fsutil import link_or_copy
 from wood.prep.mvtec import IMAGE_EXTENSIONS
 
 
@@ -83,31 +84,64 @@ def check_prep_folder(prep_dir: Path, subdir: str) -> dict[str, Any]:
 
 
 def write_run_data_yaml(cfg: YoloConfig, run_dir: Path) -> tuple[Path, dict[str, Any]]:
-    """Write ``run_dir/data.yaml`` for Ultralytics: absolute ``path:``, optional balanced train list."""
+    """Write ``run_dir/data.yaml`` for Ultralytics, with no ``path:`` key, and the split folders it names.
+
+    The run folder gets its own ``images/<split>/`` and ``labels/<split>/`` of links to the prep's
+    files (`link_splits`), and data.yaml names them relative to its folder (``images/train``...).
+    Ultralytics writes its label cache beside the labels folder (``labels/<split>.cache``) and
+    YOLO-World its text-embedding cache beside the train images: both land in the run folder, never
+    in the prepared folder. With ``--balance`` the train split is ``train_list.txt`` (run folder),
+    whose lines are ``./images/train/<name>``: Ultralytics resolves a leading ``./`` against the
+    list's folder.
+    """
     root = (cfg.data / cfg.data_subdir).resolve()
     data = read_prep_data_yaml(cfg.data, cfg.data_subdir)
-    splits = {}
-    for split in ("train", "val", "test"):
-        if (root / "images" / split).is_dir():
-            splits[split] = f"images/{split}"
+    splits = [s for s in ("train", "val", "test") if (root / "images" / s).is_dir()]
     for split in ("train", "val"):
         if split not in splits:
             raise DataError(f"no images/{split} folder: Ultralytics needs train and val", root)
+    link_splits(root, run_dir, splits)
+    entries: dict[str, str] = {s: f"images/{s}" for s in splits}
     summary: dict[str, Any] = {}
     if cfg.balance:
         from wood.finetune.yolo.balance import write_balanced_list
 
         summary = write_balanced_list(
-            root / "images" / "train", root / "labels" / "train", run_dir / "train_list.txt", cfg.balance_max_repeat
+            run_dir / "images" / "train",
+            run_dir / "labels" / "train",
+            run_dir / "train_list.txt",
+            cfg.balance_max_repeat,
         )
-        splits["train"] = str((run_dir / "train_list.txt").resolve())
+        entries["train"] = "train_list.txt"
         reps = {data["names"][c]: r for c, r in summary["class_repeat"].items() if c < len(data["names"])}
         console.print(f"balance: {summary['images']} -> {summary['images_balanced']} train images; repeats {reps}")
         summary = {**summary, "class_repeat": reps}
-    out = {"path": str(root), **splits, "names": dict(enumerate(data["names"]))}
+    out = {**entries, "names": dict(enumerate(data["names"]))}
     path = run_dir / "data.yaml"
     path.write_text(yaml.safe_dump(out, sort_keys=False), encoding="utf-8")
     return path, {"names": data["names"], "balance": summary}
+
+
+def link_splits(root: Path, run_dir: Path, splits: list[str]) -> None:
+    """``run_dir/{images,labels}/<split>/``: a symbolic link (absolute; a hard link or copy where the file
+    system has none) per image and ``.txt`` label of ``root`` (a prep's yolo/ or yolo-seg/ folder).
+    Anything else there (an old Ultralytics ``.cache``) is not linked."""
+    for split in splits:
+        for kind, keep in (("images", lambda f: f.suffix.lower() in IMAGE_EXTENSIONS), ("labels", _is_label)):
+            src, dst = root / kind / split, run_dir / kind / split
+            dst.mkdir(parents=True, exist_ok=True)
+            if not src.is_dir():
+                continue
+            for f in sorted(src.iterdir()):
+                if f.is_file() and keep(f):
+                    try:
+                        (dst / f.name).symlink_to(f.resolve())
+                    except OSError:
+                        link_or_copy(f, dst / f.name)
+
+
+def _is_label(path: Path) -> bool:
+    return path.suffix == ".txt"
 
 
 def manifest_sha256(prep_dir: Path) -> str | None:

@@ -4,8 +4,9 @@
 
     <out>/<name>/      (<name>-2, -3... when <name> is taken, unless exist_ok)
       config.yaml      the resolved YoloConfig
-      data.yaml        the data.yaml given to Ultralytics (absolute path; balanced train list)
-      train_list.txt   only with --balance: the repeated train images
+      data.yaml        the data.yaml given to Ultralytics (no `path:`; splits relative to the run folder)
+      images/<split>/, labels/<split>/   links to the prep's files; Ultralytics' label caches go here
+      train_list.txt   only with --balance: the repeated train images (./images/train/<name>)
       args.yaml, results.csv, *.png     Ultralytics' own outputs
       weights/best.pt, weights/last.pt
       metrics.json     kind "yolo", schema; final val metrics of best.pt, classes, dataset (absolute), timing
