@@ -32,22 +32,52 @@ def draw_overlay(image_rgb: np.ndarray, record: dict, dataset: DatasetConfig, cl
         x0, y0, x1, y1 = inst["bbox_xyxy"]
         cv2.rectangle(canvas, (x0, y0), (x1 - 1, y1 - 1), colour, thickness)
         text = f"{inst['class']} {inst['area']}px"
-        origin = (x0, max(y0 - 3, int(12 * scale)))
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness + 2)
+        origin = label_origin(inst["bbox_xyxy"], (tw, th, base), (width, height))
         cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
         cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
     return canvas
 
 
+def label_origin(box_xyxy: list[int], text_size: tuple[int, int, int], image_size: tuple[int, int]) -> tuple[int, int]:
+    """Bottom-left corner for a label of ``text_size`` (width, height, baseline; outline included)
+    above the box, or below it where there is no room, shifted so the whole text stays inside an
+    image of ``image_size`` (width, height) as far as it fits."""
+    x0, y0, _, y1 = box_xyxy
+    tw, th, base = text_size
+    width, height = image_size
+    y = y0 - 3 if y0 - 3 - th >= 0 else y1 + th + 3
+    y = min(max(y, th), height - 1 - base)
+    x = min(max(x0, 0), width - tw)
+    return max(x, 0), max(y, th)
+
+
 def pick_preview_records(records: list[dict], n: int) -> list[dict]:
-    """Up to ``n`` records, taken round-robin over defect types so every type is shown."""
-    by_type: dict[str, list[dict]] = {}
-    for r in sorted(records, key=lambda r: r["name"]):
-        if r["instances"]:
-            by_type.setdefault(r["defect"], []).append(r)
+    """Up to ``n`` records with instances: first each class is shown at least once (greedily, the image
+    showing the most classes not yet shown, ties by a defect type not yet shown, then by name), as far
+    as ``n`` allows; the rest round-robin over defect types."""
+    remaining = sorted((r for r in records if r["instances"]), key=lambda r: r["name"])
     picked: list[dict] = []
-    queues = [by_type[k] for k in sorted(by_type)]
+    shown: set[str] = set()
+    types: set[str] = set()
+    while len(picked) < n and remaining:
+        best = max(remaining, key=lambda r: (len(_classes(r) - shown), r["defect"] not in types))
+        if not _classes(best) - shown:
+            break
+        picked.append(best)
+        remaining.remove(best)
+        shown |= _classes(best)
+        types.add(best["defect"])
+    by_type: dict[str, list[dict]] = {}
+    for r in remaining:
+        by_type.setdefault(r["defect"], []).append(r)
+    queues = [by_type[k] for k in sorted(by_type, key=lambda t: (t in types, t))]
     while len(picked) < n and any(queues):
         for q in queues:
             if q and len(picked) < n:
                 picked.append(q.pop(0))
     return picked
+
+
+def _classes(record: dict) -> set[str]:
+    return {inst["class"] for inst in record["instances"]}
