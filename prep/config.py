@@ -13,6 +13,7 @@ from wood.errors import ConfigError
 
 DEFAULT_SOURCE = Path("datasets/mvtec_ad/wood")
 COMBINED_POLICIES = ("class", "exclude")
+CATEGORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 def _help(text: str, default: Any, **meta: Any) -> Any:
@@ -49,6 +50,11 @@ class PrepConfig:
         "CSV of file,group: images of one group share a split (e.g. augmented copies of one original).", None
     )
     group_pattern: str | None = _help("Regex applied to the group column; its first group is the group.", None)
+    category: str | None = _help(
+        "Category name: picks datasets/<category>.yaml (colours, prompts) and is recorded in manifest.json and COCO.",
+        None,
+        default_text="SRC's folder name",
+    )
     dataset_config: Path | None = _help(
         "Dataset config (classes, colours, prompts).", None, default_text="datasets/<category>.yaml"
     )
@@ -68,6 +74,12 @@ class PrepConfig:
         _check_int("--min-area", self.min_area, 1)
         _check_int("--preview", self.preview, 0)
         _check_int("--workers", self.workers, 0)
+        if self.category is not None and (
+            not isinstance(self.category, str) or not CATEGORY_NAME.fullmatch(self.category)
+        ):
+            raise ConfigError(
+                f"--category must be a name of letters, digits, '_', '-' or '.', but got {self.category!r}"
+            )
         if self.combined not in COMBINED_POLICIES:
             raise ConfigError(f"--combined must be one of {COMBINED_POLICIES}, but got '{self.combined}'")
         if self.group_pattern is not None:
@@ -75,6 +87,10 @@ class PrepConfig:
                 re.compile(self.group_pattern)
             except re.error as exc:
                 raise ConfigError(f"--group-pattern is not a valid regex: {exc}") from exc
+
+    def category_of(self, root: Path) -> str:
+        """The category: --category, else the name of the source folder ``root``."""
+        return self.category or Path(root).name
 
     def output_options(self) -> dict:
         """The options that change the output, recorded in manifest.json."""

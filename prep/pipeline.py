@@ -40,7 +40,7 @@ def run_prep(cfg: PrepConfig) -> dict:
     out = cfg.out.expanduser().absolute()  # resolved (links, loops) by the output checks
     check_replaceable(out, "prep", inputs=[root], legacy=is_legacy_prep)  # before reading anything
     samples = scan_category(root, include_train_good=cfg.train_good)
-    category = root.name
+    category = cfg.category_of(root)
     types = defect_types(samples)
     dataset = load_dataset_config(category, cfg.dataset_config)
     if cfg.dataset_config is not None:  # the packaged default may list types a subset lacks

@@ -13,8 +13,10 @@ def prep(cfg: PrepConfig) -> None:
     """Convert one MVTec AD category into YOLO, YOLO-seg, COCO and classification splits.
 
     Masks are binarised at >= 128 and split into 8-connected components (one instance
-    each). Polygons follow pixel edges, so rasterising them gives back the mask exactly;
-    components with holes are written as RLE in COCO and as their outer ring in YOLO-seg.
+    each). COCO polygons follow pixel edges and YOLO-seg polygons pixel centres, so each format's
+    readers rasterise the mask back exactly; components with holes are written as RLE in COCO and
+    as their outer ring in YOLO-seg. The category (--category, else SRC's folder name) picks
+    datasets/<category>.yaml.
     """
     from wood.console import console
     from wood.prep.pipeline import run_prep
@@ -31,14 +33,24 @@ def prep(cfg: PrepConfig) -> None:
 def check_defect_folders(cfg: PrepConfig) -> None:
     """Before any image is read: resolve SRC, check its layout and the dataset config, and warn about
     (or, with --strict, stop at) defect folders the dataset config does not list (a typo like `scrach`)."""
-    from wood.console import console
-    from wood.dataset_config import describe_unknown_types, load_dataset_config, unknown_defect_types
+    from wood.dataset_config import (
+        describe_unknown_types,
+        load_dataset_config,
+        packaged_config_path,
+        unknown_defect_types,
+    )
     from wood.errors import ConfigError
     from wood.prep.mvtec import defect_types, resolve_root, scan_category
 
     cfg.source = resolve_root(cfg.source)
     types = defect_types(scan_category(cfg.source, include_train_good=cfg.train_good))
-    dataset = load_dataset_config(cfg.source.name, cfg.dataset_config)
+    category = cfg.category_of(cfg.source)
+    dataset = load_dataset_config(category, cfg.dataset_config)
+    if cfg.dataset_config is None and packaged_config_path(category) is None:
+        _warn(
+            f"warning: no dataset config for category {category!r} (datasets/{category}.yaml): default "
+            "colours and no prompts; give --category NAME or --dataset-config FILE"
+        )
     if cfg.dataset_config is not None:
         dataset.check_classes(types)
     unknown = unknown_defect_types(types, dataset)
@@ -48,12 +60,13 @@ def check_defect_folders(cfg: PrepConfig) -> None:
     line = describe_unknown_types(unknown, dataset)
     if cfg.strict:
         raise ConfigError(f"{line}; rename the folder or add the class to the config", folder)
-    console.print(
-        f"warning: {folder}: {line}; each is prepared as its own class (--strict stops here)",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+    _warn(f"warning: {folder}: {line}; each is prepared as its own class (--strict stops here)")
+
+
+def _warn(line: str) -> None:
+    from wood.console import console
+
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer, finetune_app: typer.Typer, eval_app: typer.Typer) -> None:
