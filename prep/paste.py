@@ -23,6 +23,7 @@ from wood.dataset_config import load_dataset_config
 from wood.errors import DataError
 from wood.fsutil import write_json
 from wood.outdir import atomic_output, check_replaceable
+from wood.prep.coco_layout import write_standard_layout
 from wood.prep.paste_bank import FORMAT, build_bank, fits, pick_backgrounds, read_source
 from wood.prep.paste_config import PasteConfig
 from wood.prep.paste_image import PasteJob, make_image
@@ -74,6 +75,7 @@ def run_paste(cfg: PasteConfig) -> dict:
             new_records.append(record)
             counts.update(image_counts)
         write_coco_train(tmp, source, new_records)
+        write_standard_layout(tmp / "coco", tmp / "yolo" / "images")
         stats = compute_stats(source.images() + new_records, source.classes)
         stats["paste"] = _paste_stats(job, new_records, counts, kind, len(bank) - len(fitting))
         manifest = {

@@ -17,6 +17,7 @@ from wood.dataset_config import load_dataset_config
 from wood.errors import ConfigError
 from wood.fsutil import write_json
 from wood.outdir import atomic_output, check_replaceable
+from wood.prep.coco_layout import write_standard_layout
 from wood.prep.config import PrepConfig
 from wood.prep.mvtec import Sample, defect_types, scan_category
 from wood.prep.process import ProcessOptions, process_sample
@@ -75,6 +76,7 @@ def run_prep(cfg: PrepConfig) -> dict:
     }
     with atomic_output(out, "prep", inputs=[root], legacy=is_legacy_prep) as tmp:
         write_tree(tmp, root, records, classes, category)
+        write_standard_layout(tmp / "coco", tmp / "yolo" / "images")
         write_json(tmp / "manifest.json", manifest)
         write_json(tmp / "stats.json", stats)
         if cfg.preview:
