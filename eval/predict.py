@@ -3,6 +3,13 @@
 predictions.json: ``{"weights", "conf", "images": [{"file", "width", "height", "detections":
 [{"class", "class_id", "score", "bbox_xyxy": [x0, y0, x1, y1]}]}]}`` with boxes in pixels of
 the original image (XYXY, pixel-edge coordinates). Overlays are ``<out>/<stem>_pred.png``.
+
+Beside it, the same detections as a COCO results file for other tools (pycocotools' loadRes,
+faster-coco-eval, FiftyOne): predictions_coco.json, a list of ``{"image_id", "category_id",
+"bbox": [x, y, w, h], "score"}`` (+ ``"segmentation"`` RLE for segment models), with image ids
+1..N in the order of predictions.json and category ids class_id + 1; predictions_coco_images.json
+maps them back: ``{"images": [{"id", "file_name", "width", "height"}], "categories": [{"id", "name"}]}``
+(see wood.eval.coco_results).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import numpy as np
 from wood.console import track
 from wood.device import check_device
 from wood.errors import DataError
+from wood.eval.coco_results import detection_results, images_table, write_json
 from wood.eval.yolo_run import check_out_folder, checkpoint_imgsz, load_run, load_yolo, model_names
 from wood.prep.mvtec import IMAGE_EXTENSIONS
 from wood.runs import claim_in_run
@@ -78,7 +86,8 @@ def predict_images(
     imgsz: int | None = None,
     prompts: list[str] | None = None,
 ) -> Path:
-    """Predict ``images`` with the run's checkpoint; write overlays and predictions.json; return its path.
+    """Predict ``images`` with the run's checkpoint; write overlays, predictions.json and the COCO results
+    (predictions_coco.json, predictions_coco_images.json); return the path of predictions.json.
 
     Every image is decoded once before the model loads, so a missing, corrupt or non-image file
     stops with one DataError and nothing written (each image is then read again to predict).
@@ -107,7 +116,7 @@ def predict_images(
     size = imgsz or run.imgsz or checkpoint_imgsz(model)
     out.mkdir(parents=True, exist_ok=True)
     claim_in_run(out)
-    records = []
+    records, coco = [], []
     for path in track(files, "predict"):
         rgb = read_image_rgb(path)
         kwargs = dict(imgsz=size, conf=conf, verbose=False, retina_masks=True)
@@ -123,6 +132,13 @@ def predict_images(
             )
         ]
         masks = result.masks.data.cpu().numpy() > 0.5 if result.masks is not None else None
+        coco += detection_results(
+            len(records) + 1,
+            result.boxes.xyxy.cpu().numpy().tolist(),
+            [d["class_id"] for d in dets],
+            result.boxes.conf.cpu().numpy().tolist(),
+            masks,
+        )
         overlay = draw_overlay(rgb, dets, masks)
         target = out / f"{path.stem}_pred.png"
         ok, png = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
@@ -141,4 +157,6 @@ def predict_images(
     out_json = out / "predictions.json"
     summary = {"weights": str(run.weights), "conf": conf, "imgsz": size, "images": records}
     out_json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_json(out / "predictions_coco.json", coco)
+    write_json(out / "predictions_coco_images.json", images_table(records, names))
     return out_json

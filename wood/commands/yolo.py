@@ -80,7 +80,8 @@ def predict(
         show_default="the trained classes",
     ),
 ) -> None:
-    """Predict boxes (and masks) on images; writes overlay PNGs and predictions.json."""
+    """Predict boxes (and masks) on images; writes overlay PNGs, predictions.json and COCO results
+    (predictions_coco.json, image ids 1..N in predictions_coco_images.json)."""
     from wood.eval.predict import predict_images
 
     out_json = predict_images(
