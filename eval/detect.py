@@ -26,6 +26,7 @@ from wood.console import console, track
 from wood.device import check_device
 from wood.errors import DataError, MisMatchError
 from wood.eval.coco_metrics import check_gt, coco_eval, confusion_matrix, image_level
+from wood.eval.manifest import manifest_entries
 from wood.eval.yolo_run import check_out_folder, check_split, checkpoint_imgsz, load_run, load_yolo, model_names
 from wood.prep.coco_masks import encode_rle
 from wood.prep.coco_split import coco_path, images_dir, read_coco
@@ -44,18 +45,6 @@ def load_ground_truth(prep_dir: Path, split: str) -> tuple[dict[str, Any], Path]
     gt = read_coco(prep_dir, split)
     check_gt(gt, str(coco_path(prep_dir, split)))
     return gt, images_dir(prep_dir, split, gt)
-
-
-def manifest_entries(prep_dir: Path, split: str) -> dict[str, dict[str, Any]]:
-    """The manifest entries of ``split`` by image name ({} for a prepared folder without manifest.json)."""
-    path = Path(prep_dir) / "manifest.json"
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise DataError(f"not valid JSON ({exc.__class__.__name__}); re-run `wood prep`", path) from exc
-    return {im["name"]: im for im in data.get("images", []) if im.get("split") == split}
 
 
 def check_classes(model_classes: list[str], gt: dict[str, Any], source: str) -> list[str]:

@@ -6,7 +6,7 @@ for the metrics); `rle_results` turns an image's predictions into COCO segm resu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,8 @@ from wood.prep.coco_masks import encode_rle
 @dataclass
 class ImageResult:
     """GT and predicted masks of one image. Masks are (N, H, W) bool; classes are COCO category ids.
-    ``paired``: prediction i was prompted by GT instance i (GT boxes)."""
+    ``paired``: prediction i was prompted by GT instance i (GT boxes). ``defect``: the manifest's defect
+    type ("good" for a good image), None where there is no manifest entry."""
 
     image_id: int
     file_name: str
@@ -35,6 +36,12 @@ class ImageResult:
     pred_classes: list[int]
     pred_scores: list[float] = field(default_factory=list)
     paired: bool = False
+    defect: str | None = None
+
+    @property
+    def good(self) -> bool:
+        """Good per the manifest; without an entry, an image without GT instances."""
+        return self.defect == "good" if self.defect is not None else not self.gt_classes
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -67,7 +74,7 @@ class SegmentScorer:
         gt_all, pred_all = union_of(r.gt_masks, shape), union_of(r.pred_masks, shape)
         tp, fp, fn = pixel_counts(pred_all, gt_all)
         self.pixel = [self.pixel[0] + tp, self.pixel[1] + fp, self.pixel[2] + fn]
-        if not r.gt_classes:
+        if r.good:
             self.good_images += 1
             self.good_with_false_alarm += int(pred_all.any())
         if r.paired:
@@ -87,7 +94,8 @@ class SegmentScorer:
             {
                 "image_id": r.image_id,
                 "file_name": r.file_name,
-                "classes": names or ["good"],
+                "classes": names or (["good"] if r.good else []),
+                "defect": r.defect,
                 "n_gt": len(r.gt_classes),
                 "n_pred": len(r.pred_classes),
                 "iou": iou_from_counts(tp, fp, fn),
@@ -125,6 +133,24 @@ class SegmentScorer:
             "per_image": self.per_image,
             "instances": self.instances,
         }
+
+
+def keep_confident(
+    r: ImageResult, boxes: np.ndarray, det_scores: list[float], conf: float | None
+) -> tuple[ImageResult, np.ndarray]:
+    """The image's predictions (and prompt boxes) whose detector confidence is >= ``conf``; all of them when
+    ``conf`` is None (GT prompts)."""
+    if conf is None:
+        return r, boxes
+    keep = [k for k, s in enumerate(det_scores) if s >= conf]
+    masks = r.pred_masks[keep] if len(r.pred_masks) else r.pred_masks
+    kept = replace(
+        r,
+        pred_masks=masks,
+        pred_classes=[r.pred_classes[k] for k in keep],
+        pred_scores=[r.pred_scores[k] for k in keep],
+    )
+    return kept, np.asarray(boxes).reshape(-1, 4)[keep]
 
 
 def rle_results(r: ImageResult) -> list[dict[str, Any]]:

@@ -30,7 +30,12 @@ def eval_segment(
     boxes: str = typer.Option(
         "gt", "--boxes", help="gt (oracle prompts) or a `wood finetune yolo` run folder (detect -> segment)."
     ),
-    conf: float = typer.Option(0.25, "--conf", help="Detector confidence threshold with --boxes <yolo run>."),
+    conf: float = typer.Option(
+        0.25,
+        "--conf",
+        help="With --boxes <yolo run>: detector confidence for IoU/Dice, pixel scores and overlays "
+        "(segm mAP uses every box >= 0.001).",
+    ),
     data: Path = typer.Option(None, "--data", help="Prepared dataset folder.", show_default="the run's"),
     out: Path = typer.Option(None, "--out", help="Output folder.", show_default="<run>/eval-<split>[-yolo]"),
     overlays: int = typer.Option(2, "--overlays", help="Overlay PNGs per class (and for good images)."),
@@ -39,7 +44,8 @@ def eval_segment(
         False, "--crop-to-box/--no-crop-to-box", help="Zero mask pixels outside each prompt box (+5% margin)."
     ),
 ) -> None:
-    """Per-class IoU/Dice, mIoU, per-image scores, COCO segm mAP and pixel F1 (good images included)."""
+    """Per-class IoU/Dice, mIoU, per-image scores, COCO segm mAP and pixel F1 (good images included);
+    writes predictions_segm.json (COCO results)."""
     from wood.eval.segment import evaluate
 
     result = evaluate(

@@ -1,0 +1,31 @@
+"""The prepared folder's manifest.json as eval reads it: which images are defective, of what type.
+
+`eval detect` and `eval segment` call an image good or defective from the manifest (its MVTec defect
+type), not from whether it has instances: with ``wood prep --min-area``, a defective image may keep
+no instance and is still not a good one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from wood.errors import DataError
+
+
+def manifest_entries(prep_dir: Path, split: str) -> dict[str, dict[str, Any]]:
+    """The manifest entries of ``split`` by image name ({} for a prepared folder without manifest.json)."""
+    path = Path(prep_dir) / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DataError(f"not valid JSON ({exc.__class__.__name__}); re-run `wood prep`", path) from exc
+    return {im["name"]: im for im in data.get("images", []) if im.get("split") == split}
+
+
+def defect_types(prep_dir: Path, split: str) -> dict[str, str]:
+    """Image name -> its defect type ("good" for a good image) for ``split``; {} without a manifest."""
+    return {name: str(e["defect"]) for name, e in manifest_entries(prep_dir, split).items() if "defect" in e}
