@@ -54,6 +54,9 @@ def test_paste_data_yaml_has_no_path(prepared: Path, tmp_path: Path):
 
 @pytest.mark.parametrize("balance", [False, True])
 def test_run_data_yaml_is_relative_and_label_caches_stay_in_the_run(prepared: Path, tmp_path: Path, balance: bool):
+    from wood.offline import setup_ultralytics
+
+    setup_ultralytics()  # before Ultralytics is imported: no DNS lookups at import
     from ultralytics.data.dataset import YOLODataset
 
     run_dir = (tmp_path / "run").resolve()
@@ -94,3 +97,20 @@ def test_a_copied_prep_trains_on_itself(prepared: Path, tmp_path: Path, no_netwo
     assert (run / "weights" / "best.pt").is_file()
     assert _snapshot(copy) == before  # no label cache written into the prepared folder
     assert sorted(p.name for p in (run / "labels").glob("*.cache")) == ["train.cache", "val.cache"]
+
+
+def test_an_ultralytics_label_cache_in_a_prep_does_not_block_re_prep(synth_root: Path, tmp_path: Path):
+    """Runs before the run folder held its own links left labels/<split>.cache in the prep: prep still
+    replaces its own output, and the run folder never links the stale cache."""
+    from wood.prep.config import PrepConfig
+    from wood.prep.pipeline import run_prep
+
+    out = tmp_path / "p"
+    run_prep(PrepConfig(source=synth_root, out=out, workers=1))
+    (out / "yolo" / "labels" / "train.cache").write_bytes(b"stale")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    write_run_data_yaml(YoloConfig(data=out, model="yolov8n.yaml", out=tmp_path), run_dir)
+    assert not list((run_dir / "labels").rglob("*.cache"))
+    run_prep(PrepConfig(source=synth_root, out=out, workers=1))
+    assert not (out / "yolo" / "labels" / "train.cache").exists()
