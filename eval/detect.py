@@ -7,9 +7,11 @@ image resolution), runs Ultralytics' own val on the same split, and adds the ins
 (default ``<run>/eval-<split>``): eval_detect.json, eval_detect.md, predictions_bbox.json
 (+ predictions_segm.json), pr_curve.png, confusion_matrix.png, ultralytics_val/.
 
-Ultralytics' mAP differs from COCO's (ultralytics #10326): it interpolates precision over
-1000 recall points and matches detections differently, so both are reported with the
-difference (COCO - Ultralytics).
+Ultralytics' val mAP differs from COCO's (ultralytics #10326), so both are reported with the
+difference (COCO - Ultralytics). Not because of its AP code: on the same predictions it is within
+0.002 of pycocotools. Ultralytics' val makes its own predictions: one box may carry several
+classes, and up to 300 detections per image are kept (here: one class per box, at most 100).
+APs and APm (COCO small and medium objects) are reported beside mAP50 and mAP50-95.
 """
 
 from __future__ import annotations
