@@ -132,6 +132,12 @@ class SamTrainConfig:
         "replace an existing run folder of the same name (only one wood wrote) instead of numbering a new one", False
     )
     merge: bool = _help("also export weights/sam_merged.pth, a plain SAM state dict (lora and decoder modes)", False)
+    architecture: dict[str, Any] | None = _help(
+        "written by the run: the resolved model (image and patch size, encoder, prompt encoder, decoder), so "
+        "segment-anything's classes rebuild it from config.yaml alone (architecture.build_from_architecture)",
+        None,
+        {"cli": False},
+    )
 
     def __post_init__(self) -> None:
         parse_device(self.device)  # spelling only; train() checks it against the devices torch sees

@@ -15,12 +15,12 @@ folders returned by `weights_dirs()`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from wood.console import console
 from wood.errors import WeightsError
+from wood.finetune.sam.architecture import TINY_PATCH, build_from_architecture, tiny_architecture
 from wood.torchutil import read_state_dict
 
 OFFICIAL_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
@@ -46,14 +46,6 @@ SAM_VARIANTS: dict[str, SamVariant] = {
     "tiny": SamVariant("tiny", None, "ViT dim 128, depth 2, small decoder; random init; tests and CPU demos"),
 }
 
-TINY_EMBED_DIM = 128
-TINY_DEPTH = 2
-TINY_HEADS = 4
-TINY_PATCH = 16
-TINY_PROMPT_DIM = 64
-TINY_DECODER_MLP = 256
-TINY_DECODER_HEADS = 4
-
 
 def build_tiny_sam(image_size: int = 256, patch_size: int = TINY_PATCH) -> Any:
     """A small SAM built from the segment-anything classes: input ``image_size`` px (square).
@@ -62,47 +54,9 @@ def build_tiny_sam(image_size: int = 256, patch_size: int = TINY_PATCH) -> Any:
     with the default patch 16 (they start at zero and stay frozen under lora/adapter/decoder,
     and at patch 4 they cost ~40% of the encoder's step time; patch 16 keeps them so its
     earlier runs still load). Decoder: two-way transformer of dim 64 (mlp 256, 4 heads).
-    ``image_size`` must be a multiple of ``patch_size``.
+    ``image_size`` must be a multiple of ``patch_size``. The values: `architecture.tiny_architecture`.
     """
-    import torch
-    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
-
-    if image_size % patch_size:
-        raise ValueError(f"image_size must be a multiple of {patch_size}, but got {image_size}")
-    grid = image_size // patch_size
-    sam = Sam(
-        image_encoder=ImageEncoderViT(
-            img_size=image_size,
-            patch_size=patch_size,
-            embed_dim=TINY_EMBED_DIM,
-            depth=TINY_DEPTH,
-            num_heads=TINY_HEADS,
-            mlp_ratio=4,
-            out_chans=TINY_PROMPT_DIM,
-            qkv_bias=True,
-            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            use_rel_pos=patch_size == TINY_PATCH,
-            window_size=0,
-            global_attn_indexes=(),
-        ),
-        prompt_encoder=PromptEncoder(
-            embed_dim=TINY_PROMPT_DIM,
-            image_embedding_size=(grid, grid),
-            input_image_size=(image_size, image_size),
-            mask_in_chans=16,
-        ),
-        mask_decoder=MaskDecoder(
-            num_multimask_outputs=3,
-            transformer=TwoWayTransformer(
-                depth=2, embedding_dim=TINY_PROMPT_DIM, mlp_dim=TINY_DECODER_MLP, num_heads=TINY_DECODER_HEADS
-            ),
-            transformer_dim=TINY_PROMPT_DIM,
-            iou_head_depth=3,
-            iou_head_hidden_dim=TINY_PROMPT_DIM,
-        ),
-    )
-    sam.eval()
-    return sam
+    return build_from_architecture(tiny_architecture(image_size, patch_size))
 
 
 def build_sam(variant: str, image_size: int | None = None, patch_size: int | None = None) -> Any:

@@ -20,6 +20,7 @@ from wood.console import console
 from wood.device import resolve_device
 from wood.errors import ConfigError, DataError, MisMatchError
 from wood.finetune.sam.adapters import apply_adapters, format_report, trainable_report
+from wood.finetune.sam.architecture import sam_architecture
 from wood.finetune.sam.config import RESUME_FIXED, SamTrainConfig
 from wood.finetune.sam.data import SamImage, coco_path, load_split
 from wood.finetune.sam.io import save_base, save_weights
@@ -131,6 +132,7 @@ def open_run(cfg: SamTrainConfig) -> tuple[Any, str, SamTrainConfig, Path]:
     sam, source = load_sam(cfg.model, cfg.checkpoint, cfg.random_init, cfg.imgsz, cfg.patch_size)
     if source != "random":
         cfg = replace(cfg, checkpoint=absolute_path(source))
+    cfg = replace(cfg, architecture=sam_architecture(cfg.model, cfg.imgsz, cfg.patch_size))
     run_dir = prepare_run_dir(cfg)
     if source == "random" and not cfg.resume:
         save_base(sam, run_dir / "weights")
