@@ -6,7 +6,9 @@ parameters the mode adds (LoRA matrices, adapters) and, as an option, the prompt
 - ``lora``: peft LoraConfig on the image encoder's fused ``qkv`` Linear (peft cannot adapt
   only q and v inside it). ``lora_decoder`` also adds LoRA to the mask decoder's attention
   projections (q/k/v/out_proj); those base Linears are then frozen and the rest of the decoder
-  trains fully.
+  trains fully. The fully trained parts (the decoder, or its parts without LoRA, and the prompt
+  encoder when it trains) are peft ``modules_to_save``: peft trains copies of them and saves
+  them inside the adapter, so plain ``PeftModel.from_pretrained`` loads the trained model.
 - ``adapter``: our `BottleneckAdapter` (Houlsby et al. 2019, arXiv 1902.00751) after the
   attention and/or the MLP of every encoder block, before the residual add.
 - ``decoder``: nothing is added; the encoder is frozen, so image embeddings can be cached.
@@ -15,6 +17,7 @@ parameters the mode adds (LoRA matrices, adapters) and, as an option, the prompt
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import torch
@@ -82,8 +85,37 @@ def import_peft() -> Any:
     return peft
 
 
-def lora_config(settings: AdapterSettings) -> Any:
-    """The peft LoraConfig for ``settings`` (target modules as one full-match regex)."""
+def untargeted_modules(module: nn.Module, prefix: str, pattern: str) -> list[str]:
+    """Full names of the largest sub-modules of ``module`` (named ``prefix``) that hold no module whose
+    name full-matches ``pattern`` (the LoRA targets, left out themselves). ModuleLists are opened, since a
+    wrapped ModuleList could no longer be indexed."""
+    if not any(re.fullmatch(pattern, f"{prefix}.{n}") for n, _ in module.named_modules() if n):
+        return [prefix]
+    if list(module.parameters(recurse=False)):
+        raise ValueError(f"{prefix} holds LoRA targets and parameters of its own; modules_to_save cannot cover them")
+    names: list[str] = []
+    for name, child in module.named_children():
+        full = f"{prefix}.{name}"
+        if re.fullmatch(pattern, full):
+            continue
+        if isinstance(child, nn.ModuleList):
+            names += [n for i, c in enumerate(child) for n in untargeted_modules(c, f"{full}.{i}", pattern)]
+        else:
+            names += untargeted_modules(child, full, pattern)
+    return names
+
+
+def modules_to_save(sam: Any, settings: AdapterSettings) -> list[str]:
+    """What trains fully besides LoRA, as peft ``modules_to_save``: the mask decoder (with ``lora_decoder``
+    its parts without LoRA) and, when it trains, the prompt encoder."""
+    names = ["mask_decoder"]
+    if settings.lora_decoder:
+        names = untargeted_modules(sam.mask_decoder, "mask_decoder", DECODER_ATTN_PATTERN)
+    return names + (["prompt_encoder"] if settings.train_prompt_encoder else [])
+
+
+def lora_config(settings: AdapterSettings, sam: Any) -> Any:
+    """The peft LoraConfig for ``settings`` on ``sam`` (target modules as one full-match regex)."""
     LoraConfig = import_peft().LoraConfig
 
     pattern = ENCODER_QKV_PATTERN
@@ -94,6 +126,7 @@ def lora_config(settings: AdapterSettings) -> Any:
         lora_alpha=settings.lora_alpha,
         lora_dropout=settings.lora_dropout,
         target_modules=pattern,
+        modules_to_save=modules_to_save(sam, settings),
         bias="none",
     )
 
@@ -101,24 +134,22 @@ def lora_config(settings: AdapterSettings) -> Any:
 def apply_adapters(sam: Any, settings: AdapterSettings) -> Any:
     """Make ``sam`` trainable as ``settings.mode`` says, in place. Returns the peft model for
     ``lora`` (LoRA layers are injected into ``sam`` itself, so ``sam`` stays usable), else None."""
-    peft_model = None
     for p in sam.parameters():
         p.requires_grad_(False)
     if settings.mode == "lora":
-        peft_model = import_peft().get_peft_model(sam, lora_config(settings))
-    elif settings.mode == "adapter":
+        # peft makes the LoRA matrices and the modules_to_save copies trainable, nothing else
+        return import_peft().get_peft_model(sam, lora_config(settings, sam))
+    if settings.mode == "adapter":
         add_bottleneck_adapters(sam, settings.adapter_dim, settings.adapter_positions)
         for name, p in sam.named_parameters():
             if ".adapter." in name:
                 p.requires_grad_(True)
-    for name, p in sam.mask_decoder.named_parameters():
-        # with lora_decoder the wrapped base Linears stay frozen; their LoRA matrices train
-        if "base_layer" not in name:
-            p.requires_grad_(True)
+    for p in sam.mask_decoder.parameters():
+        p.requires_grad_(True)
     if settings.train_prompt_encoder:
         for p in sam.prompt_encoder.parameters():
             p.requires_grad_(True)
-    return peft_model
+    return None
 
 
 def is_added_param(name: str) -> bool:
@@ -136,6 +167,8 @@ def trainable_report(sam: Any) -> dict[str, Any]:
     encoder_added = encoder_base = 0
     total = trainable = 0
     for name, p in sam.named_parameters():
+        if ".original_module." in name:
+            continue  # peft's frozen original beside its trained modules_to_save copy: counted once
         n = p.numel()
         total += n
         trainable += n if p.requires_grad else 0

@@ -1,20 +1,26 @@
 """Saving, loading and merging SAM runs.
 
 A run's ``weights/`` folder holds:
-- ``adapter_model.safetensors`` + ``adapter_config.json``: peft format for ``lora``; for
-  ``adapter`` the same two file names hold our bottleneck adapters ("wood_adapter" config).
+- ``adapter_model.safetensors`` + ``adapter_config.json`` (``lora``): a plain peft LoRA adapter whose
+  ``modules_to_save`` hold the trained decoder (and prompt encoder), so ``PeftModel.from_pretrained``
+  alone gives the trained model; ``base_model_name_or_path`` is the variant or the checkpoint.
+- ``wood_adapters.safetensors`` + ``wood_adapters.json`` (``adapter``): our bottleneck adapters, which
+  are not a peft format (runs from before these names used peft's two file names; they still load).
 - ``mask_decoder.safetensors``: the trained decoder with plain segment-anything key names.
 - ``prompt_encoder.safetensors``: only when the prompt encoder was trained.
 - ``base_model.safetensors``: only when the run started from random initialisation (the
   frozen base cannot be rebuilt from an official checkpoint).
+- ``README.md``: the model card (finetune/sam/card.py): how to load the run without wood.
 - ``sam_merged.pth``: with ``--merge``: one plain SAM state dict (lora and decoder modes),
   loadable by ``segment_anything.sam_model_registry[...](checkpoint=...)``.
-The run config (``config.yaml``) says which base checkpoint and settings were used.
+The run config (``config.yaml``) says which base checkpoint and settings were used, and its
+``architecture`` the resolved model (finetune/sam/architecture.py).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +29,7 @@ import torch
 from wood.config import build_config
 from wood.errors import ConfigError, WeightsError
 from wood.finetune.sam.adapters import add_bottleneck_adapters, import_peft
+from wood.finetune.sam.card import model_card
 from wood.finetune.sam.config import SamTrainConfig
 from wood.finetune.sam.models import build_sam, load_sam, load_weights
 from wood.runs import load_run as read_run
@@ -34,17 +41,23 @@ DECODER_FILE = "mask_decoder.safetensors"
 PROMPT_FILE = "prompt_encoder.safetensors"
 BASE_FILE = "base_model.safetensors"
 MERGED_FILE = "sam_merged.pth"
+WOOD_ADAPTER_FILE = "wood_adapters.safetensors"
+WOOD_ADAPTER_CONFIG = "wood_adapters.json"
 WOOD_ADAPTER_FORMAT = "wood-sam-adapter/1"
+CARD_FILE = "README.md"
 
 
 def plain_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """``module.state_dict()`` with peft wrapping undone: LoRA matrices dropped and
-    ``.base_layer.`` removed, so the keys are segment-anything's own (CPU, contiguous)."""
+    """``module.state_dict()`` with peft wrapping undone: LoRA matrices and the frozen originals of
+    ``modules_to_save`` dropped, ``.base_layer.`` and ``.modules_to_save.<adapter>.`` removed, so the
+    keys are segment-anything's own (CPU, contiguous)."""
     out = {}
     for key, value in module.state_dict().items():
-        if "lora_" in key:
+        dotted = "." + key
+        if "lora_" in key or ".original_module." in dotted:
             continue
-        out[key.replace(".base_layer.", ".")] = value.detach().cpu().contiguous()
+        dotted = re.sub(r"\.modules_to_save\.[^.]+\.", ".", dotted.replace(".base_layer.", "."))
+        out[dotted[1:]] = value.detach().cpu().contiguous()
     return out
 
 
@@ -66,21 +79,41 @@ def save_weights(sam: Any, peft_model: Any, cfg: SamTrainConfig, weights_dir: Pa
     """Write the trained parts of ``sam`` (see the module docstring) into ``weights_dir``."""
     weights_dir.mkdir(parents=True, exist_ok=True)
     if cfg.adapter == "lora":
-        peft_model.save_pretrained(str(weights_dir))
+        peft_model.peft_config["default"].base_model_name_or_path = base_model_name(cfg)
+        # no embedding layers here: False also spares peft's Hub lookup of base_model_name_or_path (offline)
+        peft_model.save_pretrained(str(weights_dir), save_embedding_layers=False)  # ours replaces peft's card below
     elif cfg.adapter == "adapter":
         state = {n: p for n, p in sam.named_parameters() if ".adapter." in n}
-        save_safetensors(state, weights_dir / ADAPTER_FILE)
-        config = {
-            "format": WOOD_ADAPTER_FORMAT,
-            "adapter_type": "houlsby_bottleneck",
-            "adapter_dim": cfg.adapter_dim,
-            "positions": list(cfg.adapter_positions),
-            "target": "image_encoder.blocks",
-        }
-        (weights_dir / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")
+        save_safetensors(state, weights_dir / WOOD_ADAPTER_FILE)
+        write_text(weights_dir / WOOD_ADAPTER_CONFIG, json.dumps(wood_adapter_config(cfg), indent=2))
     save_safetensors(plain_state(sam.mask_decoder), weights_dir / DECODER_FILE)
     if cfg.train_prompt_encoder:
         save_safetensors(plain_state(sam.prompt_encoder), weights_dir / PROMPT_FILE)
+    write_text(weights_dir / CARD_FILE, model_card(cfg, base_model_name(cfg), (weights_dir / BASE_FILE).is_file()))
+
+
+def base_model_name(cfg: SamTrainConfig) -> str:
+    """What the adapter was trained on: the checkpoint path, else the variant name (random initialisation,
+    whose weights are the run's base_model.safetensors)."""
+    return cfg.checkpoint or cfg.model
+
+
+def wood_adapter_config(cfg: SamTrainConfig) -> dict[str, Any]:
+    """The record beside our bottleneck adapters (not a peft config: no ``peft_type``)."""
+    return {
+        "format": WOOD_ADAPTER_FORMAT,
+        "adapter_type": "houlsby_bottleneck",
+        "adapter_dim": cfg.adapter_dim,
+        "positions": list(cfg.adapter_positions),
+        "target": "image_encoder.blocks",
+        "load_with": "wood.finetune.sam.io.load_run(<run folder>)",
+    }
+
+
+def write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def read_run_config(run_dir: str | Path) -> SamTrainConfig:
@@ -138,13 +171,22 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[Any, SamTrainCon
         PeftModel.from_pretrained(sam, str(weights))
     elif cfg.adapter == "adapter":
         add_bottleneck_adapters(sam, cfg.adapter_dim, list(cfg.adapter_positions))
-        state = read_state_dict(weights / ADAPTER_FILE)
-        missing, unexpected = sam.load_state_dict(state, strict=False)
+        path = wood_adapter_path(weights)
+        missing, unexpected = sam.load_state_dict(read_state_dict(path), strict=False)
         if unexpected or any(".adapter." in k for k in missing):
-            raise WeightsError("adapter weights do not fit the run's model", weights / ADAPTER_FILE)
+            raise WeightsError("adapter weights do not fit the run's model", path)
     for p in sam.parameters():
         p.requires_grad_(False)
     return sam.to(device).eval(), cfg
+
+
+def wood_adapter_path(weights: Path) -> Path:
+    """The bottleneck adapters' file: ``wood_adapters.safetensors``, or peft's file name in runs written
+    before it had its own."""
+    for name in (WOOD_ADAPTER_FILE, ADAPTER_FILE):
+        if (weights / name).is_file():
+            return weights / name
+    raise WeightsError(f"run has no {WOOD_ADAPTER_FILE} (bottleneck adapters)", weights)
 
 
 def merged_state_dict(run_dir: str | Path) -> dict[str, torch.Tensor]:

@@ -1,0 +1,130 @@
+"""The model card (``weights/README.md``) of a SAM run: what it is and how to load it without wood.
+
+The code it shows uses segment-anything, peft and safetensors only; run it from the run folder.
+A ``tiny`` model is written out as the segment-anything classes with the values of the run's
+``config.yaml`` ``architecture`` (the same construction as `architecture.build_from_architecture`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wood.finetune.sam.architecture import sam_architecture
+from wood.finetune.sam.config import SamTrainConfig
+
+
+def tiny_code(arch: dict[str, Any]) -> list[str]:
+    """Lines that build ``arch`` from segment-anything's classes, with its values written out."""
+    size, patch = arch["image_size"], arch["patch_size"]
+    e, p, d = arch["image_encoder"], arch["prompt_encoder"], arch["mask_decoder"]
+    grid = size // patch
+    return [
+        "from functools import partial",
+        "from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer",
+        "sam = Sam(",
+        f"    image_encoder=ImageEncoderViT(img_size={size}, patch_size={patch}, embed_dim={e['embed_dim']}, "
+        f"depth={e['depth']}, num_heads={e['num_heads']}, mlp_ratio={e['mlp_ratio']}, out_chans={e['out_chans']}, "
+        f"qkv_bias={e['qkv_bias']}, norm_layer=partial(torch.nn.LayerNorm, eps={e['layer_norm_eps']}), "
+        f"use_rel_pos={e['use_rel_pos']}, window_size={e['window_size']}, "
+        f"global_attn_indexes={tuple(e['global_attn_indexes'])}),",
+        f"    prompt_encoder=PromptEncoder(embed_dim={p['embed_dim']}, image_embedding_size=({grid}, {grid}), "
+        f"input_image_size=({size}, {size}), mask_in_chans={p['mask_in_chans']}),",
+        f"    mask_decoder=MaskDecoder(num_multimask_outputs={d['num_multimask_outputs']}, "
+        f"transformer=TwoWayTransformer(depth={d['transformer_depth']}, embedding_dim={d['transformer_dim']}, "
+        f"mlp_dim={d['transformer_mlp_dim']}, num_heads={d['transformer_num_heads']}), "
+        f"transformer_dim={d['transformer_dim']}, iou_head_depth={d['iou_head_depth']}, "
+        f"iou_head_hidden_dim={d['iou_head_hidden_dim']}),",
+        f"    pixel_mean={arch['pixel_mean']}, pixel_std={arch['pixel_std']},",
+        ")",
+    ]
+
+
+def base_code(cfg: SamTrainConfig, arch: dict[str, Any], has_base_file: bool) -> list[str]:
+    """Lines that build the frozen base SAM with the weights the run started from."""
+    if cfg.model == "tiny":
+        lines = tiny_code(arch)
+    else:
+        lines = ["from segment_anything import sam_model_registry", f'sam = sam_model_registry["{cfg.model}"]()']
+    if has_base_file:
+        return lines + ['sam.load_state_dict(load_file("weights/base_model.safetensors"))  # the random-init base']
+    return lines + [f'sam.load_state_dict(torch.load("{cfg.checkpoint}", map_location="cpu"))']
+
+
+def load_code(cfg: SamTrainConfig, arch: dict[str, Any], has_base_file: bool) -> list[str]:
+    """The Python that loads the trained run with segment-anything (+ peft, safetensors)."""
+    lines = ["import torch", "from safetensors.torch import load_file", "from segment_anything import SamPredictor"]
+    lines += base_code(cfg, arch, has_base_file)
+    if cfg.adapter == "lora":
+        lines += [
+            "from peft import PeftModel",
+            'PeftModel.from_pretrained(sam, "weights")  # LoRA + the trained decoder, injected into sam itself',
+        ]
+    else:
+        lines.append('sam.mask_decoder.load_state_dict(load_file("weights/mask_decoder.safetensors"))')
+        if cfg.train_prompt_encoder:
+            lines.append('sam.prompt_encoder.load_state_dict(load_file("weights/prompt_encoder.safetensors"))')
+    lines.append("predictor = SamPredictor(sam.eval())")
+    imports = [line for line in lines if line.startswith(("import ", "from "))]
+    return imports + [line for line in lines if line not in imports]
+
+
+def trained_parts(cfg: SamTrainConfig) -> str:
+    parts = {
+        "lora": "LoRA (peft) on the image encoder's fused qkv"
+        + (" and on the mask decoder's attention projections" if cfg.lora_decoder else ""),
+        "adapter": "bottleneck adapters (Houlsby) in the image encoder",
+        "decoder": "nothing added to the frozen image encoder",
+    }[cfg.adapter]
+    prompt = ", the prompt encoder" if cfg.train_prompt_encoder else ""
+    return f"{parts}; trained: the mask decoder{prompt}"
+
+
+def model_card(cfg: SamTrainConfig, base_name: str, has_base_file: bool) -> str:
+    """The text of ``weights/README.md`` for the run ``cfg`` (``base_name``: the variant or checkpoint)."""
+    arch = cfg.architecture or sam_architecture(cfg.model, cfg.imgsz, cfg.patch_size)
+    head = ["---", f"base_model: {base_name}"]
+    head += ["library_name: peft"] if cfg.adapter == "lora" else []
+    head += ["tags:", "- segment-anything", "- wood", "---", ""]
+    body = [
+        f"# SAM {cfg.model} fine-tuned by `wood finetune sam --adapter {cfg.adapter}`",
+        "",
+        f"- Base: `{base_name}`, {arch['image_size']} px input, patch {arch['patch_size']} "
+        "(the full architecture: `architecture` in the run's `config.yaml`).",
+        f"- {trained_parts(cfg)}.",
+        f"- Data: `{cfg.data}`, prompts: {cfg.prompt}.",
+    ]
+    if cfg.adapter == "adapter":
+        return "\n".join(head + body + adapter_note()) + "\n"
+    body += ["", "## Load it without wood (from the run folder)", "", "```python"]
+    body += load_code(cfg, arch, has_base_file)
+    body += ["```", ""]
+    if cfg.adapter == "lora":
+        body.append(
+            "The trained decoder"
+            + (" parts without LoRA" if cfg.lora_decoder else "")
+            + (" and prompt encoder" if cfg.train_prompt_encoder else "")
+            + " are peft `modules_to_save` inside `adapter_model.safetensors`, so `PeftModel.from_pretrained` "
+            "alone gives the trained model. `mask_decoder.safetensors` holds the decoder with plain "
+            "segment-anything keys (LoRA not merged); `--merge` writes `sam_merged.pth`, one plain state dict."
+        )
+    if cfg.box_mask_prompt:
+        body.append(
+            "This run was trained with each box also given as a dense mask prompt: pass it as `mask_input` "
+            "(+4 inside the box, -4 outside, at the prompt encoder's mask input size)."
+        )
+    return "\n".join(head + body) + "\n"
+
+
+def adapter_note() -> list[str]:
+    return [
+        "",
+        "## Loading",
+        "",
+        "The bottleneck adapters (`wood_adapters.safetensors`, described by `wood_adapters.json`) are extra "
+        "layers plain segment-anything does not have, and not a peft format. Load the run with wood:",
+        "",
+        "```python",
+        "from wood.finetune.sam.io import load_run",
+        'sam, cfg = load_run("<run folder>")',
+        "```",
+    ]
