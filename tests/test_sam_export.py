@@ -97,8 +97,9 @@ def test_lora_run_loads_with_peft_and_segment_anything_only(
     assert (other - ref).abs().max().item() > 1e-3
 
 
-def test_config_yaml_holds_the_full_architecture(prep, tmp_path):
-    run = _train(prep, tmp_path, adapter="decoder", patch_size=8, name="d")
+@pytest.mark.slow
+def test_config_yaml_holds_the_full_architecture(prep, tmp_path, monkeypatch):
+    run = _train(prep, tmp_path, adapter="decoder", patch_size=8, train_prompt_encoder=True, name="d")
     arch = yaml.safe_load((run / "config.yaml").read_text())["architecture"]
     assert arch["image_size"] == SIZE and arch["patch_size"] == 8
     assert arch["image_encoder"]["embed_dim"] == 128 and arch["image_encoder"]["depth"] == 2
@@ -106,7 +107,14 @@ def test_config_yaml_holds_the_full_architecture(prep, tmp_path):
     rebuilt = build_from_run_config(run)
     assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in sam.state_dict().items()}
     code = _card_code(run)
-    assert "mask_decoder.safetensors" in code and "peft" not in code
+    assert "mask_decoder.safetensors" in code and "prompt_encoder.safetensors" in code
+    assert "peft" not in code and "wood" not in code
+    rgb, box = _image_and_box(prep)
+    ref = _wood_logits(run, rgb, box)
+    monkeypatch.chdir(run)
+    namespace: dict = {}
+    exec(code, namespace)
+    assert (_plain_logits(namespace["predictor"], rgb, box) - ref).abs().max().item() < 1e-5
 
 
 @pytest.mark.parametrize("variant", ["vit_b", "vit_l", "vit_h"])
