@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from wood.finetune.sam.architecture import sam_architecture
 from wood.finetune.sam.config import SamTrainConfig
 
@@ -47,7 +49,7 @@ def base_code(cfg: SamTrainConfig, arch: dict[str, Any], has_base_file: bool) ->
         lines = ["from segment_anything import sam_model_registry", f'sam = sam_model_registry["{cfg.model}"]()']
     if has_base_file:
         return lines + ['sam.load_state_dict(load_file("weights/base_model.safetensors"))  # the random-init base']
-    return lines + [f'sam.load_state_dict(torch.load("{cfg.checkpoint}", map_location="cpu"))']
+    return lines + [f'sam.load_state_dict(torch.load({cfg.checkpoint!r}, map_location="cpu"))']
 
 
 def load_code(cfg: SamTrainConfig, arch: dict[str, Any], has_base_file: bool) -> list[str]:
@@ -72,8 +74,8 @@ def trained_parts(cfg: SamTrainConfig) -> str:
     parts = {
         "lora": "LoRA (peft) on the image encoder's fused qkv"
         + (" and on the mask decoder's attention projections" if cfg.lora_decoder else ""),
-        "adapter": "bottleneck adapters (Houlsby) in the image encoder",
-        "decoder": "nothing added to the frozen image encoder",
+        "adapter": "Bottleneck adapters (Houlsby) in the image encoder",
+        "decoder": "Nothing added to the frozen image encoder",
     }[cfg.adapter]
     prompt = ", the prompt encoder" if cfg.train_prompt_encoder else ""
     return f"{parts}; trained: the mask decoder{prompt}"
@@ -82,9 +84,10 @@ def trained_parts(cfg: SamTrainConfig) -> str:
 def model_card(cfg: SamTrainConfig, base_name: str, has_base_file: bool) -> str:
     """The text of ``weights/README.md`` for the run ``cfg`` (``base_name``: the variant or checkpoint)."""
     arch = cfg.architecture or sam_architecture(cfg.model, cfg.imgsz, cfg.patch_size)
-    head = ["---", f"base_model: {base_name}"]
-    head += ["library_name: peft"] if cfg.adapter == "lora" else []
-    head += ["tags:", "- segment-anything", "- wood", "---", ""]
+    meta: dict[str, Any] = {"base_model": base_name}
+    meta |= {"library_name": "peft"} if cfg.adapter == "lora" else {}
+    meta["tags"] = ["segment-anything", "wood"]
+    head = ["---", yaml.safe_dump(meta, sort_keys=False).strip(), "---", ""]
     body = [
         f"# SAM {cfg.model} fine-tuned by `wood finetune sam --adapter {cfg.adapter}`",
         "",
@@ -102,14 +105,14 @@ def model_card(cfg: SamTrainConfig, base_name: str, has_base_file: bool) -> str:
         body.append(
             "The trained decoder"
             + (" parts without LoRA" if cfg.lora_decoder else "")
-            + (" and prompt encoder" if cfg.train_prompt_encoder else "")
-            + " are peft `modules_to_save` inside `adapter_model.safetensors`, so `PeftModel.from_pretrained` "
+            + (" and prompt encoder are" if cfg.train_prompt_encoder else " is")
+            + " peft `modules_to_save` inside `adapter_model.safetensors`, so `PeftModel.from_pretrained` "
             "alone gives the trained model. `mask_decoder.safetensors` holds the decoder with plain "
             "segment-anything keys (LoRA not merged); `--merge` writes `sam_merged.pth`, one plain state dict."
         )
     if cfg.box_mask_prompt:
         body.append(
-            "This run was trained with each box also given as a dense mask prompt: pass it as `mask_input` "
+            "\nThis run was trained with each box also given as a dense mask prompt: pass it as `mask_input` "
             "(+4 inside the box, -4 outside, at the prompt encoder's mask input size)."
         )
     return "\n".join(head + body) + "\n"
