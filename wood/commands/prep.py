@@ -22,17 +22,20 @@ def prep(cfg: PrepConfig) -> None:
     from wood.prep.pipeline import run_prep
     from wood.prep.stats import stats_table
 
-    check_defect_folders(cfg)
+    missing_config = check_defect_folders(cfg)
     stats = run_prep(cfg)
     console.print(stats_table(stats))
     if stats["flags"]:
         console.print(f"flags: {stats['flags']} (see manifest.json)")
     console.print(f"wrote {cfg.out} ({stats['images']} images, classes {stats['classes']})")
+    if missing_config:  # after the run: an error stays the only line when prep fails
+        _warn(missing_config)
 
 
-def check_defect_folders(cfg: PrepConfig) -> None:
+def check_defect_folders(cfg: PrepConfig) -> str | None:
     """Before any image is read: resolve SRC, check its layout and the dataset config, and warn about
-    (or, with --strict, stop at) defect folders the dataset config does not list (a typo like `scrach`)."""
+    (or, with --strict, stop at) defect folders the dataset config does not list (a typo like `scrach`).
+    Returns the warning line to print after the run when no dataset config matches the category."""
     from wood.dataset_config import (
         describe_unknown_types,
         load_dataset_config,
@@ -46,8 +49,9 @@ def check_defect_folders(cfg: PrepConfig) -> None:
     types = defect_types(scan_category(cfg.source, include_train_good=cfg.train_good))
     category = cfg.category_of(cfg.source)
     dataset = load_dataset_config(category, cfg.dataset_config)
+    missing = None
     if cfg.dataset_config is None and packaged_config_path(category) is None:
-        _warn(
+        missing = (
             f"warning: no dataset config for category {category!r} (datasets/{category}.yaml): default "
             "colours and no prompts; give --category NAME or --dataset-config FILE"
         )
@@ -55,12 +59,13 @@ def check_defect_folders(cfg: PrepConfig) -> None:
         dataset.check_classes(types)
     unknown = unknown_defect_types(types, dataset)
     if not unknown:
-        return
+        return missing
     folder = cfg.source / "test" / unknown[0] if len(unknown) == 1 else cfg.source / "test"
     line = describe_unknown_types(unknown, dataset)
     if cfg.strict:
         raise ConfigError(f"{line}; rename the folder or add the class to the config", folder)
     _warn(f"warning: {folder}: {line}; each is prepared as its own class (--strict stops here)")
+    return missing
 
 
 def _warn(line: str) -> None:
