@@ -67,7 +67,7 @@ def load_code(cfg: SamTrainConfig, arch: dict[str, Any], has_base_file: bool) ->
             lines.append('sam.prompt_encoder.load_state_dict(load_file("weights/prompt_encoder.safetensors"))')
     lines.append("predictor = SamPredictor(sam.eval())")
     imports = [line for line in lines if line.startswith(("import ", "from "))]
-    return imports + [line for line in lines if line not in imports]
+    return imports + [""] + [line for line in lines if line not in imports]
 
 
 def trained_parts(cfg: SamTrainConfig) -> str:
