@@ -114,3 +114,22 @@ def test_an_ultralytics_label_cache_in_a_prep_does_not_block_re_prep(synth_root:
     assert not list((run_dir / "labels").rglob("*.cache"))
     run_prep(PrepConfig(source=synth_root, out=out, workers=1))
     assert not (out / "yolo" / "labels" / "train.cache").exists()
+
+
+def test_linked_data_yaml_for_a_val_on_one_split_keeps_caches_beside_it(prepared: Path, tmp_path: Path):
+    """What an evaluation folder can give Ultralytics' model.val: the chosen split linked beside it."""
+    from wood.finetune.yolo.data import write_linked_data_yaml
+
+    _resolved(prepared / "yolo" / "data.yaml")  # Ultralytics set up offline before its first import
+    from ultralytics.data.dataset import YOLODataset
+
+    folder = (tmp_path / "eval").resolve()
+    folder.mkdir()
+    before = _snapshot(prepared)
+    keys = {"train": "test", "val": "test"}
+    path = write_linked_data_yaml(prepared / "yolo", ["a", "b", "c", "d", "e"], folder / "ultralytics_data.yaml", keys)
+    data = _resolved(path)
+    assert "path" not in yaml.safe_load(path.read_text()) and data["val"] == str(folder / "images" / "test")
+    assert sorted(p.name for p in (folder / "images").iterdir()) == ["test"]
+    YOLODataset(img_path=data["val"], data=data, task="detect", augment=False, imgsz=64)
+    assert (folder / "labels" / "test.cache").is_file() and _snapshot(prepared) == before

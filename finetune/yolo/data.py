@@ -116,10 +116,23 @@ def write_run_data_yaml(cfg: YoloConfig, run_dir: Path) -> tuple[Path, dict[str,
         reps = {data["names"][c]: r for c, r in summary["class_repeat"].items() if c < len(data["names"])}
         console.print(f"balance: {summary['images']} -> {summary['images_balanced']} train images; repeats {reps}")
         summary = {**summary, "class_repeat": reps}
-    out = {**entries, "names": dict(enumerate(data["names"]))}
-    path = run_dir / "data.yaml"
-    path.write_text(yaml.safe_dump(out, sort_keys=False), encoding="utf-8")
+    path = write_data_yaml(run_dir / "data.yaml", entries, data["names"])
     return path, {"names": data["names"], "balance": summary}
+
+
+def write_linked_data_yaml(root: Path, names: list[str], path: Path, keys: dict[str, str]) -> Path:
+    """Write ``path``, an Ultralytics data.yaml with no ``path:`` key whose ``keys`` (e.g. train, val:
+    the data.yaml key -> a split of ``root``, a prep's yolo/ or yolo-seg/ folder) name split folders
+    linked beside it (`link_splits`). For any Ultralytics call on a prep (``model.val`` in an eval
+    folder): its label caches then land beside ``path``, not in the prepared folder."""
+    link_splits(root, path.parent, sorted(set(keys.values())))
+    return write_data_yaml(path, {k: f"images/{s}" for k, s in keys.items()}, names)
+
+
+def write_data_yaml(path: Path, entries: dict[str, str], names: list[str]) -> Path:
+    """``path`` holding ``entries`` (relative to its folder) and ``names``; no ``path:`` key."""
+    path.write_text(yaml.safe_dump({**entries, "names": dict(enumerate(names))}, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def link_splits(root: Path, run_dir: Path, splits: list[str]) -> None:
