@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from wood.console import console, track
 from wood.device import check_device
@@ -104,16 +103,14 @@ def ultralytics_val(
     """Ultralytics' own val on the same split (its mAP definition), or {"error": ...} if it fails."""
     from ultralytics.utils import LOGGER
 
-    from wood.finetune.yolo.data import read_prep_data_yaml
+    from wood.finetune.yolo.data import read_prep_data_yaml, write_linked_data_yaml
 
     names = read_prep_data_yaml(prep_dir, subdir)["names"]
     root = (Path(prep_dir) / subdir).resolve()
-    data = {"path": str(root), "names": dict(enumerate(names))}
-    data.update({s: f"images/{s}" for s in ("train", "val", "test") if (root / "images" / s).is_dir()})
-    data.setdefault("train", data.get(split))
-    data.setdefault("val", data.get(split))
-    data_yaml = out / "ultralytics_data.yaml"
-    data_yaml.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    # linked beside the eval output: Ultralytics' label cache lands there, never in the prepared folder
+    folder = out / "ultralytics_data"
+    folder.mkdir(parents=True, exist_ok=True)
+    data_yaml = write_linked_data_yaml(root, names, folder / "data.yaml", {k: split for k in ("train", "val", split)})
     kwargs = dict(
         data=str(data_yaml),
         split=split,

@@ -86,6 +86,10 @@ def test_eval_detect_on_the_run(detect_run: Path, no_network, wood_home):  # noq
     assert comparison["difference"] == pytest.approx(comparison["coco"] - comparison["ultralytics"])
     assert saved["inspection"]["good_images"] >= 1 and saved["inspection"]["defective_images"] >= 1
     assert "| bbox mAP50 |" in (out / "eval_detect.md").read_text()
+    again = evaluate(detect_run, "test", conf=0.25)  # into the same folder: its links are reused
+    assert again["coco"]["bbox"]["mAP50"] == result["coco"]["bbox"]["mAP50"]
+    prepared = Path(json.loads((detect_run / "metrics.json").read_text())["data"])
+    assert not list(prepared.rglob("*.cache")), "Ultralytics' val wrote its label cache into the prepared folder"
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,7 @@ def link_splits(root: Path, run_dir: Path, splits: list[str]) -> None:
             if not src.is_dir():
                 continue
             for f in sorted(src.iterdir()):
-                if f.is_file() and keep(f):
+                if f.is_file() and keep(f) and not os.path.lexists(dst / f.name):  # linked by an earlier call
                     try:
                         (dst / f.name).symlink_to(f.resolve())
                     except OSError:
