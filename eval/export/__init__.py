@@ -1,0 +1,1 @@
+"""`wood export`: trained models to ONNX, checked against PyTorch (yolo.py: detectors, sam.py: SAM)."""
