@@ -78,20 +78,51 @@ def load_yolo(weights: Path, device: str | None = None):
     """Load an Ultralytics checkpoint offline; a broken file is a WeightsError."""
     from wood.offline import setup_ultralytics
 
-    if Path(weights).suffix != ".pt":
-        raise WeightsError("checkpoint must be an Ultralytics .pt file (weights/best.pt of a run)", weights)
+    suffix = Path(weights).suffix.lower()
+    if suffix not in (".pt", ".onnx"):
+        raise WeightsError(
+            "checkpoint must be an Ultralytics .pt file (weights/best.pt of a run) or a .onnx export", weights
+        )
+    task = check_onnx(weights).get("task") if suffix == ".onnx" else None
     setup_ultralytics()
     from ultralytics import YOLO
 
     try:
-        model = YOLO(str(weights))
+        model = YOLO(str(weights), task=task)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds on a corrupt file
         raise WeightsError(f"cannot load checkpoint ({exc.__class__.__name__}: {str(exc)[:120]})", weights) from exc
     return model
 
 
+def check_onnx(path: Path) -> dict[str, str]:
+    """Open an exported .onnx with onnxruntime (CPU); return its Ultralytics metadata. A file that does
+    not load, or that carries no class names (not an Ultralytics export), is a WeightsError."""
+    from wood.eval.export.deps import require_onnx
+
+    require_onnx()
+    import onnxruntime
+
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception kinds
+        first = (str(exc).strip().splitlines() or [""])[0][:120]
+        raise WeightsError(f"cannot load ONNX model ({exc.__class__.__name__}: {first})", path) from exc
+    meta = dict(session.get_modelmeta().custom_metadata_map)
+    if "names" not in meta:
+        raise WeightsError("ONNX model has no class names in its metadata; export it with `wood export`", path)
+    return meta
+
+
 def checkpoint_imgsz(model, default: int = 640) -> int:
-    """The imgsz a checkpoint was trained at (train_args in the .pt), else ``default``."""
+    """The imgsz a checkpoint was trained at (train_args in the .pt; an ONNX export's fixed input size),
+    else ``default``."""
+    overrides = getattr(model, "overrides", None) or {}
+    if str(overrides.get("model", "")).lower().endswith(".onnx"):
+        import ast
+
+        meta = check_onnx(Path(overrides["model"]))
+        size = ast.literal_eval(meta.get("imgsz", str(default)))
+        return int(size[0] if isinstance(size, (list, tuple)) else size)
     args = getattr(model, "ckpt", None) or {}
     args = args.get("train_args", {}) if isinstance(args, dict) else {}
     value = args.get("imgsz", default) if isinstance(args, dict) else default

@@ -1,1 +1,83 @@
-"""`wood export`: trained models to ONNX, checked against PyTorch (yolo.py: detectors, sam.py: SAM)."""
+"""`wood export`: a run's model to ONNX (or OpenVINO), checked against PyTorch on test images.
+
+- YOLO / YOLO-World runs: :mod:`wood.eval.export.yolo` (Ultralytics' exporter, offline);
+- SAM runs: ``wood.eval.export.sam.export_sam`` (image encoder + prompt decoder), when installed.
+
+Both write ``<out>/export.json``: files, parity, latency per runtime, tolerances.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from wood.errors import ConfigError, DataError, WeightsError
+from wood.eval.export.deps import EXPORT_JSON, FORMATS, INSTALL_OPENVINO, has_module, require_onnx
+
+__all__ = ["EXPORT_JSON", "FORMATS", "check_format", "export_run", "format_summary", "has_module", "require_onnx"]
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {list(FORMATS)}, but got {fmt!r}")
+    require_onnx()
+    if fmt == "openvino" and not has_module("openvino"):
+        raise WeightsError(INSTALL_OPENVINO)
+
+
+def export_run(
+    run_dir: Path,
+    *,
+    fmt: str = "onnx",
+    imgsz: int | None = None,
+    half: bool = False,
+    out: Path | None = None,
+    n_images: int = 4,
+) -> dict[str, Any]:
+    """Export the run at ``run_dir`` (kind yolo or sam) and check it; return what export.json holds."""
+    from wood.runs import load_run
+
+    check_format(fmt)
+    if n_images < 1:
+        raise ConfigError(f"--images must be at least 1, but got {n_images}")
+    run = load_run(run_dir)
+    out = Path(out) if out is not None else run.path / "export"
+    if run.kind == "yolo":
+        from wood.eval.export.yolo import export_yolo
+
+        return export_yolo(run.path, out, fmt=fmt, imgsz=imgsz, half=half, n_images=n_images)
+    if run.kind == "sam":
+        if fmt != "onnx" or half or imgsz is not None:
+            raise ConfigError(
+                "SAM runs export to ONNX only, in FP32 at the run's image size (drop --format/--half/--imgsz)"
+            )
+        if not has_module("wood.eval.export.sam"):
+            raise WeightsError("SAM export is not available in this install")
+        from wood.eval.export.sam import export_sam  # type: ignore[import-not-found]
+
+        if run.weights is None or not run.weights.exists():
+            raise WeightsError("run folder has no weights/ (training did not finish?)", run.path)
+        return export_sam(run.path, out, n_images=n_images)
+    raise DataError(
+        f"cannot export a {run.kind} run; pass a folder `wood finetune yolo` or `wood finetune sam` wrote", run_dir
+    )
+
+
+def format_summary(result: dict[str, Any]) -> str:
+    """A short table of export.json: parity numbers and latency per runtime, then any problems."""
+    parity = result.get("parity", {})
+    lines = [
+        f"exported: {result.get('files', {}).get('model') or ', '.join(map(str, result.get('files', {}).values()))}"
+    ]
+    lines += [f"  {'parity':<30} {'value':>12}"]
+    for key, value in parity.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            lines.append(f"  {key:<30} {value:>12}")
+    tol = parity.get("tolerances", {})
+    if tol:
+        lines.append("  tolerances: " + ", ".join(f"{k} {v}" for k, v in tol.items()))
+    for runtime, stats in result.get("latency_ms", {}).items():
+        value = stats.get("median") if isinstance(stats, dict) else stats
+        lines.append(f"  {'latency ms/image ' + runtime:<30} {value:>12}")
+    verdict = "parity OK" if result.get("ok") else "PARITY FAILED: " + "; ".join(result.get("problems", []))
+    return "\n".join([*lines, verdict])

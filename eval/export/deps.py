@@ -1,0 +1,28 @@
+"""What `wood export` needs installed, checked without importing the heavy packages at module level."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from wood.errors import WeightsError
+
+FORMATS = ("onnx", "openvino")
+INSTALL_EXPORT = "ONNX export needs onnx and onnxruntime: pip install 'wood[export]'"
+INSTALL_OPENVINO = "OpenVINO export needs the openvino package: pip install openvino (or use --format onnx)"
+EXPORT_JSON = "export.json"
+
+
+def require_onnx() -> None:
+    """onnx and onnxruntime must be importable (a WeightsError naming the extra otherwise)."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        raise WeightsError(INSTALL_EXPORT) from exc
+
+
+def has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False

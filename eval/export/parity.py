@@ -1,0 +1,90 @@
+"""Parity of two detectors' outputs on the same images (pure numpy): exported vs PyTorch.
+
+Boxes of one image are matched greedily by the reference's score: each reference box takes the
+unmatched exported box of the same class with the highest IoU, if that IoU is >= ``MATCH_IOU``.
+The check fails when a box scored >= ``CONF`` (by either runtime) finds no partner, or when a
+matched pair's scores differ by more than the score tolerance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+MATCH_IOU = 0.99
+"""Two boxes are the same detection when their IoU is at least this (and their class is equal)."""
+CONF = 0.25
+"""An unmatched box scored at least this (wood predict's default threshold) is a mismatch."""
+SCORE_TOL = 0.01
+"""Largest allowed score difference of a matched pair (FP32 export)."""
+SCORE_TOL_HALF = 0.05
+"""Largest allowed score difference of a matched pair for an FP16 (--half) export."""
+PARITY_CONF = 0.001
+"""Both runtimes predict with this threshold for the check, so a box near CONF still finds its partner."""
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix of XYXY boxes ``a`` (N, 4) and ``b`` (M, 4)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(-1)
+    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def match_image(ref: dict[str, np.ndarray], other: dict[str, np.ndarray], iou: float = MATCH_IOU) -> dict[str, Any]:
+    """Match one image's detections (``{"boxes" (N,4), "scores" (N,), "classes" (N,)}`` each).
+
+    Returns matched count, the score differences of the matched pairs and the scores of the
+    unmatched boxes of either side.
+    """
+    ious = box_iou(ref["boxes"], other["boxes"])
+    same = np.asarray(ref["classes"])[:, None] == np.asarray(other["classes"])[None, :]
+    ious = np.where(same, ious, 0.0)
+    taken = np.zeros(len(other["scores"]), dtype=bool)
+    diffs: list[float] = []
+    unmatched_ref: list[float] = []
+    for i in np.argsort(-np.asarray(ref["scores"]), kind="stable"):
+        row = np.where(taken, -1.0, ious[i]) if len(taken) else np.zeros(0)
+        j = int(np.argmax(row)) if len(row) else -1
+        if j >= 0 and row[j] >= iou:
+            taken[j] = True
+            diffs.append(abs(float(ref["scores"][i]) - float(other["scores"][j])))
+        else:
+            unmatched_ref.append(float(ref["scores"][i]))
+    unmatched_other = [float(s) for s, t in zip(np.asarray(other["scores"]), taken) if not t]
+    return {"matched": len(diffs), "diffs": diffs, "unmatched_ref": unmatched_ref, "unmatched_other": unmatched_other}
+
+
+def parity_summary(
+    per_image: list[dict[str, Any]], *, score_tol: float = SCORE_TOL, conf: float = CONF
+) -> dict[str, Any]:
+    """Sum :func:`match_image` over images: the numbers export.json records, ``ok`` and ``problems``."""
+    diffs = [d for m in per_image for d in m["diffs"]]
+    un_ref = [s for m in per_image for s in m["unmatched_ref"]]
+    un_other = [s for m in per_image for s in m["unmatched_other"]]
+    summary = {
+        "images": len(per_image),
+        "matched": len(diffs),
+        "max_score_diff": round(max(diffs), 6) if diffs else 0.0,
+        "unmatched_pytorch": len(un_ref),
+        "unmatched_export": len(un_other),
+        "unmatched_pytorch_above_conf": sum(s >= conf for s in un_ref),
+        "unmatched_export_above_conf": sum(s >= conf for s in un_other),
+        "tolerances": {"match_iou": MATCH_IOU, "conf": conf, "score_diff": score_tol},
+    }
+    problems = []
+    if summary["max_score_diff"] > score_tol:
+        problems.append(f"max score difference {summary['max_score_diff']:.4g} > {score_tol}")
+    for side in ("pytorch", "export"):
+        n = summary[f"unmatched_{side}_above_conf"]
+        if n:
+            problems.append(f"{n} {side} box(es) scored >= {conf} have no partner at IoU >= {MATCH_IOU}")
+    summary["ok"] = not problems
+    summary["problems"] = problems
+    return summary

@@ -1,0 +1,133 @@
+"""YOLO / YOLO-World run -> ONNX (or OpenVINO) with Ultralytics' exporter, offline, then parity.
+
+The checkpoint is copied into a staging folder under ``out`` and exported there, so the run's own
+``weights/`` stays as training left it. YOLO-World checkpoints carry their trained ``txt_feats``,
+which the exporter bakes into the graph: the export detects the trained classes, no text encoder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wood.errors import DataError, WeightsError
+from wood.eval.export.parity import PARITY_CONF, SCORE_TOL, SCORE_TOL_HALF, match_image, parity_summary
+from wood.eval.yolo_run import check_out_folder, load_run, load_yolo
+from wood.runs import claim_in_run
+
+STEM = "model"
+"""Exported files are named <out>/model.onnx (or <out>/model_openvino_model/)."""
+
+
+def parity_images(data: Path | None, n: int) -> list[Path]:
+    """The first ``n`` images (sorted) of the prepared dataset's yolo/images/test (val, train if empty)."""
+    from wood.prep.mvtec import IMAGE_EXTENSIONS
+
+    if data is None:
+        raise DataError("the run does not name its dataset (config.yaml data:), so parity has no images")
+    for split in ("test", "val", "train"):
+        folder = Path(data) / "yolo" / "images" / split
+        if folder.is_dir():
+            files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS)
+            if files:
+                return files[:n]
+    raise DataError("no images under yolo/images/{test,val,train} for the parity check", data)
+
+
+def run_exporter(weights: Path, out: Path, *, fmt: str, imgsz: int, half: bool) -> Path:
+    """Ultralytics' export of ``weights`` into ``out``; returns the exported file or folder."""
+    from wood.eval.export.deps import has_module
+
+    stage = out / f".staging-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        shutil.copyfile(weights, stage / f"{STEM}.pt")
+        model = load_yolo(stage / f"{STEM}.pt", "cpu")
+        # simplify needs onnxslim; without it Ultralytics would try to pip-install it
+        kwargs = dict(format=fmt, imgsz=imgsz, half=half, device="cpu", simplify=has_module("onnxslim"))
+        try:
+            produced = Path(model.export(**kwargs))
+        except Exception as exc:  # noqa: BLE001 - the exporter raises many kinds
+            raise WeightsError(f"export failed ({exc.__class__.__name__}: {str(exc)[:160]})", weights) from exc
+        target = out / produced.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(produced, target)
+        return target
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def detections(model, images: list[np.ndarray], imgsz: int) -> tuple[list[dict[str, np.ndarray]], list[float]]:
+    """Each image's boxes/scores/classes at PARITY_CONF and the ms each prediction took (after one warm-up)."""
+    kwargs = dict(imgsz=imgsz, conf=PARITY_CONF, verbose=False, device="cpu")
+    model.predict(images[0], **kwargs)
+    found, ms = [], []
+    for bgr in images:
+        t0 = time.perf_counter()
+        r = model.predict(bgr, **kwargs)[0]
+        ms.append((time.perf_counter() - t0) * 1000)
+        found.append(
+            {
+                "boxes": r.boxes.xyxy.cpu().numpy(),
+                "scores": r.boxes.conf.cpu().numpy(),
+                "classes": r.boxes.cls.cpu().numpy().astype(int),
+            }
+        )
+    return found, ms
+
+
+def latency(ms: list[float]) -> dict[str, float]:
+    return {"median": round(float(np.median(ms)), 2), "mean": round(float(np.mean(ms)), 2), "n": len(ms)}
+
+
+def export_yolo(
+    run_dir: Path, out: Path, *, fmt: str = "onnx", imgsz: int | None = None, half: bool = False, n_images: int = 4
+) -> dict[str, Any]:
+    """Export the YOLO run's weights/best.pt, compare it with PyTorch on ``n_images`` test images and write
+    ``out/export.json``; return its content (``ok`` False and ``problems`` when parity failed)."""
+    from wood.eval.export.deps import EXPORT_JSON
+    from wood.eval.yolo_run import checkpoint_imgsz
+    from wood.prep.imageio import read_image_rgb
+
+    run = load_run(run_dir)
+    files = parity_images(run.data, n_images)
+    images = [np.ascontiguousarray(read_image_rgb(f)[:, :, ::-1]) for f in files]  # BGR, as Ultralytics reads
+    check_out_folder(out)
+    torch_model = load_yolo(run.weights, "cpu")
+    size = int(imgsz or run.imgsz or checkpoint_imgsz(torch_model))
+    out.mkdir(parents=True, exist_ok=True)
+    claim_in_run(out)
+    exported = run_exporter(run.weights, out, fmt=fmt, imgsz=size, half=half)
+    from ultralytics import YOLO
+
+    export_model = YOLO(str(exported), task=torch_model.task)
+    ref, ms_torch = detections(torch_model, images, size)
+    got, ms_export = detections(export_model, images, size)
+    parity = parity_summary(
+        [match_image(a, b) for a, b in zip(ref, got)], score_tol=SCORE_TOL_HALF if half else SCORE_TOL
+    )
+    runtime = "onnxruntime" if fmt == "onnx" else "openvino"
+    result = {
+        "run": str(run.run_dir),
+        "kind": "yolo",
+        "format": fmt,
+        "imgsz": size,
+        "half": half,
+        "files": {"model": str(exported), "weights": str(run.weights)},
+        "images": [str(f) for f in files],
+        "parity": parity,
+        "latency_ms": {"pytorch": latency(ms_torch), runtime: latency(ms_export)},
+        "ok": parity["ok"],
+        "problems": parity["problems"],
+    }
+    result["files"]["json"] = str(out / EXPORT_JSON)
+    (out / EXPORT_JSON).write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return result
