@@ -75,6 +75,7 @@ def test_export_passes_parity_and_writes_export_json(tiny_run: Path, exported: d
     assert written["parity"]["tolerances"] == {"match_iou": MATCH_IOU, "conf": CONF, "score_diff": SCORE_TOL}
     assert written["parity"]["max_score_diff"] <= SCORE_TOL
     assert written["parity"]["unmatched_pytorch_above_conf"] == written["parity"]["unmatched_export_above_conf"] == 0
+    assert written["parity"]["raw_max_abs_diff"]["score"] <= SCORE_TOL  # before NMS, on a random input
     assert set(written["latency_ms"]) == {"pytorch", "onnxruntime"}
     assert sorted(p.name for p in (tiny_run / "weights").iterdir()) == ["best.pt", "last.pt"]  # run left as it was
     assert not [p for p in (tiny_run / "export").iterdir() if p.name.startswith(".staging")]

@@ -73,6 +73,8 @@ def format_summary(result: dict[str, Any]) -> str:
     for key, value in parity.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             lines.append(f"  {key:<30} {value:>12}")
+    for key, value in (parity.get("raw_max_abs_diff") or {}).items():
+        lines.append(f"  {'raw output diff ' + key:<30} {value:>12}")
     tol = parity.get("tolerances", {})
     if tol:
         lines.append("  tolerances: " + ", ".join(f"{k} {v}" for k, v in tol.items()))

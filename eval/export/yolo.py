@@ -84,6 +84,28 @@ def detections(model, images: list[np.ndarray], imgsz: int) -> tuple[list[dict[s
     return found, ms
 
 
+def raw_output_diff(torch_model, onnx_path: Path, imgsz: int) -> dict[str, float] | None:
+    """Largest difference of the raw graph outputs (before NMS) on one fixed random input: box
+    coordinates in pixels and class scores. Informative even when no box clears the threshold (an
+    early run); None when the export is not a single-output .onnx."""
+    import onnxruntime as ort
+    import torch
+
+    if Path(onnx_path).suffix != ".onnx":
+        return None
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    x = torch.rand(1, 3, imgsz, imgsz, generator=torch.Generator().manual_seed(0))
+    module = torch_model.model.eval()
+    with torch.inference_mode():
+        ref = module(x)
+    ref = (ref[0] if isinstance(ref, (list, tuple)) else ref).float().numpy()
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0].astype(np.float32)
+    if ref.shape != got.shape or ref.ndim != 3:
+        return None
+    diff = np.abs(ref - got)
+    return {"box_px": round(float(diff[:, :4].max()), 6), "score": round(float(diff[:, 4:].max()), 6)}
+
+
 def latency(ms: list[float]) -> dict[str, float]:
     return {"median": round(float(np.median(ms)), 2), "mean": round(float(np.mean(ms)), 2), "n": len(ms)}
 
@@ -114,6 +136,12 @@ def export_yolo(
     parity = parity_summary(
         [match_image(a, b) for a, b in zip(ref, got)], score_tol=SCORE_TOL_HALF if half else SCORE_TOL
     )
+    raw = parity["raw_max_abs_diff"] = raw_output_diff(torch_model, exported, size)
+    if raw is not None and raw["score"] > parity["tolerances"]["score_diff"]:  # scores before NMS, too
+        parity["problems"].append(
+            f"raw class scores differ by {raw['score']:.4g} > {parity['tolerances']['score_diff']}"
+        )
+        parity["ok"] = False
     runtime = "onnxruntime" if fmt == "onnx" else "openvino"
     result = {
         "run": str(run.run_dir),
