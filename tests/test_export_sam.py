@@ -18,6 +18,9 @@ from wood.errors import ConfigError, WeightsError
 from wood.eval.export import sam as export
 from wood.eval.export.sam_parity import MASK_IOU_MIN, MAX_LOGIT_DIFF, mask_iou, problems_of
 from wood.finetune.sam.config import SamTrainConfig
+from wood.finetune.sam.data import resized_shape
+from wood.finetune.sam.io import load_run
+from wood.finetune.sam.models import decode_masks
 from wood.finetune.sam.train import train
 
 pytest.importorskip("onnxruntime")
@@ -71,6 +74,13 @@ def test_lora_run_exports_with_parity_at_any_image_size(prep, tmp_path):
         None, {"image_embeddings": emb, "boxes": boxes, "orig_im_size": np.array([50, 120], np.float32)}
     )
     assert masks.shape == (3, 1, 50, 120) and iou.shape == (3, 1)
+    sam, _ = load_run(run)
+    with torch.inference_mode():
+        ref, ref_iou = decode_masks(
+            sam, torch.from_numpy(emb), resized_shape(50, 120, SIZE), (50, 120), boxes_xyxy=torch.from_numpy(boxes)
+        )
+    assert np.abs(ref.numpy() - masks).max() <= MAX_LOGIT_DIFF
+    assert np.abs(ref_iou.numpy() - iou).max() <= MAX_LOGIT_DIFF
 
 
 @pytest.mark.slow
