@@ -12,9 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import ConfigError, DataError, WeightsError
-from wood.eval.export.deps import EXPORT_JSON, FORMATS, INSTALL_OPENVINO, has_module, require_onnx
+from wood.eval.export.deps import EXPORT_JSON, FORMATS, INSTALL_OPENVINO, has_module, require_onnx, write_export_json
 
-__all__ = ["EXPORT_JSON", "FORMATS", "check_format", "export_run", "format_summary", "has_module", "require_onnx"]
+__all__ = [
+    "EXPORT_JSON",
+    "FORMATS",
+    "check_format",
+    "export_run",
+    "format_summary",
+    "has_module",
+    "require_onnx",
+    "write_export_json",
+]
 
 
 def check_format(fmt: str) -> None:
@@ -35,7 +44,8 @@ def export_run(
     n_images: int = 4,
 ) -> dict[str, Any]:
     """Export the run at ``run_dir`` (kind yolo or sam) and check it; return what export.json holds."""
-    from wood.runs import load_run
+    from wood.eval.yolo_run import check_out_folder
+    from wood.runs import claim_in_run, load_run
 
     check_format(fmt)
     if n_images < 1:
@@ -51,13 +61,19 @@ def export_run(
             raise ConfigError(
                 "SAM runs export to ONNX only, in FP32 at the run's image size (drop --format/--half/--imgsz)"
             )
+        check_out_folder(out)
         if not has_module("wood.eval.export.sam"):
             raise WeightsError("SAM export is not available in this install")
         from wood.eval.export.sam import export_sam  # type: ignore[import-not-found]
 
+        out.mkdir(parents=True, exist_ok=True)
+        claim_in_run(out)
+
         if run.weights is None or not run.weights.exists():
             raise WeightsError("run folder has no weights/ (training did not finish?)", run.path)
-        return export_sam(run.path, out, n_images=n_images)
+        return write_export_json(
+            out, {"run": str(run.path), "kind": "sam", "format": "onnx", **export_sam(run.path, out, n_images=n_images)}
+        )
     raise DataError(
         f"cannot export a {run.kind} run; pass a folder `wood finetune yolo` or `wood finetune sam` wrote", run_dir
     )
@@ -79,7 +95,7 @@ def format_summary(result: dict[str, Any]) -> str:
     if tol:
         lines.append("  tolerances: " + ", ".join(f"{k} {v}" for k, v in tol.items()))
     for runtime, stats in result.get("latency_ms", {}).items():
-        value = stats.get("median") if isinstance(stats, dict) else stats
+        value = stats.get("median", stats) if isinstance(stats, dict) else stats
         lines.append(f"  {'latency ms/image ' + runtime:<30} {value:>12}")
     verdict = "parity OK" if result.get("ok") else "PARITY FAILED: " + "; ".join(result.get("problems", []))
     return "\n".join([*lines, verdict])

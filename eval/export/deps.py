@@ -1,8 +1,11 @@
-"""What `wood export` needs installed, checked without importing the heavy packages at module level."""
+"""What `wood export` needs installed (checked without importing the heavy packages), and export.json."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+from pathlib import Path
+from typing import Any
 
 from wood.errors import WeightsError
 
@@ -26,3 +29,10 @@ def has_module(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+
+
+def write_export_json(out: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """Write ``out/export.json`` (its own path recorded under files.json); return ``result``."""
+    result.setdefault("files", {})["json"] = str(Path(out) / EXPORT_JSON)
+    (Path(out) / EXPORT_JSON).write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    return result

@@ -7,7 +7,6 @@ which the exporter bakes into the graph: the export detects the trained classes,
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -115,7 +114,7 @@ def export_yolo(
 ) -> dict[str, Any]:
     """Export the YOLO run's weights/best.pt, compare it with PyTorch on ``n_images`` test images and write
     ``out/export.json``; return its content (``ok`` False and ``problems`` when parity failed)."""
-    from wood.eval.export.deps import EXPORT_JSON
+    from wood.eval.export.deps import write_export_json
     from wood.eval.yolo_run import checkpoint_imgsz
     from wood.prep.imageio import read_image_rgb
 
@@ -156,6 +155,4 @@ def export_yolo(
         "ok": parity["ok"],
         "problems": parity["problems"],
     }
-    result["files"]["json"] = str(out / EXPORT_JSON)
-    (out / EXPORT_JSON).write_text(json.dumps(result, indent=2), encoding="utf-8")
-    return result
+    return write_export_json(out, result)
