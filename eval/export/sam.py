@@ -235,4 +235,15 @@ def export_sam(
         "opset": opset,
         "files": {k: str(v) for k, v in files.items()},
         **report,
+        "notes": notes(cfg),
     }
+
+
+def notes(cfg: Any) -> list[str]:
+    """What a user of the graphs must know about this run."""
+    out = ["decoder.onnx masks are logits at orig_im_size: a pixel is in the mask where the logit > 0"]
+    if cfg.box_mask_prompt:
+        out.append("box_mask_prompt run: decoder.onnx rasterises each box as the dense mask prompt itself")
+    if cfg.prompt == "points":
+        out.append("the run was trained with point prompts; decoder.onnx and the parity check use box prompts")
+    return out

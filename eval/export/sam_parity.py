@@ -6,7 +6,7 @@ The PyTorch side is what `wood eval segment --boxes gt` runs: the run loaded by
 instances are the prompts. Per instance: the IoU of the two masks binarised at logit 0; over all
 pixels: the largest absolute logit difference; and the largest difference of predicted IoU.
 
-Latency per image (ms, mean over the images after one warm-up image): ``encoder`` is normalising,
+Latency per image (ms, median over the images after one warm-up image): ``encoder`` is normalising,
 padding and the image encoder (the resize is shared and not timed), ``decoder`` all the image's box
 prompts at once, with masks at the original size.
 """
@@ -72,6 +72,18 @@ def problems_of(parity: dict[str, Any]) -> list[str]:
     return out
 
 
+RUNTIMES = (("torch", "torch"), ("onnxruntime", "ort"))
+
+
+def latency_of(encoder_ms: list[float], decoder_ms: list[float]) -> dict[str, float]:
+    """Medians (ms per image) of the encoder, the decoder and their sum (``median``: encoder + decoder)."""
+    total = np.add(encoder_ms, decoder_ms)
+    return {
+        k: round(float(np.median(v)), 3)
+        for k, v in (("encoder", encoder_ms), ("decoder", decoder_ms), ("median", total))
+    }
+
+
 def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
     start = time.perf_counter()
     result = fn(*args)
@@ -131,11 +143,7 @@ def parity_check(
         "split": split,
     }
     problems = problems_of(parity)
-    mean_ms = {k: round(float(np.mean(v)), 3) for k, v in times.items()}
-    latency = {
-        "torch": {"encoder": mean_ms["torch_encoder"], "decoder": mean_ms["torch_decoder"]},
-        "onnxruntime": {"encoder": mean_ms["ort_encoder"], "decoder": mean_ms["ort_decoder"]},
-    }
+    latency = {name: latency_of(times[f"{key}_encoder"], times[f"{key}_decoder"]) for name, key in RUNTIMES}
     return {
         "parity": parity,
         "latency_ms": latency,
