@@ -14,7 +14,7 @@ import torch
 from _sam_fixtures import make_prep_dataset
 
 from wood.config import write_config
-from wood.errors import ConfigError, WeightsError
+from wood.errors import ConfigError, DataError, WeightsError
 from wood.eval.export import sam as export
 from wood.eval.export.sam_parity import MASK_IOU_MIN, MAX_LOGIT_DIFF, mask_iou, problems_of
 from wood.finetune.sam.config import SamTrainConfig
@@ -81,6 +81,9 @@ def test_lora_run_exports_with_parity_at_any_image_size(prep, tmp_path):
         )
     assert np.abs(ref.numpy() - masks).max() <= MAX_LOGIT_DIFF
     assert np.abs(ref_iou.numpy() - iou).max() <= MAX_LOGIT_DIFF
+    with pytest.raises(DataError):  # the dataset is checked before anything is written
+        export.export_sam(run, tmp_path / "again", data=tmp_path / "no-such-prep")
+    assert not (tmp_path / "again").exists()
 
 
 @pytest.mark.slow

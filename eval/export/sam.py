@@ -209,7 +209,7 @@ def export_sam(
     """Export the SAM run ``run_dir`` into ``out`` (encoder.onnx, decoder.onnx) and compare ONNX Runtime
     (CPU) with PyTorch on ``n_images`` images of the run's dataset (``data``, default the run's) with GT
     boxes as prompts. Returns files, parity, latency, tolerances, ok and problems (see `sam_parity`)."""
-    from wood.eval.export.sam_parity import parity_check
+    from wood.eval.export.sam_parity import parity_check, prompt_images
 
     require_onnx()
     run_dir, out = Path(run_dir), Path(out)
@@ -218,6 +218,9 @@ def export_sam(
     if n_images < 1:
         raise ConfigError(f"n_images must be >= 1, but got {n_images}")
     sam, cfg = export_model(run_dir)
+    images = prompt_images(
+        Path(data or cfg.data), split, n_images
+    )  # a missing dataset fails before any file is written
     files = export_graphs(sam, bool(cfg.box_mask_prompt), out, opset)
     preprocess = {
         "image_size": int(sam.image_encoder.img_size),
@@ -225,7 +228,7 @@ def export_sam(
         "pixel_std": [float(v) for v in sam.pixel_std.flatten()],
     }
     del sam
-    report = parity_check(run_dir, files, Path(data or cfg.data), split, n_images, preprocess)
+    report = parity_check(run_dir, files, images, preprocess)
     return {
         "run": str(run_dir),
         "kind": "sam",
@@ -233,6 +236,8 @@ def export_sam(
         "box_mask_prompt": bool(cfg.box_mask_prompt),
         "preprocess": preprocess,
         "opset": opset,
+        "data": str(Path(data or cfg.data)),
+        "split": split,
         "files": {k: str(v) for k, v in files.items()},
         **report,
         "notes": notes(cfg),

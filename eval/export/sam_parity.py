@@ -91,9 +91,10 @@ def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
 
 
 def parity_check(
-    run_dir: Path, files: dict[str, Path], data: Path, split: str, n_images: int, preprocess: dict[str, Any]
+    run_dir: Path, files: dict[str, Path], images: list[Any], preprocess: dict[str, Any]
 ) -> dict[str, Any]:
-    """Parity, latency, tolerances, ok and problems of the exported ``files`` against the run in PyTorch."""
+    """Parity, latency, tolerances, ok and problems of the exported ``files`` against the run in PyTorch on
+    ``images`` (`prompt_images`)."""
     import onnxruntime as ort
     import torch
 
@@ -101,7 +102,6 @@ def parity_check(
     from wood.finetune.sam.io import load_run
     from wood.finetune.sam.predictor import SamPredictor
 
-    images = prompt_images(data, split, n_images)
     sam, cfg = load_run(run_dir, "cpu")
     predictor = SamPredictor(sam, "cpu", box_mask=bool(cfg.box_mask_prompt))
     sessions = {k: ort.InferenceSession(str(v), providers=["CPUExecutionProvider"]) for k, v in files.items()}
@@ -140,7 +140,6 @@ def parity_check(
         "max_embedding_diff": embed_diff,
         "instances": len(ious),
         "images": len(images),
-        "split": split,
     }
     problems = problems_of(parity)
     latency = {name: latency_of(times[f"{key}_encoder"], times[f"{key}_decoder"]) for name, key in RUNTIMES}
