@@ -17,7 +17,7 @@ import yaml
 from _yolo_fixtures import no_network, wood_home  # noqa: F401 - pytest fixtures
 
 from wood.cli import main
-from wood.eval.export.parity import CONF, MATCH_IOU, SCORE_TOL, match_image, parity_summary
+from wood.eval.export.parity import CONF, MATCH_IOU, SCORE_TOL, SCORE_TOL_HALF, match_image, parity_summary
 
 PREDICT_IOU = 0.9
 """predictions.json rounds boxes to 0.1 px; on 64 px images that alone can cost a few IoU points."""
@@ -87,6 +87,15 @@ def test_export_command_offline(tiny_run: Path, tmp_path: Path, capsys, no_netwo
     assert code == 0, err
     assert "parity OK" in err and (tmp_path / "x" / "model.onnx").is_file()
     assert not no_network
+
+
+@pytest.mark.slow
+def test_half_export_passes_parity_at_its_own_tolerance(tiny_run: Path, tmp_path: Path):
+    from wood.eval.export import export_run
+
+    result = export_run(tiny_run, half=True, out=tmp_path / "half", n_images=2)
+    assert result["ok"], result["problems"]
+    assert result["half"] and result["parity"]["tolerances"]["score_diff"] == SCORE_TOL_HALF
 
 
 def detections(pred_json: Path) -> list[dict[str, np.ndarray]]:
