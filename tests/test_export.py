@@ -191,3 +191,30 @@ def test_corrupt_onnx_given_to_predict(prepared: Path, tmp_path: Path, capsys):
     code, err = run_cli(["predict", image, "--weights", model, "--out", tmp_path / "p"], capsys)
     assert code == 2 and "cannot load ONNX model" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "p").exists()
+
+
+# ---------------------------------------------------------------- SAM runs through the command
+@pytest.mark.slow
+def test_export_command_on_a_tiny_sam_run(tmp_path: Path, capsys):
+    pytest.importorskip("wood.eval.export.sam")
+    import torch
+    from _sam_fixtures import make_prep_dataset
+
+    from wood.finetune.sam.config import SamTrainConfig
+    from wood.finetune.sam.train import train
+
+    prep = make_prep_dataset(tmp_path / "prep", size=96, counts={"train": (1, 0), "test": (1, 1)})
+    torch.manual_seed(0)
+    run = train(
+        SamTrainConfig(
+            data=str(prep), model="tiny", imgsz=64, lr=3e-3, warmup_steps=0, box_jitter=0.0, out=str(tmp_path / "runs"),
+            device="cpu", val_split="none", epochs=1, max_steps=2, threads=1,
+        )
+    )  # fmt: skip
+    code, err = run_cli(["export", "--run", run, "--half"], capsys)
+    assert code == 2 and "SAM runs export to ONNX only" in err
+    code, err = run_cli(["export", "--run", run, "--images", 1], capsys)
+    assert code == 0, err
+    written = json.loads((Path(run) / "export" / "export.json").read_text())
+    assert written["kind"] == "sam" and written["ok"] and {"encoder", "decoder"} <= set(written["files"])
+    assert (Path(run) / "export" / "encoder.onnx").is_file() and "parity OK" in err
