@@ -98,6 +98,15 @@ def test_half_export_passes_parity_at_its_own_tolerance(tiny_run: Path, tmp_path
     assert result["half"] and result["parity"]["tolerances"]["score_diff"] == SCORE_TOL_HALF
 
 
+@pytest.mark.slow
+def test_parity_beyond_tolerance_exits_1_naming_it(tiny_run: Path, tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.setattr("wood.eval.export.yolo.SCORE_TOL", -1.0)  # any score difference, even 0, is too much
+    code, err = run_cli(["export", "--run", tiny_run, "--out", tmp_path / "x", "--images", 1], capsys)
+    assert code == 1 and "PARITY FAILED" in err and "score difference" in err
+    written = json.loads((tmp_path / "x" / "export.json").read_text())
+    assert not written["ok"] and written["problems"]
+
+
 def detections(pred_json: Path) -> list[dict[str, np.ndarray]]:
     images = json.loads(pred_json.read_text())["images"]
     return [

@@ -79,23 +79,28 @@ def export_run(
     )
 
 
+def cell(value: Any) -> str:
+    """A number for the summary table: integers as they are, floats to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def format_summary(result: dict[str, Any]) -> str:
     """A short table of export.json: parity numbers and latency per runtime, then any problems."""
     parity = result.get("parity", {})
-    lines = [
-        f"exported: {result.get('files', {}).get('model') or ', '.join(map(str, result.get('files', {}).values()))}"
-    ]
-    lines += [f"  {'parity':<30} {'value':>12}"]
+    files = [str(v) for k, v in result.get("files", {}).items() if k not in ("json", "weights")]
+    lines = [f"exported: {', '.join(files)}", f"  {'parity':<30} {'value':>12}"]
     for key, value in parity.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            lines.append(f"  {key:<30} {value:>12}")
+            lines.append(f"  {key:<30} {cell(value):>12}")
     for key, value in (parity.get("raw_max_abs_diff") or {}).items():
-        lines.append(f"  {'raw output diff ' + key:<30} {value:>12}")
+        lines.append(f"  {'raw output diff ' + key:<30} {cell(value):>12}")
     tol = parity.get("tolerances", {})
     if tol:
         lines.append("  tolerances: " + ", ".join(f"{k} {v}" for k, v in tol.items()))
     for runtime, stats in result.get("latency_ms", {}).items():
         value = stats.get("median", stats) if isinstance(stats, dict) else stats
-        lines.append(f"  {'latency ms/image ' + runtime:<30} {value:>12}")
+        lines.append(f"  {'latency ms/image ' + runtime:<30} {cell(value):>12}")
     verdict = "parity OK" if result.get("ok") else "PARITY FAILED: " + "; ".join(result.get("problems", []))
     return "\n".join([*lines, verdict])
