@@ -122,7 +122,13 @@ def main() -> None:
             from wood.eval.export.sam import export_sam
 
             sam = export_sam(args.sam_run, Path(tmp) / "sam", n_images=args.images)
-            print(f"SAM latency_ms (ok={sam.get('ok')}): {sam.get('latency_ms')}")
+            lat = sam.get("latency_ms", {})
+            torch_ms, ort_ms = lat.get("torch", {}), lat.get("onnxruntime", {})
+            print(f"SAM {args.sam_run.name}, parity ok={sam.get('ok')}")
+            for part in ("encoder", "decoder", "median"):
+                if isinstance(torch_ms.get(part), (int, float)) and isinstance(ort_ms.get(part), (int, float)):
+                    label = "encoder + decoder (median)" if part == "median" else part
+                    print(row(f"SAM {label}", torch_ms[part], ort_ms[part]))
     return None
 
 
