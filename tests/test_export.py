@@ -90,6 +90,19 @@ def test_export_command_offline(tiny_run: Path, tmp_path: Path, capsys, no_netwo
 
 
 @pytest.mark.slow
+def test_export_without_onnxslim_skips_simplify_offline(tiny_run: Path, tmp_path: Path, monkeypatch, no_network):  # noqa: F811
+    import wood.eval.export.deps as deps
+    from wood.eval.export import export_run
+
+    found = deps.has_module
+    monkeypatch.setattr(deps, "has_module", lambda name: name != "onnxslim" and found(name))
+    monkeypatch.setitem(sys.modules, "onnxslim", None)  # Ultralytics would pip-install it for simplify=True
+    result = export_run(tiny_run, out=tmp_path / "plain", n_images=1)
+    assert result["ok"], result["problems"]
+    assert not no_network
+
+
+@pytest.mark.slow
 def test_half_export_passes_parity_at_its_own_tolerance(tiny_run: Path, tmp_path: Path):
     from wood.eval.export import export_run
 
