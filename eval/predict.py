@@ -113,7 +113,8 @@ def predict_images(
 
         set_run_prompts(model, run.run_dir, prompts)
     names = model_names(model)
-    size = imgsz or run.imgsz or checkpoint_imgsz(model)
+    fixed = run.weights.suffix.lower() == ".onnx"  # an export's input size is fixed in the graph
+    size = imgsz or (checkpoint_imgsz(model) if fixed else run.imgsz or checkpoint_imgsz(model))
     out.mkdir(parents=True, exist_ok=True)
     claim_in_run(out)
     records, coco = [], []

@@ -240,3 +240,15 @@ def test_export_command_on_a_tiny_sam_run(tmp_path: Path, capsys):
     written = json.loads((Path(run) / "export" / "export.json").read_text())
     assert written["kind"] == "sam" and written["ok"] and {"encoder", "decoder"} <= set(written["files"])
     assert (Path(run) / "export" / "encoder.onnx").is_file() and "parity OK" in err
+
+
+@pytest.mark.slow
+def test_predict_uses_the_exports_own_input_size(tiny_run: Path, prepared: Path, tmp_path: Path):
+    from wood.eval.export import export_run
+    from wood.eval.predict import predict_images
+
+    result = export_run(tiny_run, imgsz=96, out=tmp_path / "e96", n_images=1)
+    assert result["ok"], result["problems"]
+    image = sorted((prepared / "yolo" / "images" / "test").iterdir())[:1]
+    out = predict_images(tiny_run, image, weights=Path(result["files"]["model"]), out=tmp_path / "p", conf=0.01)
+    assert json.loads(out.read_text())["imgsz"] == 96  # not the run's 64
