@@ -8,13 +8,12 @@ by listing folders, so nothing else that lies there (an Ultralytics labels cache
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from wood.console import track
 from wood.errors import DataError
-from wood.fsutil import link_or_copy, write_json
+from wood.fsutil import file_sha256, link_or_copy, write_json
 from wood.prep.formats import coco_dataset
 from wood.prep.paste_bank import SourcePrep
 from wood.prep.splits import SPLITS
@@ -58,11 +57,7 @@ def _link_checked(src: Path, dst: Path, sha256: str) -> None:
         link_or_copy(src, dst)
     except FileNotFoundError as exc:
         raise DataError("image file listed in manifest.json is missing; re-run `wood prep`", src) from exc
-    digest = hashlib.sha256()
-    with open(dst, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != sha256:
+    if file_sha256(dst) != sha256:
         raise DataError(
             "image differs from the sha256 in manifest.json (changed after `wood prep`?); re-run `wood prep`", src
         )

@@ -7,7 +7,6 @@ the file system cannot link).
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ import yaml
 
 from wood.dataset_config import DatasetConfig
 from wood.errors import DataError
-from wood.fsutil import link_or_copy, write_json
+from wood.fsutil import file_sha256, link_or_copy, write_json
 from wood.prep.formats import coco_dataset, label_text, yolo_box_line, yolo_seg_line
 from wood.prep.imageio import read_image_rgb
 from wood.prep.preview import draw_overlay, pick_preview_records
@@ -64,11 +63,7 @@ def copy_checked(src: Path, dst: Path, sha256: str) -> None:
     overwritten in between would give labels that do not belong to the copied pixels.
     """
     shutil.copyfile(src, dst)
-    digest = hashlib.sha256()
-    with open(dst, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != sha256:
+    if file_sha256(dst) != sha256:
         raise DataError(
             "file changed while wood prep was running (its sha256 differs from when it was read); "
             "run prep again once the source is stable",

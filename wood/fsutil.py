@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -16,6 +17,15 @@ def write_json(path: Path, data: object, compact: bool = False) -> None:
         else json.dumps(data, ensure_ascii=False, indent=1)
     )
     Path(path).write_text(text + "\n", encoding="utf-8")
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def link_or_copy(src: Path, dst: Path) -> None:

@@ -10,20 +10,9 @@ from wood.eval.report.format import COST_COLUMNS, DASH, classify_params, cost, d
 from wood.eval.report.plots import confusion_png, thumbnail
 from wood.eval.report.render import Figure, RunRef, Section, Table, Text
 from wood.eval.report.runs import Experiments, Run
+from wood.finetune.classify.experiments import COLUMNS as TABLE_COLUMNS
 
-COLUMNS = [
-    "Exp",
-    "Arch",
-    "Epochs",
-    "Optimizer",
-    "LR",
-    "Strategy",
-    "train/test acc",
-    "study train/test acc",
-    "val acc",
-    "Seed",
-    "run",
-] + COST_COLUMNS
+COLUMNS = TABLE_COLUMNS + ["run"] + COST_COLUMNS  # the experiments table, then its run and cost
 
 
 def approach(run: Run) -> str:
