@@ -40,7 +40,7 @@ def _write_json(path: Path, data: Any) -> None:
 def write_yolo_run(prepared: Path, run: Path, *, world: bool, jitter: float, seed: int) -> Path:
     """A finished YOLO run with an `eval detect` folder computed from jittered GT boxes."""
     from wood.eval.coco_metrics import coco_eval, confusion_matrix, image_level
-    from wood.eval.detect import markdown
+    from wood.eval.detect_text import markdown
     from wood.eval.plots import plot_pr_curves
     from wood.finetune.yolo.config import YoloConfig
 

@@ -33,7 +33,7 @@ def test_small_and_medium_ap_beside_the_mean():
 
 
 def test_eval_detect_markdown_shows_aps_and_apm():
-    from wood.eval.detect import format_summary, markdown
+    from wood.eval.detect_text import format_summary, markdown
 
     gt = box_gt([[(1, [0, 0, 10, 10]), (1, [40, 40, 50, 50])]], ["knot"])
     bbox = coco_eval(gt, [det(1, 1, [0, 0, 10, 10], 0.9)])

@@ -161,7 +161,8 @@ def _prep(r: DemoResult) -> None:
 
 
 def _yolo_run(r: DemoResult, key: str, config: str) -> None:
-    from wood.eval.detect import evaluate, format_summary
+    from wood.eval.detect import evaluate
+    from wood.eval.detect_text import format_summary
     from wood.finetune.yolo.train import train
 
     cfg = stage_config(config, r.configs, data=r.out / "prepared", out=r.out / "runs" / "yolo", name=key)

@@ -48,7 +48,8 @@ def eval_detect(
     ),
 ) -> None:
     """COCO mAP (pycocotools, the reference) beside Ultralytics' val, plus image-level recall and false alarms."""
-    from wood.eval.detect import evaluate, format_summary
+    from wood.eval.detect import evaluate
+    from wood.eval.detect_text import format_summary
 
     result = evaluate(
         run,
