@@ -90,3 +90,16 @@ def make_prep_dataset(root: str | Path, size: int = 128, counts: dict | None = N
         (root / "coco").mkdir(parents=True, exist_ok=True)
         (root / "coco" / f"{split}.json").write_text(json.dumps(coco), encoding="utf-8")
     return root
+
+
+def train_tiny_sam(prep: Path, tmp_path: Path, **kw) -> Path:
+    """A tiny-SAM run of two steps on ``prep`` (seeded; ``kw`` overrides SamTrainConfig fields)."""
+    import torch
+
+    from wood.finetune.sam.config import SamTrainConfig
+    from wood.finetune.sam.train import train
+
+    torch.manual_seed(0)
+    base = dict(data=str(prep), model="tiny", imgsz=64, lr=3e-3, warmup_steps=0, box_jitter=0.0)
+    base |= dict(out=str(tmp_path / "runs"), device="cpu", val_split="none", epochs=1, max_steps=2, threads=1)
+    return train(SamTrainConfig(**(base | kw)))

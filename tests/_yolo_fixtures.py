@@ -64,3 +64,22 @@ def box_gt(boxes_per_image: list[list[tuple[int, list[float]]]], names: list[str
 
 def det(image_id: int, cat: int, bbox: list[float], score: float) -> dict:
     return {"image_id": image_id, "category_id": cat, "bbox": list(bbox), "score": score}
+
+
+def tiny_cfg(prepared: Path, out: Path, **kw):
+    """A 1-epoch yolov8n.yaml YoloConfig at 64 px on CPU (``kw`` overrides fields)."""
+    from wood.finetune.yolo.config import YoloConfig
+
+    base = dict(
+        data=prepared,
+        model="yolov8n.yaml",
+        epochs=1,
+        imgsz=64,
+        batch=4,
+        device="cpu",
+        workers=0,
+        out=out,
+        plots=False,
+        seed=0,
+    )
+    return YoloConfig(**{**base, **kw})

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from _yolo_fixtures import no_network, wood_home  # noqa: F401 - pytest fixtures
+from _yolo_fixtures import no_network, tiny_cfg, wood_home  # noqa: F401 - pytest fixtures
 
 from wood.cli import main
 from wood.eval.export.parity import CONF, MATCH_IOU, SCORE_TOL, SCORE_TOL_HALF, match_image, parity_summary
@@ -39,23 +39,9 @@ def run_cli(argv: list, capsys) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def tiny_run(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 1-epoch yolov8n.yaml detect run at 64 px."""
-    from wood.finetune.yolo.config import YoloConfig
     from wood.finetune.yolo.train import train
 
-    cfg = YoloConfig(
-        data=prepared,
-        model="yolov8n.yaml",
-        epochs=1,
-        imgsz=64,
-        batch=4,
-        device="cpu",
-        workers=0,
-        out=tmp_path_factory.mktemp("export-runs"),
-        name="det",
-        plots=False,
-        seed=0,
-    )
-    return train(cfg)
+    return train(tiny_cfg(prepared, tmp_path_factory.mktemp("export-runs"), name="det"))
 
 
 @pytest.fixture(scope="module")

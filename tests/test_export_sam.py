@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from _sam_fixtures import make_prep_dataset
+from _sam_fixtures import make_prep_dataset, train_tiny_sam
 
 from wood.config import write_config
 from wood.errors import ConfigError, DataError, WeightsError
@@ -21,7 +21,6 @@ from wood.finetune.sam.config import SamTrainConfig
 from wood.finetune.sam.data import resized_shape
 from wood.finetune.sam.io import load_run
 from wood.finetune.sam.models import decode_masks
-from wood.finetune.sam.train import train
 
 pytest.importorskip("onnxruntime")
 
@@ -33,13 +32,6 @@ def prep(tmp_path_factory):
     return make_prep_dataset(
         tmp_path_factory.mktemp("sam-onnx") / "prep", size=96, counts={"train": (1, 0), "test": (1, 1)}
     )
-
-
-def _train(prep, tmp_path, **kw):
-    torch.manual_seed(0)
-    base = dict(data=str(prep), model="tiny", imgsz=SIZE, lr=3e-3, warmup_steps=0, box_jitter=0.0)
-    base |= dict(out=str(tmp_path / "runs"), device="cpu", val_split="none", epochs=1, max_steps=2, threads=1)
-    return train(SamTrainConfig(**(base | kw)))
 
 
 def _check(result, run_out, n):
@@ -58,7 +50,7 @@ def _check(result, run_out, n):
 def test_lora_run_exports_with_parity_at_any_image_size(prep, tmp_path):
     import onnxruntime as ort
 
-    run = _train(prep, tmp_path, adapter="lora", name="l")
+    run = train_tiny_sam(prep, tmp_path, adapter="lora", name="l")
     result = export.export_sam(run, tmp_path / "onnx", n_images=4)
     print(json.dumps({k: result[k] for k in ("parity", "latency_ms")}))
     _check(result, tmp_path / "onnx", 3)
@@ -88,7 +80,7 @@ def test_lora_run_exports_with_parity_at_any_image_size(prep, tmp_path):
 
 @pytest.mark.slow
 def test_box_mask_decoder_run_exports_with_parity(prep, tmp_path):
-    run = _train(prep, tmp_path, adapter="decoder", box_mask_prompt=True, name="d")
+    run = train_tiny_sam(prep, tmp_path, adapter="decoder", box_mask_prompt=True, name="d")
     result = export.export_sam(run, tmp_path / "onnx", n_images=2)
     _check(result, tmp_path / "onnx", 2)
     assert result["adapter"] == "decoder" and result["box_mask_prompt"]

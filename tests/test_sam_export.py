@@ -10,14 +10,12 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from _sam_fixtures import make_prep_dataset
+from _sam_fixtures import make_prep_dataset, train_tiny_sam
 
 from wood.finetune.sam.architecture import build_from_architecture, build_from_run_config, sam_architecture
-from wood.finetune.sam.config import SamTrainConfig
 from wood.finetune.sam.data import box_prompts, load_split, read_rgb
 from wood.finetune.sam.io import load_run
 from wood.finetune.sam.predictor import SamPredictor
-from wood.finetune.sam.train import train
 
 SIZE = 64
 
@@ -27,13 +25,6 @@ def prep(tmp_path_factory):
     return make_prep_dataset(
         tmp_path_factory.mktemp("sam-export") / "prep", size=96, counts={"train": (2, 0), "test": (1, 0)}
     )
-
-
-def _train(prep, tmp_path, **kw):
-    torch.manual_seed(0)
-    base = dict(data=str(prep), model="tiny", imgsz=SIZE, lr=3e-3, warmup_steps=0, box_jitter=0.0)
-    base |= dict(out=str(tmp_path / "runs"), device="cpu", val_split="none", epochs=1, max_steps=2, threads=1)
-    return train(SamTrainConfig(**(base | kw)))
 
 
 def _image_and_box(prep):
@@ -70,7 +61,9 @@ def _plain_logits(predictor, rgb, box):
 def test_lora_run_loads_with_peft_and_segment_anything_only(
     prep, tmp_path, monkeypatch, lora_decoder, train_prompt_encoder
 ):
-    run = _train(prep, tmp_path, adapter="lora", lora_decoder=lora_decoder, train_prompt_encoder=train_prompt_encoder)
+    run = train_tiny_sam(
+        prep, tmp_path, adapter="lora", lora_decoder=lora_decoder, train_prompt_encoder=train_prompt_encoder
+    )
     rgb, box = _image_and_box(prep)
     ref = _wood_logits(run, rgb, box)
 
@@ -99,7 +92,7 @@ def test_lora_run_loads_with_peft_and_segment_anything_only(
 
 @pytest.mark.slow
 def test_config_yaml_holds_the_full_architecture(prep, tmp_path, monkeypatch):
-    run = _train(prep, tmp_path, adapter="decoder", patch_size=8, train_prompt_encoder=True, name="d")
+    run = train_tiny_sam(prep, tmp_path, adapter="decoder", patch_size=8, train_prompt_encoder=True, name="d")
     arch = yaml.safe_load((run / "config.yaml").read_text())["architecture"]
     assert arch["image_size"] == SIZE and arch["patch_size"] == 8
     assert arch["image_encoder"]["embed_dim"] == 128 and arch["image_encoder"]["depth"] == 2
@@ -129,7 +122,7 @@ def test_official_architectures_match_segment_anything(variant):
 
 @pytest.mark.slow
 def test_adapter_run_uses_its_own_file_names_and_old_names_still_load(prep, tmp_path):
-    run = _train(prep, tmp_path, adapter="adapter", name="a")
+    run = train_tiny_sam(prep, tmp_path, adapter="adapter", name="a")
     weights = run / "weights"
     names = {p.name for p in weights.iterdir()}
     assert not names & {"adapter_config.json", "adapter_model.safetensors"}

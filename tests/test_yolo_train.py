@@ -7,26 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from _yolo_fixtures import no_network, wood_home  # noqa: F401 - pytest fixtures
+from _yolo_fixtures import no_network, tiny_cfg, wood_home  # noqa: F401 - pytest fixtures
 
 from wood.errors import ConfigError
-from wood.finetune.yolo.config import YoloConfig
-
-
-def tiny_cfg(prepared: Path, out: Path, **kw) -> YoloConfig:
-    base = dict(
-        data=prepared,
-        model="yolov8n.yaml",
-        epochs=1,
-        imgsz=64,
-        batch=4,
-        device="cpu",
-        workers=0,
-        out=out,
-        plots=False,
-        seed=0,
-    )
-    return YoloConfig(**{**base, **kw})
 
 
 @pytest.fixture(scope="module")
