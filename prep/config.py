@@ -14,6 +14,30 @@ from wood.errors import ConfigError
 DEFAULT_SOURCE = Path("datasets/mvtec_ad/wood")
 COMBINED_POLICIES = ("class", "exclude")
 CATEGORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+TILED_SPLITS = ("train", "val")
+"""The splits `--tile` cuts into tiles; test stays full images, so its scores compare with untiled runs."""
+TILE_MULTIPLE = 32
+"""Tile sizes are multiples of YOLO's largest stride, so a tile is trained at its native size without padding."""
+
+
+@dataclass(frozen=True)
+class TileSpec:
+    """The tiling options of one prep run (picklable: worker processes get it)."""
+
+    size: int
+    overlap: float = 0.2
+    min_visible: float = 0.3
+    background: int = 1
+
+    def record(self) -> dict:
+        """The tiling settings as manifest.json records them (top-level ``tile``)."""
+        return {
+            "size": self.size,
+            "overlap": round(self.overlap, 6),
+            "min_visible": round(self.min_visible, 6),
+            "background": self.background,
+            "splits": list(TILED_SPLITS),
+        }
 
 
 def _help(text: str, default: Any, **meta: Any) -> Any:
@@ -63,6 +87,30 @@ class PrepConfig:
     strict: bool = _help(
         "Stop (exit 2) at a defect folder the dataset config does not list, instead of warning.", False
     )
+    tile: int | None = _help(
+        "Cut train and val images into SxS tiles (a multiple of 32, at most the smallest image side) to train "
+        "small defects at native resolution; test stays full images, so scores compare with untiled runs, and "
+        "classify/ is unchanged. The split is made on full images first: all tiles of an image share its split.",
+        None,
+        default_text="no tiling",
+    )
+    tile_overlap: float = _help(
+        "With --tile: share of a tile its neighbour overlaps, in [0, 0.9) (SAHI's default 0.2: a defect up to "
+        "0.2*S px across lies whole in some tile); the last row and column are shifted to end at the border.",
+        0.2,
+    )
+    tile_min_visible: float = _help(
+        "With --tile: a defect cut by a tile border is kept in that tile (clipped mask and box) when at least "
+        "this share of its area shows, in (0, 1], and at least --min-area px (a defect bigger than a tile: "
+        "this share of the most one tile shows). 0.3 drops slivers too small to recognise; with overlap the "
+        "defect is whole in a neighbour. A tile showing only dropped slivers is left out, never background.",
+        0.3,
+    )
+    tile_background: int = _help(
+        "With --tile: tiles with no defect pixel kept per image as background (good images too), picked with "
+        "--seed. 1 keeps defect and background tiles about even; a 1024 image has 25 tiles of 256.",
+        1,
+    )
 
     def __post_init__(self) -> None:
         """Check every option before any image is read; a bad one is a ConfigError naming it."""
@@ -80,6 +128,7 @@ class PrepConfig:
             raise ConfigError(
                 f"--category must be a name of letters, digits, '_', '-' or '.', but got {self.category!r}"
             )
+        self._check_tiling()
         if self.combined not in COMBINED_POLICIES:
             raise ConfigError(f"--combined must be one of {COMBINED_POLICIES}, but got '{self.combined}'")
         if self.group_pattern is not None:
@@ -87,6 +136,21 @@ class PrepConfig:
                 re.compile(self.group_pattern)
             except re.error as exc:
                 raise ConfigError(f"--group-pattern is not a valid regex: {exc}") from exc
+
+    def _check_tiling(self) -> None:
+        if self.tile is not None:
+            _check_int("--tile", self.tile, TILE_MULTIPLE)
+            if self.tile % TILE_MULTIPLE:
+                raise ConfigError(f"--tile must be a multiple of {TILE_MULTIPLE} (YOLO's stride), but got {self.tile}")
+        _check_fraction("--tile-overlap", self.tile_overlap, "[0, 0.9)", lambda v: 0 <= v < 0.9)
+        _check_fraction("--tile-min-visible", self.tile_min_visible, "(0, 1]", lambda v: 0 < v <= 1)
+        _check_int("--tile-background", self.tile_background, 0)
+
+    def tile_spec(self) -> TileSpec | None:
+        """The tiling options as prep/tiling.py takes them; None without --tile."""
+        if self.tile is None:
+            return None
+        return TileSpec(self.tile, float(self.tile_overlap), float(self.tile_min_visible), self.tile_background)
 
     def category_of(self, root: Path) -> str:
         """The category: --category, else the name of the source folder ``root``."""
@@ -106,6 +170,7 @@ class PrepConfig:
             "group_pattern": self.group_pattern,
             "mask_threshold": 128,
             "connectivity": 8,
+            "tile": spec.record() if (spec := self.tile_spec()) else None,
         }
 
 

@@ -18,11 +18,12 @@ from wood.errors import ConfigError
 from wood.fsutil import write_json
 from wood.outdir import atomic_output, check_replaceable
 from wood.prep.coco_layout import write_standard_layout
-from wood.prep.config import PrepConfig
+from wood.prep.config import TILED_SPLITS, PrepConfig
 from wood.prep.mvtec import Sample, defect_types, scan_category
 from wood.prep.process import ProcessOptions, process_sample
 from wood.prep.splits import SplitSpec, assign_splits
 from wood.prep.stats import compute_stats
+from wood.prep.tile_records import tile_stats, tiled_records
 from wood.prep.tree import manifest_record, write_previews, write_tree
 from wood.procs import die_with_parent
 
@@ -51,7 +52,9 @@ def run_prep(cfg: PrepConfig) -> dict:
         types = [t for t in types if t != "combined"]
     classes = ["defect"] if cfg.single_class else types
 
-    records = _process_all(root, samples, ProcessOptions(cfg.min_area, cfg.allow_empty_masks), cfg.workers)
+    tiling = cfg.tile_spec()
+    options = ProcessOptions(cfg.min_area, cfg.allow_empty_masks, tiling)
+    records = _process_all(root, samples, options, cfg.workers)
     groups = _groups(records, root, cfg.groups, cfg.group_pattern)
     _flag_duplicates(records)
     spec = SplitSpec(cfg.test_fraction, cfg.val_fraction, cfg.seed)
@@ -60,27 +63,33 @@ def run_prep(cfg: PrepConfig) -> dict:
     for i, record in enumerate(records, start=1):
         record["id"] = i
         record["split"] = splits[record["name"]]
-        for inst in record["instances"]:
+        for inst in record["instances"] + [i for t in record.get("tiles", []) for i in t["instances"]]:
             inst["class"] = "defect" if cfg.single_class else record["defect"]
             inst["class_id"] = classes.index(inst["class"])
+    images = records if tiling is None else tiled_records(records, tiling, cfg.seed)
 
-    stats = compute_stats(records, classes)
-    manifest = {
-        "format": FORMAT,
-        "category": category,
-        "source": str(root),
-        "seed": cfg.seed,
-        "options": cfg.output_options(),
-        "classes": classes,
-        "images": [manifest_record(r) for r in records],
-    }
+    stats = compute_stats(images, classes)
+    if tiling is not None:
+        stats["tiles"] = tile_stats(records, images, tiling)
     with atomic_output(out, "prep", inputs=[root], legacy=is_legacy_prep) as tmp:
-        write_tree(tmp, root, records, classes, category)
+        write_tree(tmp, root, images, classes, category, full=None if tiling is None else records)
         write_standard_layout(tmp / "coco", tmp / "yolo" / "images")
+        manifest = {  # after the files: a tile's sha256 is that of the PNG written
+            "format": FORMAT,
+            "category": category,
+            "source": str(root),
+            "seed": cfg.seed,
+            "options": cfg.output_options(),
+            "classes": classes,
+            "tile": None if tiling is None else tiling.record(),
+            "images": [manifest_record(r) for r in images],
+        }
+        if tiling is not None:  # the full train/val images the tiles were cut from (classify/ holds them)
+            manifest["full_images"] = [manifest_record(r) for r in records if r["split"] in TILED_SPLITS]
         write_json(tmp / "manifest.json", manifest)
         write_json(tmp / "stats.json", stats)
         if cfg.preview:
-            write_previews(tmp / "preview", tmp / "yolo" / "images", records, cfg.preview, dataset, classes)
+            write_previews(tmp / "preview", tmp / "yolo" / "images", images, cfg.preview, dataset, classes)
     return stats
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from wood.errors import DataError, MisMatchError
+from wood.errors import ConfigError, DataError, MisMatchError
 from wood.prep.imageio import MASK_THRESHOLD, check_upright, decode, mask_to_bool, read_bytes
 from wood.prep.instances import find_instances
 from wood.prep.mvtec import Sample
+from wood.prep.tiling import TileSpec, clip_to_tiles
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class ProcessOptions:
 
     min_area: int = 4
     allow_empty_masks: bool = False
+    tile: TileSpec | None = None
+    """With tiling, every record also gets ``tiles`` (prep/tiling.py clip_to_tiles); the split picks which to use."""
 
 
 def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:
@@ -33,7 +36,23 @@ def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:
     Returns a dict with the manifest fields of the image and ``instances``: a list of dicts
     with ``bbox_xyxy``, ``area``, ``has_hole``, ``segmentation`` (COCO) and ``outer`` (flat
     polygon on pixel corners) and ``centre`` (flat polygon through pixel centres, for YOLO-seg).
+    With ``options.tile``, also ``tiles``: every tile of the grid with its clipped instances.
     """
+    record, mask = _annotate(root, sample, options)
+    if options.tile is not None:
+        size, (height, width) = options.tile.size, (record["height"], record["width"])
+        if size > min(height, width):
+            raise ConfigError(
+                f"--tile {size} is larger than this image ({width}x{height}); use a tile of at most "
+                f"{min(height, width) // 32 * 32} (a multiple of 32) or leave out --tile",
+                root / sample.source,
+            )
+        record["tiles"] = clip_to_tiles(mask, width, height, options.tile, options.min_area)
+    return record
+
+
+def _annotate(root: Path, sample: Sample, options: ProcessOptions) -> tuple[dict, np.ndarray | None]:
+    """(record, binarised mask or None): the work of process_sample before tiling."""
     image_path = root / sample.source
     data = read_bytes(image_path)
     image = decode(data, image_path)
@@ -54,7 +73,7 @@ def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:
         "instances": [],
     }
     if sample.mask is None:
-        return record
+        return record, None
     mask_path = root / sample.mask
     raw = decode(read_bytes(mask_path), mask_path)
     if raw.shape[:2] != (height, width):
@@ -73,12 +92,12 @@ def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:
                 mask_path,
             )
         record["flags"].append("empty_mask")
-        return record
+        return record, mask
     instances, dropped = find_instances(mask, options.min_area)
     if dropped:
         record["flags"].append("small_components_dropped")
     record["instances"] = [inst.annotation() for inst in instances]
-    return record
+    return record, mask
 
 
 def _low_values_hint(raw: np.ndarray) -> str:

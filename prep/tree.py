@@ -7,21 +7,28 @@ the file system cannot link).
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
+import numpy as np
 import yaml
 
 from wood.dataset_config import DatasetConfig
 from wood.errors import DataError
 from wood.fsutil import file_sha256, link_or_copy, write_json
 from wood.prep.formats import coco_dataset, label_text, yolo_box_line, yolo_seg_line
-from wood.prep.imageio import read_image_rgb
+from wood.prep.imageio import decode, read_bytes, read_image_rgb
 from wood.prep.preview import draw_overlay, pick_preview_records
 from wood.prep.splits import SPLITS
+
+CHANGED = (
+    "file changed while wood prep was running (its sha256 differs from when it was read); "
+    "run prep again once the source is stable"
+)
 
 
 def write_data_yaml(folder: Path, classes: list[str]) -> None:
@@ -64,38 +71,81 @@ def copy_checked(src: Path, dst: Path, sha256: str) -> None:
     """
     shutil.copyfile(src, dst)
     if file_sha256(dst) != sha256:
-        raise DataError(
-            "file changed while wood prep was running (its sha256 differs from when it was read); "
-            "run prep again once the source is stable",
-            src,
-        )
+        raise DataError(CHANGED, src)
 
 
-def write_tree(tmp: Path, root: Path, records: list[dict], classes: list[str], category: str) -> None:
-    """Write every format for ``records`` (each has ``split``, ``id`` and annotated instances)."""
+def write_tree(
+    tmp: Path, root: Path, records: list[dict], classes: list[str], category: str, full: list[dict] | None = None
+) -> None:
+    """Write every format for ``records`` (each has ``split``, ``id`` and annotated instances).
+
+    With tiling, ``records`` are the images of yolo/, yolo-seg/ and coco/ (tiles, whose record has ``tile``,
+    and full test images) and ``full`` the full images classify/ holds; without, both are ``records``.
+    A tile is cropped from its source image (checked against the sha256 it was annotated with) and written
+    as PNG; its record's ``sha256`` becomes that of the written file.
+    """
     for fmt in ("yolo", "yolo-seg"):
         for split in SPLITS:
             (tmp / fmt / "images" / split).mkdir(parents=True)
             (tmp / fmt / "labels" / split).mkdir(parents=True)
         write_data_yaml(tmp / fmt, classes)
+    source = _SourceCache(root)
     for record in records:
         split, name = record["split"], record["name"]
         stem = Path(name).stem
         image = tmp / "yolo" / "images" / split / name
-        copy_checked(root / record["source"], image, record["sha256"])
+        if "tile" in record:
+            record["sha256"] = write_tile(image, source.read(record), record["tile"])
+        else:
+            copy_checked(root / record["source"], image, record["sha256"])
         link_or_copy(image, tmp / "yolo-seg" / "images" / split / name)
-        class_dir = tmp / "classify" / split / record["defect"]
-        class_dir.mkdir(parents=True, exist_ok=True)
-        link_or_copy(image, class_dir / name)
         boxes, polys = label_texts(record)
         write_text(tmp / "yolo" / "labels" / split / f"{stem}.txt", boxes)
         write_text(tmp / "yolo-seg" / "labels" / split / f"{stem}.txt", polys)
+    for record in records if full is None else full:
+        class_dir = tmp / "classify" / record["split"] / record["defect"]
+        class_dir.mkdir(parents=True, exist_ok=True)
+        written = tmp / "yolo" / "images" / record["split"] / record["name"]
+        if full is None or written.is_file():
+            link_or_copy(written, class_dir / record["name"])
+        else:  # a tiled split: yolo/ holds its tiles, classify/ the full image
+            copy_checked(root / record["source"], class_dir / record["name"], record["sha256"])
     (tmp / "coco").mkdir()
     for split in SPLITS:
         subset = [r for r in records if r["split"] == split]
         coco = coco_dataset(subset, classes, category, images_dir=f"../yolo/images/{split}")
         with naming(tmp / "coco" / f"{split}.json"):
             write_json(tmp / "coco" / f"{split}.json", coco, compact=True)
+
+
+class _SourceCache:
+    """The decoded source image of the tiles being written (tiles of one image come one after another)."""
+
+    def __init__(self, root: Path):
+        self.root, self.key, self.array = root, None, None
+
+    def read(self, record: dict) -> np.ndarray:
+        key = (record["source"], record["tile"]["source_sha256"])
+        if key != self.key:
+            path = self.root / record["source"]
+            data = read_bytes(path)
+            if hashlib.sha256(data).hexdigest() != key[1]:
+                raise DataError(CHANGED, path)
+            self.key, self.array = key, decode(data, path)
+        return self.array
+
+
+def write_tile(path: Path, image: np.ndarray, tile: dict) -> str:
+    """Write the ``tile`` (x, y, width, height) of ``image`` (as decoded: any depth and channels) as a
+    lossless PNG at ``path``; returns the file's sha256."""
+    x, y, w, h = tile["x"], tile["y"], tile["width"], tile["height"]
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(image[y : y + h, x : x + w]))
+    if not ok:
+        raise OSError(f"could not encode tile {path.name}")
+    data = png.tobytes()
+    with naming(path):
+        path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def label_texts(record: dict) -> tuple[str, str]:
@@ -126,8 +176,13 @@ def manifest_record(record: dict, instance_keys: tuple[str, ...] = ()) -> dict:
         "flags",
     )
     out = {k: record[k] for k in keys}
+    if "tile" in record:  # a tile of a tiled prep: where in which full image (prep/tiling.py)
+        out["tile"] = record["tile"]
     summary = ("class", "class_id", "bbox_xyxy", "area", "has_hole", *instance_keys)
-    out["instances"] = [{k: inst[k] for k in summary} for inst in record["instances"]]
+    out["instances"] = [
+        {k: inst[k] for k in summary} | ({"visible": inst["visible"]} if "visible" in inst else {})
+        for inst in record["instances"]
+    ]
     return out
 
 

@@ -27,9 +27,21 @@ def prep(cfg: PrepConfig) -> None:
     console.print(stats_table(stats))
     if stats["flags"]:
         console.print(f"flags: {stats['flags']} (see manifest.json)")
+    if stats.get("tiles"):
+        console.print(tiles_line(stats["tiles"]))
     console.print(f"wrote {cfg.out} ({stats['images']} images, classes {stats['classes']})")
     if missing_config:  # after the run: an error stays the only line when prep fails
         _warn(missing_config)
+
+
+def tiles_line(tiles: dict) -> str:
+    """One line: how many tiles each tiled split got from how many full images."""
+    parts = [
+        f"{split} {s['tiles']} ({s['with_instances']} with defects, {s['background']} background) "
+        f"from {s['full_images']} images"
+        for split, s in tiles["per_split"].items()
+    ]
+    return f"tiles {tiles['size']}x{tiles['size']}: " + "; ".join(parts) + "; test: full images"
 
 
 def check_defect_folders(cfg: PrepConfig) -> str | None:
