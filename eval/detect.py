@@ -29,6 +29,7 @@ from wood.errors import DataError, MisMatchError
 from wood.eval.coco_metrics import check_gt, coco_eval, confusion_matrix, image_level
 from wood.eval.detect_text import markdown
 from wood.eval.manifest import manifest_entries
+from wood.eval.slicing import Predictor, SliceSettings, Timer, check_fits, check_sliceable, sliced_predictor
 from wood.eval.yolo_run import check_out_folder, check_split, checkpoint_imgsz, load_run, load_yolo, model_names
 from wood.prep.coco_masks import encode_rle
 from wood.prep.coco_split import coco_path, images_dir, read_coco
@@ -65,10 +66,21 @@ def check_classes(model_classes: list[str], gt: dict[str, Any], source: str) -> 
     return names
 
 
-def predict_split(model, gt: dict[str, Any], images_dir: Path, imgsz: int, device: str | None, segment: bool):
-    """Run the model on every image of ``gt``; COCO results (bbox, segm) and max score per image."""
+def predict_split(
+    model,
+    gt: dict[str, Any],
+    images_dir: Path,
+    imgsz: int,
+    device: str | None,
+    segment: bool,
+    sliced: Predictor | None = None,
+    timer: Timer | None = None,
+):
+    """Run the model on every image of ``gt``; COCO results (bbox, segm) and max score per image.
+    ``sliced`` (boxes only): predict with it instead (sliced inference); ``timer`` times each prediction."""
     from wood.prep.imageio import read_image_rgb
 
+    timer = timer if timer is not None else Timer()
     boxes: list[dict[str, Any]] = []
     masks: list[dict[str, Any]] = []
     max_score: dict[int, float] = {}
@@ -78,18 +90,24 @@ def predict_split(model, gt: dict[str, Any], images_dir: Path, imgsz: int, devic
         if rgb.shape[:2] != (im["height"], im["width"]):
             size = f"{rgb.shape[1]}x{rgb.shape[0]} but the COCO json says {im['width']}x{im['height']}"
             raise MisMatchError(f"image is {size}", path)
-        kwargs = dict(imgsz=imgsz, conf=PREDICT_CONF, max_det=MAX_DET, verbose=False, retina_masks=segment)
-        if device is not None:
-            kwargs["device"] = device
-        result = model.predict(np.ascontiguousarray(rgb[:, :, ::-1]), **kwargs)[0]
-        xyxy = result.boxes.xyxy.cpu().numpy()
-        scores = result.boxes.conf.cpu().numpy()
-        classes = result.boxes.cls.cpu().numpy().astype(int)
+        if sliced is not None:
+            with timer:
+                xyxy, scores, classes = sliced(rgb)
+            result = None
+        else:
+            kwargs = dict(imgsz=imgsz, conf=PREDICT_CONF, max_det=MAX_DET, verbose=False, retina_masks=segment)
+            if device is not None:
+                kwargs["device"] = device
+            with timer:
+                result = model.predict(np.ascontiguousarray(rgb[:, :, ::-1]), **kwargs)[0]
+            xyxy = result.boxes.xyxy.cpu().numpy()
+            scores = result.boxes.conf.cpu().numpy()
+            classes = result.boxes.cls.cpu().numpy().astype(int)
         max_score[im["id"]] = float(scores.max()) if len(scores) else 0.0
         for (x0, y0, x1, y1), s, c in zip(xyxy.tolist(), scores.tolist(), classes.tolist()):
             bbox = [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)]
             boxes.append({"image_id": im["id"], "category_id": c + 1, "bbox": bbox, "score": round(s, 5)})
-        if segment and result.masks is not None:
+        if segment and result is not None and result.masks is not None:
             data = result.masks.data.cpu().numpy() > 0.5
             for m, s, c in zip(data, scores.tolist(), classes.tolist()):
                 masks.append(
@@ -154,6 +172,7 @@ class DetectJob:
     classes: list[str]
     imgsz: int
     device: str | None
+    slice: SliceSettings | None = None
 
     @property
     def segment(self) -> bool:
@@ -171,16 +190,29 @@ def evaluate(
     device: str | None = None,
     imgsz: int | None = None,
     ultralytics_val: bool = True,
+    slicing: SliceSettings | None = None,
 ) -> dict[str, Any]:
-    """Evaluate a YOLO run (or any Ultralytics checkpoint via ``weights``) on ``split``; see module doc."""
-    job = load_job(run_dir, split, conf, data, weights, out, device, imgsz)
-    boxes, masks, max_score = predict_split(job.model, job.gt, job.images_dir, job.imgsz, job.device, job.segment)
+    """Evaluate a YOLO run (or any Ultralytics checkpoint via ``weights``) on ``split``; see module doc.
+
+    ``slicing``: sliced inference (wood.eval.slicing, boxes only) on the full images of the split, scored
+    the same way; Ultralytics' val cannot slice, so it is skipped then."""
+    job = load_job(run_dir, split, conf, data, weights, out, device, imgsz, slicing)
+    sliced = None
+    if job.slice is not None:
+        sliced = sliced_predictor(job.model, job.slice, job.imgsz, job.device, PREDICT_CONF, MAX_DET)
+    timer = Timer()
+    boxes, masks, max_score = predict_split(
+        job.model, job.gt, job.images_dir, job.imgsz, job.device, job.segment, sliced, timer
+    )
     files = write_predictions(job.out, boxes, masks if job.segment else None)
     coco = coco_scores(job.gt, boxes, masks if job.segment else None)
-    ultra = ultralytics_val_safe(job) if ultralytics_val else {}
+    ultra = ultralytics_val_safe(job) if ultralytics_val and job.slice is None else {}
     matrix, names = confusion_matrix(job.gt, boxes, conf)
     files |= write_plots(job.out, coco["bbox"], matrix, names, split, conf)
     result = summarise(job, coco, ultra, inspection_view(job, max_score, conf), matrix, names, conf, files)
+    result["inference_ms_per_image"] = timer.ms_per_image
+    if job.slice is not None and ultralytics_val:
+        result["notes"].append("Ultralytics val skipped: it predicts whole images and cannot slice")
     write_result(job.out, result)
     return result
 
@@ -194,6 +226,7 @@ def load_job(
     out: Path | None,
     device: str | None,
     imgsz: int | None,
+    slicing: SliceSettings | None = None,
 ) -> DetectJob:
     """Check the options, find the run, read the split's ground truth, load the model; the output folder is made."""
     if not 0.0 < conf < 1.0:
@@ -206,14 +239,17 @@ def load_job(
         raise DataError("the checkpoint does not name its dataset: pass --data (a `wood prep` folder)")
     gt, folder = load_ground_truth(prep_dir, split)
     manifest = manifest_entries(prep_dir, split)
-    out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / f"eval-{split}"
+    check_fits(slicing, ((im["width"], im["height"]) for im in gt["images"]), str(coco_path(prep_dir, split)))
+    tail = "" if slicing is None else f"-slice{slicing.size}"
+    out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / f"eval-{split}{tail}"
     check_out_folder(out)
-    claim_in_run(out)
     model = load_yolo(run.weights, device)
+    check_sliceable(slicing, model.task, "eval detect")
     classes = check_classes(model_names(model), gt, str(coco_path(prep_dir, split)))
+    claim_in_run(out)
     size = imgsz or run.imgsz or checkpoint_imgsz(model)
     out.mkdir(parents=True, exist_ok=True)
-    return DetectJob(run, Path(prep_dir), split, gt, folder, manifest, out, model, classes, size, device)
+    return DetectJob(run, Path(prep_dir), split, gt, folder, manifest, out, model, classes, size, device, slicing)
 
 
 def write_predictions(out: Path, boxes: list[dict[str, Any]], masks: list[dict[str, Any]] | None) -> dict[str, str]:
@@ -299,6 +335,7 @@ def summarise(
         "data": str(job.prep_dir.resolve()),
         "task": job.model.task,
         "imgsz": job.imgsz,
+        "slice": None if job.slice is None else job.slice.record(),
         "images": len(job.gt["images"]),
         "instances": len(job.gt["annotations"]),
         "classes": job.classes,

@@ -14,12 +14,30 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def slice_text(record: dict[str, Any] | None) -> str:
+    """'256 px, overlap 0.2, + full image, nms' for a slice record; 'none' without."""
+    if not record:
+        return "none"
+    full = ", + full image" if record.get("full_image_pass") else ""
+    return f"{record.get('size')} px, overlap {record.get('overlap')}{full}, {record.get('merge')}"
+
+
+def inference_line(result: dict[str, Any]) -> str:
+    """'sliced (256 px, ...), 41.2 ms per image (median)' or 'whole images, ...'."""
+    record = result.get("slice")
+    how = f"sliced ({slice_text(record)})" if record else "whole images"
+    ms = result.get("inference_ms_per_image")
+    return f"{how}, {'n/a' if ms is None else f'{ms:.1f}'} ms per image (median)"
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The Markdown report: COCO vs Ultralytics, per-class AP, inspection view."""
     lines = [
         f"# Detection eval: {result['split']} ({result['images']} images, {result['instances']} instances)",
         "",
         f"Weights `{result['weights']}`, imgsz {result['imgsz']}, task {result['task']}.",
+        "",
+        f"Inference: {inference_line(result)}.",
         "",
         "| metric | COCO (pycocotools, reference) | Ultralytics | COCO - Ultralytics |",
         "|---|---|---|---|",
@@ -73,6 +91,7 @@ def format_summary(result: dict[str, Any]) -> str:
         for k, v in result["comparison"].items()
     ]
     parts += [f"{k} APs {_fmt(v.get('APs'))}  APm {_fmt(v.get('APm'))} (COCO)" for k, v in result["coco"].items()]
+    parts.append(f"inference: {inference_line(result)}")
     ins = result["inspection"]
     parts.append(
         f"defect recall {_fmt(ins['defect_recall'])}, false-alarm rate {_fmt(ins['false_alarm_rate'])} "

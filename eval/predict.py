@@ -24,6 +24,7 @@ from wood.console import track
 from wood.device import check_device
 from wood.errors import DataError
 from wood.eval.coco_results import detection_results, images_table, write_json
+from wood.eval.slicing import Predictor, SliceSettings, Timer, check_fits, check_sliceable, sliced_predictor
 from wood.eval.yolo_run import check_out_folder, checkpoint_imgsz, load_run, load_yolo, model_names
 from wood.prep.mvtec import IMAGE_EXTENSIONS
 from wood.runs import claim_in_run
@@ -75,6 +76,28 @@ def draw_overlay(rgb: np.ndarray, detections: list[dict[str, Any]], masks: np.nd
     return out
 
 
+MAX_DET = 300
+"""Ultralytics' default detections per image, kept for sliced inference too."""
+
+
+def predict_one(
+    model, rgb: np.ndarray, imgsz: int, conf: float, device: str | None, sliced: Predictor | None, timer: Timer
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """One image's (xyxy (N, 4) pixels, scores, class ids, masks (N, H, W) bool or None), timed by ``timer``."""
+    if sliced is not None:
+        with timer:
+            xyxy, scores, classes = sliced(rgb)
+        return xyxy, scores, classes, None
+    kwargs = dict(imgsz=imgsz, conf=conf, verbose=False, retina_masks=True)
+    if device is not None:
+        kwargs["device"] = device
+    with timer:
+        result = model.predict(np.ascontiguousarray(rgb[:, :, ::-1]), **kwargs)[0]
+    boxes = result.boxes
+    masks = result.masks.data.cpu().numpy() > 0.5 if result.masks is not None else None
+    return boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(int), masks
+
+
 def predict_images(
     run_dir: Path | None,
     images: list[Path],
@@ -85,6 +108,7 @@ def predict_images(
     device: str | None = None,
     imgsz: int | None = None,
     prompts: list[str] | None = None,
+    slicing: SliceSettings | None = None,
 ) -> Path:
     """Predict ``images`` with the run's checkpoint; write overlays, predictions.json and the COCO results
     (predictions_coco.json, predictions_coco_images.json); return the path of predictions.json.
@@ -93,6 +117,7 @@ def predict_images(
     stops with one DataError and nothing written (each image is then read again to predict).
 
     ``prompts`` (YOLO-World runs only): detect these texts instead of the trained classes.
+    ``slicing``: sliced inference (wood.eval.slicing; boxes only, so a YOLO-seg run is refused).
     """
     import cv2
 
@@ -106,8 +131,10 @@ def predict_images(
     out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / "predict"
     check_out_folder(out)
     for path in track(files, "check images"):  # a corrupt image stops here, before anything is written
-        read_image_rgb(path)
+        rgb = read_image_rgb(path)
+        check_fits(slicing, [(rgb.shape[1], rgb.shape[0])], str(path))
     model = load_yolo(run.weights, device)
+    check_sliceable(slicing, getattr(model, "task", None), "wood predict")
     if prompts:
         from wood.finetune.yolo.world import set_run_prompts
 
@@ -115,31 +142,18 @@ def predict_images(
     names = model_names(model)
     fixed = run.weights.suffix.lower() == ".onnx"  # an export's input size is fixed in the graph
     size = imgsz or (checkpoint_imgsz(model) if fixed else run.imgsz or checkpoint_imgsz(model))
+    sliced = None if slicing is None else sliced_predictor(model, slicing, size, device, conf, MAX_DET)
     out.mkdir(parents=True, exist_ok=True)
     claim_in_run(out)
-    records, coco = [], []
+    records, coco, timer = [], [], Timer()
     for path in track(files, "predict"):
         rgb = read_image_rgb(path)
-        kwargs = dict(imgsz=size, conf=conf, verbose=False, retina_masks=True)
-        if device is not None:
-            kwargs["device"] = device
-        result = model.predict(np.ascontiguousarray(rgb[:, :, ::-1]), **kwargs)[0]
+        xyxy, scores, classes, masks = predict_one(model, rgb, size, conf, device, sliced, timer)
         dets = [
             {"class": names[c], "class_id": c, "score": round(s, 4), "bbox_xyxy": [round(v, 1) for v in box]}
-            for box, s, c in zip(
-                result.boxes.xyxy.cpu().numpy().tolist(),
-                result.boxes.conf.cpu().numpy().tolist(),
-                result.boxes.cls.cpu().numpy().astype(int).tolist(),
-            )
+            for box, s, c in zip(xyxy.tolist(), scores.tolist(), classes.tolist())
         ]
-        masks = result.masks.data.cpu().numpy() > 0.5 if result.masks is not None else None
-        coco += detection_results(
-            len(records) + 1,
-            result.boxes.xyxy.cpu().numpy().tolist(),
-            [d["class_id"] for d in dets],
-            result.boxes.conf.cpu().numpy().tolist(),
-            masks,
-        )
+        coco += detection_results(len(records) + 1, xyxy.tolist(), classes.tolist(), scores.tolist(), masks)
         overlay = draw_overlay(rgb, dets, masks)
         target = out / f"{path.stem}_pred.png"
         ok, png = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
@@ -156,7 +170,14 @@ def predict_images(
             }
         )
     out_json = out / "predictions.json"
-    summary = {"weights": str(run.weights), "conf": conf, "imgsz": size, "images": records}
+    summary = {
+        "weights": str(run.weights),
+        "conf": conf,
+        "imgsz": size,
+        "slice": None if slicing is None else slicing.record(),
+        "inference_ms_per_image": timer.ms_per_image,
+        "images": records,
+    }
     out_json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     write_json(out / "predictions_coco.json", coco)
     write_json(out / "predictions_coco_images.json", images_table(records, names))

@@ -69,8 +69,12 @@ def crop_masks_to_boxes(masks: np.ndarray, boxes_xyxy: np.ndarray, margin: float
     return out
 
 
-def yolo_predictor(yolo_run: str | Path, categories: dict[int, str], device: str, conf: float) -> Any:
-    """A function rgb -> (boxes xyxy (N, 4) pixel coords, category ids, scores) from a YOLO run."""
+def yolo_predictor(
+    yolo_run: str | Path, categories: dict[int, str], device: str, conf: float, slicing: Any = None
+) -> Any:
+    """A function rgb -> (boxes xyxy (N, 4) pixel coords, category ids, scores) from a YOLO run;
+    ``slicing`` (wood.eval.slicing.SliceSettings): sliced inference, boxes merged to the full image."""
+    from wood.eval.slicing import sliced_predictor
     from wood.eval.yolo_run import checkpoint_imgsz, load_run, load_yolo, model_names
 
     run = load_run(Path(yolo_run))
@@ -82,6 +86,14 @@ def yolo_predictor(yolo_run: str | Path, categories: dict[int, str], device: str
     imgsz = run.imgsz or checkpoint_imgsz(model)
     # Ultralytics spells cuda:0 as "0"
     yolo_device = "cpu" if device == "cpu" else (device.split(":", 1)[1] if ":" in device else "0")
+    if slicing is not None:
+        sliced = sliced_predictor(model, slicing, imgsz, yolo_device, conf, MAX_DET)
+
+        def predict_sliced(rgb: np.ndarray) -> tuple[np.ndarray, list[int], list[float]]:
+            boxes, scores, classes = sliced(rgb)
+            return boxes, [int(k) + 1 for k in classes], [float(s) for s in scores]
+
+        return predict_sliced
 
     def predict(rgb: np.ndarray) -> tuple[np.ndarray, list[int], list[float]]:
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
@@ -138,6 +150,7 @@ class SegmentJob:
     crop: bool = False
     overlays: int = 2
     defects: dict[str, str] | None = None
+    slicing: Any = None  # wood.eval.slicing.SliceSettings of the detector, or None
 
 
 def evaluate(
@@ -150,15 +163,17 @@ def evaluate(
     device: str = "auto",
     conf: float = DEFAULT_CONF,
     crop_to_box: bool = False,
+    slicing: Any = None,
 ) -> dict[str, Any]:
-    """Score the SAM run ``run_dir`` on ``split``. ``boxes``: "gt" or a YOLO run folder.
+    """Score the SAM run ``run_dir`` on ``split``. ``boxes``: "gt" or a YOLO run folder; ``slicing``
+    (wood.eval.slicing.SliceSettings, with a YOLO run only): the detector predicts slices.
 
     Writes ``<out>/segment_metrics.json``, ``<out>/predictions_segm.json`` and ``<out>/overlays/*.png``
     (``out`` defaults to ``<run>/eval-<split>`` or ``<run>/eval-<split>-yolo``) and returns the metrics dict.
     ``crop_to_box`` zeroes mask pixels outside each prompt box (+5% margin); point prompts
     (``--prompt points`` runs with GT) are never cropped.
     """
-    job = load_job(run_dir, split, boxes, data, out, overlays, device, conf, crop_to_box)
+    job = load_job(run_dir, split, boxes, data, out, overlays, device, conf, crop_to_box, slicing)
     scorer, results, drawn = SegmentScorer(job.categories), [], {}
     for rgb, r, prompt_boxes, det_scores in predict_split(job):
         results.extend(mask_results(r.image_id, r.pred_masks, r.pred_classes, r.pred_scores))
@@ -191,11 +206,13 @@ def load_job(
     device: str,
     conf: float,
     crop_to_box: bool,
+    slicing: Any = None,
 ) -> SegmentJob:
     """Check the options and the run, read the split, load the detector (``boxes`` a YOLO run) and the run's
     SAM; the output folder is made last."""
     from wood.device import resolve_device
     from wood.eval.manifest import defect_types
+    from wood.eval.slicing import check_fits
     from wood.eval.yolo_run import check_out_folder
     from wood.finetune.sam.data import load_split
     from wood.finetune.sam.io import DECODER_FILE, load_run, read_run_config
@@ -203,21 +220,26 @@ def load_job(
     from wood.prep.coco_split import read_coco
 
     check_options(split, conf, overlays)
+    if slicing is not None and boxes == "gt":
+        raise ConfigError("--slice slices a detector's inference: give --boxes <a `wood finetune yolo` run>, not gt")
     device = resolve_device(device)
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError("run folder does not exist", run_dir)
-    out = Path(out) if out is not None else run_dir / f"eval-{split}{'' if boxes == 'gt' else '-yolo'}"
+    tail = ("" if boxes == "gt" else "-yolo") + ("" if slicing is None else f"-slice{slicing.size}")
+    out = Path(out) if out is not None else run_dir / f"eval-{split}{tail}"
     check_out_folder(out)
-    claim_in_run(out)
     cfg = read_run_config(run_dir)
     if not (run_dir / "weights" / DECODER_FILE).is_file():
         raise WeightsError(f"run has no weights/{DECODER_FILE}: training did not finish an epoch", run_dir)
     data = Path(data or cfg.data)
     images, categories = load_split(data, split)
+    check_fits(slicing, ((im.width, im.height) for im in images), f"{data} ({split})")
+    claim_in_run(out)
     gt_coco = read_coco(data, split)
     defects = defect_types(data, split)
-    detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, MAP_CONF)  # before SAM loads
+    sliced = {} if slicing is None else {"slicing": slicing}
+    detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, MAP_CONF, **sliced)  # before SAM
     sam, cfg = load_run(run_dir, device)
     (out / "overlays").mkdir(parents=True, exist_ok=True)
     gt_points = detector is None and cfg.prompt == "points"
@@ -238,6 +260,7 @@ def load_job(
         bool(crop_to_box and not gt_points),
         overlays,
         defects,
+        slicing,
     )
 
 
@@ -333,6 +356,7 @@ def summarise(job: SegmentJob, scorer: SegmentScorer, results: list[dict[str, An
             "map_conf": None if job.detector is None else MAP_CONF,
             "images": len(job.images),
             "crop_to_box": job.crop,
+            "slice": None if job.slicing is None else job.slicing.record(),
         }
     )
     if job.detector is not None:

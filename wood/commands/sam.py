@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from wood.cli_options import config_command
+from wood.commands.yolo import SLICE, SLICE_FULL, SLICE_MERGE, SLICE_OVERLAP, slicing
 from wood.device import device_help
 from wood.finetune.sam.config import SamTrainConfig
 
@@ -37,12 +38,16 @@ def eval_segment(
         "(segm mAP uses every box >= 0.001).",
     ),
     data: Path = typer.Option(None, "--data", help="Prepared dataset folder.", show_default="the run's"),
-    out: Path = typer.Option(None, "--out", help="Output folder.", show_default="<run>/eval-<split>[-yolo]"),
+    out: Path = typer.Option(None, "--out", help="Output folder.", show_default="<run>/eval-<split>[-yolo][-slice<S>]"),
     overlays: int = typer.Option(2, "--overlays", help="Overlay PNGs per class (and for good images)."),
     device: str = typer.Option("auto", "--device", help=device_help()),
     crop_to_box: bool = typer.Option(
         False, "--crop-to-box/--no-crop-to-box", help="Zero mask pixels outside each prompt box (+5% margin)."
     ),
+    slice_size: int = SLICE,
+    slice_overlap: float = SLICE_OVERLAP,
+    slice_full: bool = SLICE_FULL,
+    slice_merge: str = SLICE_MERGE,
 ) -> None:
     """Per-class IoU/Dice, mIoU, per-image scores, COCO segm mAP and pixel F1 (good images included);
     writes predictions_segm.json (COCO results)."""
@@ -58,6 +63,7 @@ def eval_segment(
         device=device,
         conf=conf,
         crop_to_box=crop_to_box,
+        slicing=slicing(slice_size, slice_overlap, slice_full, slice_merge),
     )
     typer.echo(result["files"]["json"])
 

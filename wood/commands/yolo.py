@@ -31,6 +31,32 @@ def ultralytics_device(device: str) -> str | None:
     return None if device == "auto" else device
 
 
+SLICE = typer.Option(
+    None,
+    "--slice",
+    help="Sliced inference (sahi): predict S x S px slices of each full image and merge the boxes "
+    "(boxes only; >= 32 and <= the image side). Off when not given.",
+    show_default=False,
+)
+SLICE_OVERLAP = typer.Option(0.2, "--slice-overlap", help="Overlap of neighbouring slices, a fraction in [0, 0.9).")
+SLICE_FULL = typer.Option(
+    True, "--slice-full/--no-slice-full", help="With --slice: add one whole-image pass (large objects)."
+)
+SLICE_MERGE = typer.Option(
+    "nms",
+    "--slice-merge",
+    help="With --slice: nms (keep the best of boxes at IoU > 0.5) or nmm (sahi's greedy merge of boxes "
+    "overlapping > 0.5 of the smaller one into their union).",
+)
+
+
+def slicing(size: int | None, overlap: float, full: bool, merge: str):
+    """The checked slice settings of the CLI options (None without --slice)."""
+    from wood.eval.slicing import slice_settings
+
+    return slice_settings(size, overlap, full, merge)
+
+
 def eval_detect(
     run: Path = typer.Option(None, "--run", help="Run folder of `wood finetune yolo` (or give --weights and --data)."),
     split: str = typer.Option("test", "--split", help="One of: train | val | test."),
@@ -41,11 +67,17 @@ def eval_detect(
     weights: Path = typer.Option(
         None, "--weights", help="Checkpoint to evaluate.", show_default="<run>/weights/best.pt"
     ),
-    out: Path = typer.Option(None, "--out", help="Output folder.", show_default="<run>/eval-<split>"),
+    out: Path = typer.Option(None, "--out", help="Output folder.", show_default="<run>/eval-<split>[-slice<S>]"),
     device: str = typer.Option("auto", "--device", help=device_help()),
     ultralytics_val: bool = typer.Option(
-        True, "--ultralytics-val/--no-ultralytics-val", help="Also run Ultralytics' own val for comparison."
+        True,
+        "--ultralytics-val/--no-ultralytics-val",
+        help="Also run Ultralytics' own val for comparison (not with --slice).",
     ),
+    slice_size: int = SLICE,
+    slice_overlap: float = SLICE_OVERLAP,
+    slice_full: bool = SLICE_FULL,
+    slice_merge: str = SLICE_MERGE,
 ) -> None:
     """COCO mAP (pycocotools, the reference) beside Ultralytics' val, plus image-level recall and false alarms."""
     from wood.eval.detect import evaluate
@@ -60,6 +92,7 @@ def eval_detect(
         out=out,
         device=ultralytics_device(device),
         ultralytics_val=ultralytics_val,
+        slicing=slicing(slice_size, slice_overlap, slice_full, slice_merge),
     )
     console.print(format_summary(result))
     typer.echo(result["files"]["json"])
@@ -80,13 +113,25 @@ def predict(
         help="YOLO-World runs: detect this text instead of the trained classes (repeatable).",
         show_default="the trained classes",
     ),
+    slice_size: int = SLICE,
+    slice_overlap: float = SLICE_OVERLAP,
+    slice_full: bool = SLICE_FULL,
+    slice_merge: str = SLICE_MERGE,
 ) -> None:
     """Predict boxes (and masks) on images; writes overlay PNGs, predictions.json and COCO results
     (predictions_coco.json, image ids 1..N in predictions_coco_images.json)."""
     from wood.eval.predict import predict_images
 
+    settings = slicing(slice_size, slice_overlap, slice_full, slice_merge)
     out_json = predict_images(
-        run, images, out=out, conf=conf, weights=weights, device=ultralytics_device(device), prompts=prompt or None
+        run,
+        images,
+        out=out,
+        conf=conf,
+        weights=weights,
+        device=ultralytics_device(device),
+        prompts=prompt or None,
+        slicing=settings,
     )
     console.print(f"predictions: {out_json}")
     typer.echo(str(out_json))

@@ -1,0 +1,194 @@
+"""Sliced inference (`--slice`): a YOLO run predicts S x S slices of a large image, plus optionally
+one full-image pass, and the detections are merged back into full-image XYXY boxes (pixel edges).
+
+Slicing, shifting and merging are sahi's (``get_sliced_prediction``, Akyon et al., ICIP 2022),
+fed with the Ultralytics model wood already loaded offline (:func:`wood.eval.yolo_run.load_yolo`):
+sahi never loads or downloads a model itself. Two things of sahi's are kept out:
+
+- its device selection (``select_device("cpu")`` sets ``CUDA_VISIBLE_DEVICES=-1`` for the whole
+  process): the device goes to Ultralytics as wood's other predictions give it;
+- masks: only boxes are carried through slices. sahi turns every slice's mask into polygons and
+  back, which is slow and lossy at full size; a YOLO-seg run is refused for `wood predict` and
+  `wood eval detect` (its masks would be missing), and gives its boxes for `wood eval segment`.
+
+Merging (``--slice-merge``): ``nms`` keeps the best of boxes overlapping at IoU > 0.5 (per class);
+``nmm`` is sahi's greedy non-maximum merging: boxes whose intersection over the smaller box is
+> 0.5 are merged into their union (the best score kept), which joins an object cut by slice borders.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from wood.errors import ConfigError
+
+MIN_SLICE = 32
+"""Smallest slice side (px): YOLO's largest stride."""
+MAX_OVERLAP = 0.9
+"""Slice overlap must be in [0, MAX_OVERLAP): at 0.9 a 256-px slice moves by 25 px."""
+MERGES = {"nms": ("NMS", "IOU"), "nmm": ("GREEDYNMM", "IOS")}
+"""--slice-merge -> (sahi postprocess type, match metric)."""
+MATCH_THRESHOLD = 0.5
+"""IoU (nms) or intersection over the smaller box (nmm) above which two boxes are one object."""
+SLICE_BATCH = 8
+"""Slices given to Ultralytics at once."""
+
+
+@dataclass(frozen=True)
+class SliceSettings:
+    """How to slice: ``size`` x ``size`` px slices overlapping by ``overlap`` of a side, plus one
+    full-image pass when ``full``, merged by ``merge`` (nms | nmm)."""
+
+    size: int
+    overlap: float = 0.2
+    full: bool = True
+    merge: str = "nms"
+
+    def record(self) -> dict[str, Any]:
+        """What eval JSONs record under ``"slice"``."""
+        return {
+            "size": self.size,
+            "overlap": self.overlap,
+            "full_image_pass": self.full,
+            "merge": self.merge,
+            "match_threshold": MATCH_THRESHOLD,
+            "engine": "sahi",
+        }
+
+
+def slice_settings(
+    size: int | None, overlap: float = 0.2, full: bool = True, merge: str = "nms"
+) -> SliceSettings | None:
+    """Checked settings from the CLI options (None: no slicing); a ConfigError names the bad option."""
+    if size is None or size == 0:
+        return None
+    if size < MIN_SLICE:
+        raise ConfigError(f"--slice must be at least {MIN_SLICE} px, but got {size}")
+    if not 0.0 <= overlap < MAX_OVERLAP:
+        raise ConfigError(f"--slice-overlap must be in [0, {MAX_OVERLAP}), but got {overlap}")
+    if merge not in MERGES:
+        raise ConfigError(f"--slice-merge must be one of {list(MERGES)}, but got {merge!r}")
+    return SliceSettings(int(size), float(overlap), bool(full), merge)
+
+
+def check_fits(settings: SliceSettings | None, sizes: Iterable[tuple[int, int]], source: str) -> None:
+    """A ConfigError when the slice is larger than any image (``sizes``: (width, height) each)."""
+    if settings is None:
+        return
+    for w, h in sizes:
+        if settings.size > min(w, h):
+            raise ConfigError(f"--slice {settings.size} is larger than an image of {source} ({w}x{h})")
+
+
+def check_sliceable(settings: SliceSettings | None, task: str | None, what: str) -> None:
+    """Sliced inference carries boxes only: a ConfigError for a segment model where masks are wanted."""
+    if settings is not None and task == "segment":
+        raise ConfigError(
+            f"--slice gives boxes only, but {what} of a YOLO-seg run needs its masks: drop --slice or use a detect run"
+        )
+
+
+def slice_windows(height: int, width: int, settings: SliceSettings) -> list[list[int]]:
+    """The slices sahi predicts, as XYXY pixel windows of an (H, W) image (the last row and column are
+    moved inwards so that every slice is ``size`` x ``size``)."""
+    from sahi.slicing import get_slice_bboxes
+
+    return get_slice_bboxes(height, width, settings.size, settings.size, False, settings.overlap, settings.overlap)
+
+
+def sahi_model(model: Any, imgsz: int, device: str | None, conf: float) -> Any:
+    """sahi's Ultralytics wrapper around an already loaded Ultralytics ``model`` (detect, YOLO-World,
+    or a YOLO-seg run whose boxes alone are used), predicting at ``imgsz`` on ``device``."""
+    from sahi.models.ultralytics import UltralyticsDetectionModel
+
+    class WoodUltralytics(UltralyticsDetectionModel):
+        def set_device(self, device: str | None = None) -> None:
+            self.device = device  # Ultralytics' spelling; sahi's select_device would edit CUDA_VISIBLE_DEVICES
+
+        @property
+        def has_mask(self) -> bool:
+            return False  # boxes only (see the module doc)
+
+        @property
+        def is_obb(self) -> bool:
+            return False
+
+    names = model.names if isinstance(model.names, dict) else dict(enumerate(model.names))
+    mapping = {str(k): str(v) for k, v in names.items()}
+    return WoodUltralytics(
+        model=model, device=device, confidence_threshold=conf, category_mapping=mapping, image_size=imgsz
+    )
+
+
+def merged_boxes(predictions: list[Any], max_det: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """sahi ObjectPredictions (already shifted to the full image) -> (xyxy (N, 4) float32, scores (N,),
+    class ids (N,) from 0), best score first, at most ``max_det``."""
+    rows = sorted(
+        ((p.bbox.to_xyxy(), float(p.score.value), int(p.category.id)) for p in predictions), key=lambda r: -r[1]
+    )[:max_det]
+    xyxy = np.array([r[0] for r in rows], np.float32).reshape(-1, 4)
+    return xyxy, np.array([r[1] for r in rows], np.float32), np.array([r[2] for r in rows], np.int64)
+
+
+Predictor = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def sliced_predictor(
+    model: Any, settings: SliceSettings, imgsz: int, device: str | None, conf: float, max_det: int
+) -> Predictor:
+    """A function RGB (H, W, 3) uint8 -> (xyxy (N, 4) in full-image pixels, scores, class ids from 0)."""
+    from sahi.predict import get_sliced_prediction
+
+    wrapped = sahi_model(model, imgsz, device, conf)
+    post, metric = MERGES[settings.merge]
+
+    def predict(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        quiet = logging.getLogger("sahi")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)  # sahi warns once per clipped box
+        try:
+            result = get_sliced_prediction(
+                np.ascontiguousarray(rgb),
+                wrapped,
+                slice_height=settings.size,
+                slice_width=settings.size,
+                overlap_height_ratio=settings.overlap,
+                overlap_width_ratio=settings.overlap,
+                perform_standard_pred=settings.full,
+                postprocess_type=post,
+                postprocess_match_metric=metric,
+                postprocess_match_threshold=MATCH_THRESHOLD,
+                postprocess_class_agnostic=False,
+                verbose=0,
+                batch_size=SLICE_BATCH,
+                force_postprocess_type=True,  # sahi would switch to NMS at conf < 0.1
+            )
+        finally:
+            quiet.setLevel(level)
+        return merged_boxes(result.object_prediction_list, max_det)
+
+    return predict
+
+
+class Timer:
+    """Wall-clock ms of each prediction; ``ms_per_image`` is their median (the first call's warm-up
+    does not count more than any other)."""
+
+    def __init__(self) -> None:
+        self.ms: list[float] = []
+
+    def __enter__(self) -> Timer:
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ms.append((time.perf_counter() - self._start) * 1000.0)
+
+    @property
+    def ms_per_image(self) -> float | None:
+        return round(float(np.median(self.ms)), 2) if self.ms else None
