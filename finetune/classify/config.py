@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from wood.device import device_help, parse_device
+from wood.finetune.engine import PRECISIONS
 
 ARCHS = ("simple-cnn", "resnet18")
 OPTIMIZERS = ("sgd", "adam")
@@ -47,7 +48,19 @@ class ClassifyConfig:
         {"default_text": "torchvision's hub cache, <torch.hub.get_dir()>/checkpoints/resnet18-*.pth"},
     )
     imgsz: int = _help("Images are resized to imgsz x imgsz pixels.", 224)
-    batch: int = _help("Batch size (>= 2: BatchNorm needs two images).", 16)
+    batch: int = _help(
+        "Images per micro-batch on each process (>= 2: BatchNorm needs two images). One optimizer step sees the "
+        "global batch: batch x accumulate x processes.",
+        16,
+    )
+    accumulate: int = _help(
+        "Gradient accumulation: micro-batches per optimizer step (a larger effective batch in the same memory).", 1
+    )
+    precision: str = _help(
+        "fp32, or autocast in bf16 or fp16 (fp16 with a loss scaler; both need a device that has them).",
+        "fp32",
+        {"choices": PRECISIONS},
+    )
     balance: str = _help(
         "Long tail: none; sampler (class-balanced sampling with replacement); loss (logit-adjusted "
         "cross-entropy, tau=1).",
@@ -62,7 +75,13 @@ class ClassifyConfig:
     exist_ok: bool = _help("Replace a run folder of the same name instead of numbering a new one (-2, -3, ...).", False)
 
     def __post_init__(self) -> None:
-        choices = {"arch": ARCHS, "optimizer": OPTIMIZERS, "strategy": STRATEGIES, "balance": BALANCES}
+        choices = {
+            "arch": ARCHS,
+            "optimizer": OPTIMIZERS,
+            "strategy": STRATEGIES,
+            "balance": BALANCES,
+            "precision": PRECISIONS,
+        }
         for key, allowed in choices.items():
             value = getattr(self, key)
             if value not in allowed:
@@ -73,7 +92,7 @@ class ClassifyConfig:
             if not value > 0:
                 raise ValueError(f"{key} must be > 0, but got {value}")
             setattr(self, key, value)
-        for key, low in (("epochs", 1), ("finetune_epochs", 0), ("batch", 2), ("imgsz", 16)):
+        for key, low in (("epochs", 1), ("finetune_epochs", 0), ("batch", 2), ("accumulate", 1), ("imgsz", 16)):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{key} must be an integer >= {low}, but got {value!r}")

@@ -119,13 +119,24 @@ def augment(x, generator):
     itself a defect type ("color", "liquid"): strong hue shifts would blur the classes.
     Random draws come from ``generator`` (a CPU torch.Generator) so a seed reproduces them.
     """
+    return apply_augment(x, *augment_draws(x.shape[0], generator))
+
+
+def augment_draws(n: int, generator):
+    """The random draws of :func:`augment` for ``n`` images: (draws (n, 6) uniform, turns (n,) in 0..3).
+    Drawn once for an optimizer step's images, then sliced, so every process (and every accumulated
+    micro-batch) augments its share exactly as one process with the whole batch would."""
     import torch
 
-    b = x.shape[0]
-    draws = torch.rand((b, 6), generator=generator)
-    turns = torch.randint(0, 4, (b,), generator=generator)
+    return torch.rand((n, 6), generator=generator), torch.randint(0, 4, (n,), generator=generator)
+
+
+def apply_augment(x, draws, turns):
+    """:func:`augment` with its draws given (one row of ``draws`` and ``turns`` per image of ``x``)."""
+    import torch
+
     out = []
-    for i in range(b):
+    for i in range(x.shape[0]):
         img = x[i]
         if draws[i, 0] < 0.5:
             img = img.flip(-1)

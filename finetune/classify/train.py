@@ -17,6 +17,12 @@ images by 10-30x, which with batch sizes of 16 and a few dozen images makes the 
 very noisy; (3) it has no weight normalisation to choose. ``--balance sampler`` instead draws each
 class equally often (with replacement); the two are alternatives, not meant to be combined.
 
+Training runs on Hugging Face Accelerate (wood.finetune.engine): ``--precision`` (fp32, or bf16/fp16
+autocast), ``--accumulate`` and data-parallel processes under ``accelerate launch`` or ``torchrun``;
+how a step batch is cut into shares and micro-batches is in :mod:`wood.finetune.classify.loop`.
+Only the main process evaluates, recalibrates BatchNorm and writes: it picks the run folder and
+broadcasts its path, so several processes write one run folder.
+
 The run folder (written under a temporary name and renamed when complete, so an interrupted run
 never leaves a half-written folder) holds config.yaml, metrics.json, weights.pt and
 confusion_test.png (plus confusion_val.png when there is a val split).
@@ -35,29 +41,18 @@ import numpy as np
 from wood.config import write_config
 from wood.errors import ConfigError, DataError
 from wood.finetune.classify.config import ClassifyConfig
-from wood.finetune.classify.data import (
-    SPLITS,
-    SplitData,
-    augment,
-    class_counts,
-    epoch_order,
-    load_dataset,
-    normalize,
-    to_unit,
-)
+from wood.finetune.classify.data import SPLITS, SplitData, class_counts, load_dataset, normalize, to_unit
+from wood.finetune.classify.loop import check_shardable, phase_record, train_epoch
 from wood.finetune.classify.models import (
     build_model,
     find_resnet18_weights,
     freeze_all_but_head,
     load_pretrained_backbone,
-    set_train_mode,
     unfreeze_all,
 )
 from wood.outdir import atomic_output
 from wood.runs import MARKER_KIND, choose_run_dir, is_legacy_run, write_metrics_json
-from wood.torchutil import count_params
 
-LOGIT_ADJUST_TAU = 1.0
 WEIGHTS_FORMAT = "wood-classify/1"
 
 
@@ -160,35 +155,6 @@ def predict(model, images_uint8, device, batch: int = 64) -> np.ndarray:
     return torch.cat(out).numpy() if out else np.zeros((0,), dtype=np.int64)
 
 
-def train_epoch(
-    model, data: SplitData, cfg: ClassifyConfig, phase: Phase, optimizer, device, generator, log_prior
-) -> float:
-    """One epoch; returns the mean training loss."""
-    import torch.nn.functional as F
-
-    set_train_mode(model, phase.head_only)
-    num_classes = log_prior.shape[0]
-    total, seen = 0.0, 0
-    for idx in batches(epoch_order(data.labels, num_classes, cfg.balance, generator), cfg.batch):
-        x = to_unit(data.images[idx], device)
-        if cfg.augment:
-            x = augment(x, generator)
-        y = data.labels[idx].to(device)
-        logits = model(normalize(x))
-        if cfg.balance == "loss":
-            logits = logits + LOGIT_ADJUST_TAU * log_prior
-        loss = F.cross_entropy(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total += float(loss.detach()) * len(idx)
-        seen += len(idx)
-        del x, y
-    if not np.isfinite(total):
-        raise DataError(f"training diverged (loss {total}) in phase {phase.name}; lower --lr", cfg.data)
-    return total / max(seen, 1)
-
-
 def run_dir_for(cfg: ClassifyConfig) -> Path:
     """The final run folder (wood.runs' policy): a taken name gets -2, -3... unless exist_ok."""
     return choose_run_dir(cfg.out, cfg.run_name, exist_ok=cfg.exist_ok)
@@ -196,8 +162,9 @@ def run_dir_for(cfg: ClassifyConfig) -> Path:
 
 @dataclass
 class Setup:
-    """What training starts from: the dataset in memory, the model on its device, the seeded generator and the
-    train class counts with their log prior (for ``--balance loss``)."""
+    """What training starts from: the dataset in memory, the model (unwrapped) on its device, the seeded
+    generator (the same on every process) and the train class counts with their log prior (for
+    ``--balance loss``), and the Accelerator that runs the steps."""
 
     classes: list[str]
     splits: dict[str, SplitData]
@@ -207,58 +174,68 @@ class Setup:
     counts: list[int]
     log_prior: Any
     pretrained: Any
+    accelerator: Any = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.accelerator is None or self.accelerator.is_main_process
 
 
 def prepare(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] | None = None) -> Setup:
-    """Find the pretrained weights (before reading any image), load the dataset, seed, build the model."""
+    """Find the pretrained weights (before reading any image), make the Accelerator (a precision the device
+    cannot do is a ConfigError), load the dataset, seed, build the model."""
     import torch
 
+    from wood.finetune.engine import make_accelerator
+
     weights_path = find_resnet18_weights(cfg.weights) if cfg.needs_pretrained else None
-    device = resolve_device(cfg.device)
+    accelerator = make_accelerator(precision=cfg.precision, accumulate=cfg.accumulate, device=cfg.device, seed=cfg.seed)
+    device = accelerator.device
     classes, splits = dataset if dataset is not None else load_dataset(cfg.data, cfg.imgsz)
     if splits["train"].images.shape[-1] != cfg.imgsz:
         raise ConfigError(f"preloaded images are {splits['train'].images.shape[-1]} px but imgsz is {cfg.imgsz}")
-    seed_everything(cfg.seed)
+    check_shardable(len(splits["train"]), cfg.accumulate, accelerator.num_processes)
+    seed_everything(cfg.seed)  # the same model init, epoch order and augmentation on every process
     generator = torch.Generator().manual_seed(cfg.seed)
     model = build_model(cfg.arch, len(classes))
     pretrained = load_pretrained_backbone(model, weights_path) if weights_path is not None else None
     model.to(device)
+    if accelerator.process_index:  # dropout differs per process; process 0 keeps the one-process stream
+        torch.manual_seed(cfg.seed + accelerator.process_index)
     counts = class_counts(splits["train"].labels, len(classes))
     log_prior = torch.log(torch.tensor(counts, dtype=torch.float32).clamp(min=1) / max(sum(counts), 1)).to(device)
-    return Setup(classes, splits, model, device, generator, counts, log_prior, pretrained)
+    return Setup(classes, splits, model, device, generator, counts, log_prior, pretrained, accelerator)
 
 
 def fit(setup: Setup, cfg: ClassifyConfig, name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every epoch of every phase, with a progress bar; returns (history per epoch, one entry per phase)."""
+    """Every epoch of every phase, with a progress bar; returns (history per epoch, one entry per phase).
+    Each phase prepares the model and a fresh optimizer with the Accelerator (DDP registers the parameters
+    that train, and the finetune phase unfreezes more); the validation accuracy is the main process's."""
     from wood.console import progress_bar
 
-    model, splits, device = setup.model, setup.splits, setup.device
+    accelerator, raw, splits = setup.accelerator, setup.model, setup.splits
     history: list[dict[str, Any]] = []
     phase_log: list[dict[str, Any]] = []
-    with progress_bar() as bar:
+    bar = progress_bar()
+    bar.disable = bar.disable or not setup.is_main  # one bar, the main process's
+    with bar:
         task = bar.add_task(f"classify {name}", total=sum(p.epochs for p in plan_phases(cfg)), info="")
         for phase in plan_phases(cfg):
-            optimizer = configure_phase(model, phase, cfg)
-            phase_log.append(
-                {
-                    "name": phase.name,
-                    "epochs": phase.epochs,
-                    "lr": phase.lr,
-                    "head_only": phase.head_only,
-                    "trainable_params": count_params(model, trainable_only=True),
-                    "total_params": count_params(model),
-                }
-            )
+            model, optimizer = accelerator.prepare(raw, configure_phase(raw, phase, cfg))
+            phase_log.append(phase_record(phase, raw))
             for _ in range(phase.epochs):
                 loss = train_epoch(
-                    model, splits["train"], cfg, phase, optimizer, device, setup.generator, setup.log_prior
+                    accelerator, model, optimizer, raw, splits["train"], cfg, phase, setup.generator, setup.log_prior
                 )
-                val_acc = accuracy_on(model, splits["val"], device) if len(splits["val"]) else None
+                val_acc = (
+                    accuracy_on(raw, splits["val"], setup.device) if setup.is_main and len(splits["val"]) else None
+                )
                 history.append(
                     {"phase": phase.name, "epoch": len(history) + 1, "loss": round(loss, 5), "val_acc": val_acc}
                 )
                 info = f"loss {loss:.3f}" + (f" val {val_acc:.1%}" if val_acc is not None else "")
                 bar.update(task, advance=1, info=info)
+            accelerator.free_memory()  # forget this phase's wrapper and optimizer (the next prepares its own)
     return history, phase_log
 
 
@@ -313,6 +290,17 @@ def training_record(setup: Setup, history: list, phase_log: list, bn_layers: int
     }
 
 
+def engine_record(setup: Setup, cfg: ClassifyConfig) -> dict[str, Any]:
+    """How the steps ran: precision, accumulation, processes and the global batch they make."""
+    processes = setup.accelerator.num_processes if setup.accelerator is not None else 1
+    return {
+        "precision": cfg.precision,
+        "accumulate": cfg.accumulate,
+        "processes": processes,
+        "global_batch": cfg.batch * cfg.accumulate * processes,
+    }
+
+
 def weights_record(cfg: ClassifyConfig, setup: Setup) -> dict[str, Any]:
     """weights.pt: what :func:`load_run_model` rebuilds the model from."""
     state = {k: v.detach().cpu() for k, v in setup.model.state_dict().items()}
@@ -326,18 +314,40 @@ def weights_record(cfg: ClassifyConfig, setup: Setup) -> dict[str, Any]:
 
 
 def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] | None = None) -> Path:
-    """Train per ``cfg`` and return the run folder. ``dataset`` (classes, splits) may be given
-    preloaded at cfg.imgsz (experiments reuse it across rows); otherwise it is read from cfg.data.
+    """Train per ``cfg`` and return the run folder (on every process). ``dataset`` (classes, splits) may
+    be given preloaded at cfg.imgsz (experiments reuse it across rows); otherwise it is read from cfg.data.
 
     Raises WeightsError before reading any image when pretrained weights are needed and absent.
     """
+    setup = prepare(cfg, dataset)
+    final = shared_run_dir(setup.accelerator, cfg)
+    if not setup.is_main:
+        fit(setup, cfg, final.name)  # the main process evaluates and writes
+        setup.accelerator.wait_for_everyone()
+        return final
+    try:
+        write_run(setup, cfg, final)
+    finally:
+        setup.accelerator.wait_for_everyone()
+    return final
+
+
+def shared_run_dir(accelerator, cfg: ClassifyConfig) -> Path:
+    """The run folder the main process picks (:func:`run_dir_for`), the same path on every process."""
+    final = run_dir_for(cfg) if accelerator.is_main_process else None
+    if accelerator.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        final = broadcast_object_list([None if final is None else str(final)])[0]
+    return Path(final)
+
+
+def write_run(setup: Setup, cfg: ClassifyConfig, final: Path) -> None:
+    """Train, score and write the run folder ``final`` (the main process)."""
     import torch
 
     from wood.console import console
 
-    setup = prepare(cfg, dataset)
-
-    final = run_dir_for(cfg)
     with atomic_output(final, MARKER_KIND, inputs=[cfg.data], legacy=is_legacy_run) as tmp:
         start = time.time()
         history, phase_log = fit(setup, cfg, final.name)
@@ -349,6 +359,7 @@ def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] |
             "seed": cfg.seed,
             "device": str(setup.device),
             "data": cfg.data,
+            **engine_record(setup, cfg),
         }
         metrics.update(score_splits(setup))
         write_confusions(metrics, setup, tmp, final.name)
@@ -358,7 +369,6 @@ def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] |
         write_metrics_json(tmp, "classify", metrics)
     acc = {s: metrics[s]["acc"] for s in SPLITS}
     console.print(f"{final}: " + "  ".join(f"{s} {a:.1%}" for s, a in acc.items() if a is not None))
-    return final
 
 
 def load_run_model(weights: str | Path, device):

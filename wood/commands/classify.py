@@ -7,6 +7,7 @@ inside the commands.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -20,11 +21,14 @@ from wood.finetune.classify.config import ClassifyConfig, ExperimentsConfig
 @config_command(ClassifyConfig)
 def finetune_classify(cfg: ClassifyConfig) -> None:
     """Train a defect-type classifier on the classify/ split; writes config.yaml, metrics.json,
-    weights.pt and confusion PNGs to the run folder."""
+    weights.pt and confusion PNGs to the run folder. Runs on several processes under `accelerate launch`
+    or `torchrun` (one run folder, written by the main process)."""
     from wood.finetune.classify.train import train
+    from wood.finetune.engine import launched
 
     run = train(cfg)
-    typer.echo(str(run))
+    if not launched() or os.environ.get("RANK", "0") == "0":
+        typer.echo(str(run))
 
 
 @config_command(ExperimentsConfig, config=False)
