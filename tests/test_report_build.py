@@ -223,3 +223,41 @@ def test_helpers_exact_values():
     assert run_kind({"arch": "resnet18", "strategy": "scratch"}, None) == "classify"
     assert run_kind({}, {"params": {}, "history": []}) == "sam"
     assert run_kind({}, {"foo": 1}) == "unknown"
+
+
+def test_sliced_eval_and_tiled_training_sit_beside_the_untiled_row(report_runs, tmp_path, capsys):
+    import yaml
+
+    run = tmp_path / "runs" / "tiled"
+    shutil.copytree(report_runs["yolo"][0], run)
+    tiled_prep = tmp_path / "tiled-prep"  # only what the report reads of the training data: manifest.json's tile
+    tiled_prep.mkdir()
+    tile = {"size": 256, "overlap": 0.25, "min_visible": 0.3, "background": 1, "splits": ["train", "val"]}
+    (tiled_prep / "manifest.json").write_text(json.dumps({"tile": tile, "images": []}), encoding="utf-8")
+    for name in ("config.yaml", "run_info.json", "metrics.json"):
+        path = run / name
+        data = (yaml.safe_load if name.endswith("yaml") else json.loads)(path.read_text(encoding="utf-8"))
+        data["data"] = str(tiled_prep)
+        path.write_text(yaml.safe_dump(data) if name.endswith("yaml") else json.dumps(data), encoding="utf-8")
+    ev = json.loads((run / "eval-test" / "eval_detect.json").read_text(encoding="utf-8"))
+    (run / "eval-test" / "eval_detect.json").write_text(
+        json.dumps(ev | {"slice": None, "inference_ms_per_image": 12.34}), encoding="utf-8"
+    )
+    record = {"size": 128, "overlap": 0.2, "full_image_pass": True, "merge": "nmm", "engine": "sahi"}
+    sliced = ev | {"slice": record, "inference_ms_per_image": 98.76}
+    sliced["coco"]["bbox"] = ev["coco"]["bbox"] | {"APs": 0.4321}
+    (run / "eval-test-slice128").mkdir()
+    (run / "eval-test-slice128" / "eval_detect.json").write_text(json.dumps(sliced), encoding="utf-8")
+    plain = report_runs["yolo"][0]  # untiled, evaluated before inference times were recorded
+    code, _, err = run_cli([str(run), str(plain), "--out", str(tmp_path / "r"), "--samples", "0"], capsys)
+    assert code == 0, err
+    rows = parse(tmp_path / "r" / "report.html").tables["Detection runs"]
+    tiled_rows = rows_naming(rows, "tiled")
+    assert len(tiled_rows) == 2 and len(rows) == 3
+    whole, sliced_row = tiled_rows  # whole images first
+    assert "256 px, overlap 0.25" in whole and "12.3" in whole and "128 px" not in whole
+    assert "128 px, overlap 0.2, + full, nmm" in sliced_row and "98.8" in sliced_row and "0.432" in sliced_row
+    untiled = [r for r in rows if r not in tiled_rows][0]
+    assert " none none " in f" {untiled} "  # tile none (full-image training data), slice none
+    md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert "tile (training data)" in md and "slice (inference)" in md and "ms / image" in md

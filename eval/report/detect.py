@@ -1,8 +1,15 @@
 """The report's Detection section: every YOLO / YOLO-seg / YOLO-World run with its COCO mAP (the
-reference, from `wood eval detect`), per-class AP, the inspection view, PR and training curves."""
+reference, from `wood eval detect`), per-class AP, the inspection view, PR and training curves.
+
+A run evaluated several times on its headline split (whole images and `--slice`, say) gets one row
+per evaluation, side by side, with the image size, the tiling of its training data (manifest.json's
+``tile``, written by `wood prep --tile`), the slicing and the inference time per image."""
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
 from typing import Any
 
 from wood.eval.report.format import COST_COLUMNS, DASH, cost, num, run_ref
@@ -35,6 +42,58 @@ def recall(inspection: dict[str, Any]) -> str:
     return f"{num(rate)} ({round(rate * n)}/{n})"
 
 
+@functools.lru_cache(maxsize=64)
+def _manifest_tile(manifest: Path, mtime_ns: int) -> tuple[bool, Any]:
+    """(readable, the ``tile`` record) of a prepared folder's manifest.json (``mtime_ns`` keys the cache)."""
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False, None
+    return isinstance(data, dict), data.get("tile") if isinstance(data, dict) else None
+
+
+def tile_cell(run: Run) -> str:
+    """'256 px, overlap 0.2' for a run trained on tiles, 'none' for full images, a dash when its training
+    data (or its manifest.json) is gone."""
+    if run.data is None:
+        return DASH
+    manifest = Path(run.data) / "manifest.json"
+    try:
+        readable, tile = _manifest_tile(manifest, manifest.stat().st_mtime_ns)
+    except OSError:
+        return DASH
+    if not readable:
+        return DASH
+    if not tile:
+        return "none"
+    if isinstance(tile, dict) and tile.get("size") is not None:
+        overlap = tile.get("overlap")
+        return f"{tile['size']} px" + (f", overlap {overlap:g}" if isinstance(overlap, (int, float)) else "")
+    return str(tile)[:40]
+
+
+def slice_cell(ev: dict[str, Any]) -> str:
+    """'256 px, overlap 0.2, + full, nms' for a sliced evaluation, 'none' for whole images."""
+    record = ev.get("slice")
+    if not isinstance(record, dict):
+        return "none"
+    overlap = record.get("overlap")
+    parts = [f"{record.get('size')} px"] + ([f"overlap {overlap:g}"] if isinstance(overlap, (int, float)) else [])
+    parts += ["+ full"] if record.get("full_image_pass") else []
+    return ", ".join(parts + [str(record.get("merge", "?"))])
+
+
+def side_by_side(run: Run, ev: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's evaluations on the split of ``ev`` (its headline): whole images first, then by slice size."""
+    same = [e for e in run.evals if e.get("split") == ev.get("split")] or [ev]
+
+    def key(e: dict[str, Any]) -> tuple[int, str]:
+        record = e.get("slice") if isinstance(e.get("slice"), dict) else {}
+        return int(record.get("size") or 0), str(e["_file"])
+
+    return sorted(same, key=key)
+
+
 def headline(run: Run) -> tuple[str, str, str]:
     """(metric name, value, split) for the overview table: COCO bbox mAP50 when evaluated."""
     ev = pick_eval(run)
@@ -53,7 +112,9 @@ def detection_section(runs: list[Run]) -> Section:
         Text(
             "mAP is COCO's (pycocotools, the reference) from `wood eval detect`; Ultralytics' own mAP on the same "
             "split is shown beside it (the two definitions differ). Image-level recall: defective images with at "
-            "least one detection at the eval's confidence; false alarms: good images with one."
+            "least one detection at the eval's confidence; false alarms: good images with one. A run evaluated "
+            "with and without `--slice` has one row each; tile is the tiling of its training data (`wood prep "
+            "--tile`), ms / image the median inference time of the eval."
         )
     )
     rows, class_rows, pr_figures, not_evaluated = [], [], [], []
@@ -69,6 +130,9 @@ def detection_section(runs: list[Run]) -> Section:
                     run_ref(run),
                     approach(run),
                     str(run.config.get("imgsz", DASH)),
+                    tile_cell(run),
+                    DASH,
+                    DASH,
                     str(m.get("epochs_run", DASH)),
                     "not evaluated",
                     DASH,
@@ -83,28 +147,8 @@ def detection_section(runs: list[Run]) -> Section:
                 + cost(run)
             )
             continue
+        rows += [evaluated_row(run, e) for e in side_by_side(run, ev)]
         bbox = ev.get("coco", {}).get("bbox", {})
-        ultra = (ev.get("ultralytics") or {}).get("bbox", {})
-        ins = ev.get("inspection") or {}
-        conf = ins.get("conf")
-        rows.append(
-            [
-                run_ref(run),
-                approach(run),
-                str(ev.get("imgsz", run.config.get("imgsz", DASH))),
-                str(m.get("epochs_run", DASH)),
-                f"{ev.get('split')} ({ev.get('images', '?')} img)",
-                num(bbox.get("mAP50")),
-                num(bbox.get("mAP50-95")),
-                num(bbox.get("APs")),
-                num(bbox.get("APm")),
-                num(ultra.get("mAP50")),
-                f"{conf:g}" if isinstance(conf, (int, float)) else DASH,
-                recall(ins),
-                false_alarms(ins),
-            ]
-            + cost(run)
-        )
         per_class = bbox.get("per_class") or {}
         for name in per_class:
             if name not in classes:
@@ -122,6 +166,9 @@ def detection_section(runs: list[Run]) -> Section:
                 "run",
                 "approach",
                 "imgsz",
+                "tile (training data)",
+                "slice (inference)",
+                "ms / image",
                 "epochs",
                 "split",
                 "mAP50 (COCO)",
@@ -209,6 +256,32 @@ def detection_section(runs: list[Run]) -> Section:
             Text("No training curves: no run folder holds a readable Ultralytics results.csv.", "note")
         )
     return section
+
+
+def evaluated_row(run: Run, ev: dict[str, Any]) -> list[Any]:
+    """One row of the Detection runs table for one `wood eval detect` result of ``run``."""
+    bbox = ev.get("coco", {}).get("bbox", {})
+    ultra = (ev.get("ultralytics") or {}).get("bbox", {})
+    ins = ev.get("inspection") or {}
+    conf = ins.get("conf")
+    return [
+        run_ref(run),
+        approach(run),
+        str(ev.get("imgsz", run.config.get("imgsz", DASH))),
+        tile_cell(run),
+        slice_cell(ev),
+        num(ev.get("inference_ms_per_image"), 1),
+        str((run.metrics or {}).get("epochs_run", DASH)),
+        f"{ev.get('split')} ({ev.get('images', '?')} img)",
+        num(bbox.get("mAP50")),
+        num(bbox.get("mAP50-95")),
+        num(bbox.get("APs")),
+        num(bbox.get("APm")),
+        num(ultra.get("mAP50")),
+        f"{conf:g}" if isinstance(conf, (int, float)) else DASH,
+        recall(ins),
+        false_alarms(ins),
+    ] + cost(run)
 
 
 def pick_notes(run: Run) -> list[str]:
