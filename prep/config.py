@@ -101,9 +101,10 @@ class PrepConfig:
     )
     tile_min_visible: float = _help(
         "With --tile: a defect cut by a tile border is kept in that tile (clipped mask and box) when at least "
-        "this share of its area shows, in (0, 1], and at least --min-area px (a defect bigger than a tile: "
-        "this share of the most one tile shows). 0.3 drops slivers too small to recognise; with overlap the "
-        "defect is whole in a neighbour. A tile showing only dropped slivers is left out, never background.",
+        "this share of its area shows, in (0, 1], and at least --min-area px (a defect no tile holds whole: "
+        "this share of the most one tile shows, so every defect stays in some tile). 0.3 drops slivers too "
+        "small to recognise, which a neighbour shows whole. A tile showing only dropped slivers is left out, "
+        "never kept as background (it would teach that a visible defect is background).",
         0.3,
     )
     tile_background: int = _help(

@@ -12,10 +12,12 @@ Rules (the help of the ``--tile*`` options says the same):
   every tile is S x S.
 - An instance (an 8-connected mask component of >= ``min_area`` pixels, as untiled) that a tile shows part
   of keeps its clipped mask in that tile when the visible part has >= ``min_area`` pixels and >=
-  ``min_visible`` of its full area. A defect larger than any tile can hold is measured against the most any
-  one tile shows of it instead, so the tile holding most of it always keeps it (otherwise a long scratch
-  could vanish from every tile). The visible part may fall apart into several components inside the tile:
-  each becomes an instance (pieces under ``min_area`` are dropped, as untiled).
+  ``min_visible`` of its full area. A defect no tile of the grid holds whole (larger than a tile, or larger
+  than the overlap and lying across a tile corner) is measured against the most any one tile shows of it
+  instead, so the tile showing most of it always keeps it: otherwise a long scratch, or a 32 px defect on
+  the corner of four 256 px tiles without overlap (a quarter in each), would vanish from every tile.
+  The visible part may fall apart into several components inside the tile: each becomes an instance
+  (pieces under ``min_area`` are dropped, as untiled).
 - A tile with a kept instance is kept. A tile with instance pixels but none kept (only a sliver of a defect
   shows) is left out: kept as background it would teach the model that a visible defect is background.
 - A clean tile (no instance pixel at all) is background: up to ``background`` of them per image are kept,
@@ -82,7 +84,7 @@ def keep_visible(visible: np.ndarray, areas: np.ndarray, min_visible: float, min
     """(T, n) bool: which visible parts are kept (see the module doc). ``visible`` from ``visible_areas``.
 
     The reference area of a label is the most any one tile shows of it: its full area when some tile
-    holds it whole; for a defect larger than every tile, the largest part a tile can show.
+    holds it whole; otherwise the largest part one tile shows.
     """
     reference = visible.max(axis=0) if len(visible) else areas
     reference = np.minimum(reference, areas)
