@@ -60,7 +60,11 @@ def compute_stats(records: list[dict], classes: list[str]) -> dict:
 
 def stats_table(stats: dict) -> Table:
     """A rich table: images (instances) per class and split, with tiny and median sizes."""
-    table = Table(title="wood prep: images (instances) per type and split", title_justify="left")
+    tiles = stats.get("tiles")
+    title = "wood prep: images (instances) per type and split"
+    if tiles:
+        title += f"; train and val in {tiles['size']}x{tiles['size']} tiles"
+    table = Table(title=title, title_justify="left")
     table.add_column("type")
     for split in SPLITS:
         table.add_column(split, justify="right")
