@@ -6,6 +6,7 @@ from dataclasses import MISSING, dataclass, field
 from typing import Any
 
 from wood.device import device_help, parse_device
+from wood.finetune.engine import PRECISION_HELP, PRECISIONS
 from wood.finetune.sam.models import SAM_VARIANTS
 
 EMBEDDING_CACHES = ("memory", "disk", "none")
@@ -103,8 +104,17 @@ class SamTrainConfig:
     )
     max_instances: int = _help("at most this many prompts per image per step (sampled)", 16)
     epochs: int = _help("passes over the training images", 10)
-    batch: int = _help("images per step", 1, {"was": ("batch_size",)})
+    batch: int = _help(
+        "images per step and process, stacked into one image-encoder pass (global batch: batch x processes)",
+        1,
+        {"was": ("batch_size",)},
+    )
     accumulate: int = _help("gradient accumulation: steps per optimizer update", 1)
+    precision: str = _help(PRECISION_HELP, "fp32", {"choices": PRECISIONS})
+    grad_checkpoint: bool = _help(
+        "recompute the image encoder's ViT blocks in backward (torch.utils.checkpoint): less memory, slower steps",
+        False,
+    )
     lr: float = _help("AdamW peak learning rate", 1e-4)
     weight_decay: float = _help("AdamW weight decay", 0.01)
     warmup_steps: int = _help("linear warmup (optimizer updates), then cosine decay to 0", 10)
@@ -145,6 +155,8 @@ class SamTrainConfig:
             raise ValueError(f"model must be one of {sorted(SAM_VARIANTS)}, but got {self.model!r}")
         if self.adapter not in ADAPTER_MODES:
             raise ValueError(f"adapter must be one of {list(ADAPTER_MODES)}, but got {self.adapter!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {list(PRECISIONS)}, but got {self.precision!r}")
         if self.prompt not in PROMPTS:
             raise ValueError(f"prompt must be 'box' or 'points', but got {self.prompt!r}")
         if self.embedding_cache not in EMBEDDING_CACHES:
@@ -209,4 +221,5 @@ RESUME_FIXED = (
     "train_prompt_encoder",
     "prompt",
     "box_mask_prompt",
+    "precision",
 )

@@ -54,14 +54,37 @@ class SamPredictor:
     def predict(self, prompts: dict[str, np.ndarray]) -> tuple[Any, Any]:
         """Mask logits (N, 1, H, W) at the original size and predicted IoU (N, 1) for model-frame prompts:
         ``{"boxes": (N, 4)}`` (XYXY) or ``{"points": (N, P, 2), "labels": (N, P)}``."""
-        import torch
-
         if self.embedding is None:
             raise RuntimeError("call set_image (or set_resized_image) before predict")
-        frame = (self.sam, self.embedding, self.input_size, self.original_size)
-        if "boxes" in prompts:
-            boxes = torch.as_tensor(prompts["boxes"], device=self.device)
-            return decode_masks(*frame, boxes_xyxy=boxes, box_mask=self.box_mask)
-        points = torch.as_tensor(prompts["points"], device=self.device)
-        labels = torch.as_tensor(prompts["labels"], device=self.device)
-        return decode_masks(*frame, points_xy=points, point_labels=labels)
+        return decode_prompts(self.sam, self.embedding, prompts, self.input_size, self.original_size, self.box_mask)
+
+
+def encode_batch(sam: Any, resized_rgbs: list[np.ndarray], device: Any) -> Any:
+    """(B, 3, S, S) encoder input of B uint8 RGB images already resized by `data.resize_image`: each
+    normalised and padded to the same square by ``sam.preprocess``, so any sizes stack into one pass."""
+    import torch
+
+    tensors = [image_tensor(sam, rgb, device) for rgb in resized_rgbs]
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
+
+
+def decode_prompts(
+    sam: Any,
+    embedding: Any,
+    prompts: dict[str, np.ndarray],
+    input_size: tuple[int, int],
+    original_size: tuple[int, int],
+    box_mask: bool = False,
+) -> tuple[Any, Any]:
+    """`models.decode_masks` for ONE image's (1, C, h, w) ``embedding`` and its model-frame ``prompts``
+    (``{"boxes": (N, 4)}`` XYXY, or ``{"points": (N, P, 2), "labels": (N, P)}``), on the embedding's device."""
+    import torch
+
+    device = embedding.device
+    frame = (sam, embedding, input_size, original_size)
+    if "boxes" in prompts:
+        boxes = torch.as_tensor(prompts["boxes"], device=device)
+        return decode_masks(*frame, boxes_xyxy=boxes, box_mask=box_mask)
+    points = torch.as_tensor(prompts["points"], device=device)
+    labels = torch.as_tensor(prompts["labels"], device=device)
+    return decode_masks(*frame, points_xy=points, point_labels=labels)

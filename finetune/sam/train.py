@@ -1,8 +1,12 @@
 """`wood finetune sam`: a run from start to finish (data, model, run folder, epochs, checkpoints, resume).
 
 Entry point: `train(cfg) -> Path` (the run folder). The training step itself (AdamW + warmup/cosine,
-gradient accumulation, the loss) is `SamTrainer` in finetune/sam/trainer.py; tests drive it directly
-on hand-made data.
+gradient accumulation, the loss, on Hugging Face Accelerate) is `SamTrainer` in finetune/sam/trainer.py;
+tests drive it directly on hand-made data. Checkpoints for ``--resume`` are finetune/sam/checkpoint.py.
+
+Several processes: ``accelerate launch [--multi_gpu|--cpu] --num_processes N --no_python wood finetune sam
+...`` or ``torchrun --nproc_per_node N --no-python wood finetune sam ...``: every process runs `train`, the
+main process alone writes the run folder (config, metrics, weights, checkpoints).
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import torch
 
 from wood.config import config_to_dict, read_yaml, write_config
 from wood.console import console
-from wood.device import resolve_device
-from wood.errors import ConfigError, DataError, MisMatchError
+from wood.errors import ConfigError, DataError, MisMatchError, WoodError
+from wood.finetune.engine import make_accelerator
 from wood.finetune.sam.adapters import apply_adapters, format_report, trainable_report
 from wood.finetune.sam.architecture import sam_architecture
+from wood.finetune.sam.checkpoint import check_world_size, load_checkpoint, save_checkpoint
 from wood.finetune.sam.config import RESUME_FIXED, SamTrainConfig
 from wood.finetune.sam.data import SamImage, coco_path, load_split
 from wood.finetune.sam.io import save_base, save_weights
@@ -75,38 +80,60 @@ def train(cfg: SamTrainConfig) -> Path:
     """Fine-tune SAM as ``cfg`` says. Returns the run folder (config.yaml, metrics.json, weights/).
 
     ``cfg`` itself is not changed: the run records a copy with the dataset and checkpoint as absolute paths.
+    Under a launcher every process calls this; the main process alone writes the run folder.
     """
     if cfg.data:
         cfg = replace(cfg, data=absolute_path(cfg.data))  # eval and report find it from any working folder
-    device = setup_torch(cfg)
+    acc = setup_accelerator(cfg)
+    main = acc.is_main_process
     train_images, val_images = load_images(cfg)
-    sam, source, cfg, run_dir = open_run(cfg)
+    sam, source, cfg, run_dir = open_run(cfg, acc)
     peft_model = apply_adapters(sam, cfg.adapter_settings())
     report = trainable_report(sam)
-    console.print(format_report(report, cfg.adapter))
-    write_config(cfg, run_dir / "config.yaml")
-    trainer = SamTrainer(cfg, sam, device, total_updates(cfg, len(train_images)), run_dir / "embeddings")
-    metrics = {"params": report, "source": source, "device": device, "data": cfg.data, "history": [], "best": None}
-    metrics, start_epoch = resume_state(cfg, trainer, run_dir, metrics)
+    if main:
+        console.print(format_report(report, cfg.adapter))
+        write_config(cfg, run_dir / "config.yaml")
+    trainer = SamTrainer(
+        cfg, sam, acc, total_updates(cfg, len(train_images), acc.num_processes), run_dir / "embeddings"
+    )
+    metrics = {
+        "params": report,
+        "source": source,
+        "device": str(acc.device),
+        "processes": acc.num_processes,
+        "precision": cfg.precision,
+        "data": cfg.data,
+        "history": [],
+        "best": None,
+    }
+    metrics, start_epoch = resume_state(cfg, acc, trainer, run_dir, metrics)
     for epoch in range(start_epoch, cfg.epochs):
         if trainer.done():
             break
         entry = fit_epoch(trainer, train_images, val_images, epoch)
-        if record_epoch(metrics, entry):
+        if record_epoch(metrics, entry) and main:
             save_weights(sam, peft_model, cfg, run_dir / "weights")
-        console.print(epoch_line(entry))
-        save_checkpoint(run_dir, trainer, epoch, metrics)
-    finish(cfg, run_dir, metrics)
+        if main:
+            console.print(epoch_line(entry))
+        save_checkpoint(acc, run_dir, trainer, epoch, metrics)
+    if main:
+        finish(cfg, run_dir, metrics)
+    acc.wait_for_everyone()
     return run_dir
 
 
-def setup_torch(cfg: SamTrainConfig) -> str:
-    """The device, torch's threads and seed."""
-    device = resolve_device(cfg.device)
+def setup_accelerator(cfg: SamTrainConfig) -> Any:
+    """torch's CPU threads and the Accelerator of the run (device, precision, every process seeded)."""
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)  # process-wide: eval in the same process keeps it
-    torch.manual_seed(cfg.seed)
-    return device
+    # accumulation is the trainer's own (a short last group is a full update), so Accelerate's stays 1
+    return make_accelerator(
+        precision=cfg.precision,
+        accumulate=1,
+        device=cfg.device,
+        seed=cfg.seed,
+        find_unused_parameters=cfg.train_prompt_encoder,  # box prompts leave the point embeddings unused
+    )
 
 
 def load_images(cfg: SamTrainConfig) -> tuple[list[SamImage], list[SamImage]]:
@@ -123,20 +150,21 @@ def load_images(cfg: SamTrainConfig) -> tuple[list[SamImage], list[SamImage]]:
     return train_images, val_images
 
 
-def open_run(cfg: SamTrainConfig) -> tuple[Any, str, SamTrainConfig, Path]:
-    """(SAM with its starting weights, their source, the config as the run records it, the run folder)."""
+def open_run(cfg: SamTrainConfig, acc: Any) -> tuple[Any, str, SamTrainConfig, Path]:
+    """(SAM with its starting weights, their source, the config as the run records it, the run folder).
+
+    The main process makes (or reopens) the run folder and tells the others its path, so a launch of N
+    processes writes ONE run folder; an error there stops every process with the same one line."""
     # A missing or unfitting checkpoint fails here, before a new run folder exists (--resume
     # checks its run first, creating nothing, so a wrong --name says so before any model loads).
     if cfg.resume:
-        check_resume(cfg)
+        check_world_size(check_resume(cfg), acc.num_processes)
     sam, source = load_sam(cfg.model, cfg.checkpoint, cfg.random_init, cfg.imgsz, cfg.patch_size)
     if source != "random":
         cfg = replace(cfg, checkpoint=absolute_path(source))
     cfg = replace(cfg, architecture=sam_architecture(cfg.model, cfg.imgsz, cfg.patch_size))
-    run_dir = prepare_run_dir(cfg)
-    if source == "random" and not cfg.resume:
-        save_base(sam, run_dir / "weights")
-    elif source == "random" and cfg.resume:
+    run_dir = on_main(acc, lambda: main_run_dir(cfg, sam, source))
+    if source == "random" and cfg.resume:
         from wood.finetune.sam.io import BASE_FILE
         from wood.finetune.sam.models import load_weights
 
@@ -144,24 +172,50 @@ def open_run(cfg: SamTrainConfig) -> tuple[Any, str, SamTrainConfig, Path]:
     return sam, source, cfg, run_dir
 
 
-def total_updates(cfg: SamTrainConfig, images: int) -> int:
-    """Optimizer updates of the whole run (the LR schedule's length)."""
-    per_epoch = updates_per_epoch(images, cfg.batch, cfg.accumulate)
+def main_run_dir(cfg: SamTrainConfig, sam: Any, source: str) -> Path:
+    """The run folder (main process): made or reopened, with the random base weights of a new run saved."""
+    run_dir = prepare_run_dir(cfg)
+    if source == "random" and not cfg.resume:
+        save_base(sam, run_dir / "weights")
+    return run_dir
+
+
+def on_main(acc: Any, make: Any) -> Any:
+    """``make()`` on the main process, its result (or its WoodError, raised everywhere) on every process."""
+    if acc.num_processes == 1:
+        return make()
+    from accelerate.utils import broadcast_object_list
+
+    box: list[Any] = [None]
+    if acc.is_main_process:
+        try:
+            box = [("ok", make())]
+        except WoodError as exc:
+            box = [("error", exc)]
+    broadcast_object_list(box, from_process=0)
+    status, value = box[0]
+    if status == "error":
+        raise value
+    return value
+
+
+def total_updates(cfg: SamTrainConfig, images: int, processes: int = 1) -> int:
+    """Optimizer updates of the whole run (the LR schedule's length); a global batch is batch x processes."""
+    per_epoch = updates_per_epoch(images, cfg.batch * processes, cfg.accumulate)
     return per_epoch * cfg.epochs if cfg.max_steps is None else min(per_epoch * cfg.epochs, cfg.max_steps)
 
 
 def resume_state(
-    cfg: SamTrainConfig, trainer: SamTrainer, run_dir: Path, metrics: dict[str, Any]
+    cfg: SamTrainConfig, acc: Any, trainer: SamTrainer, run_dir: Path, metrics: dict[str, Any]
 ) -> tuple[dict[str, Any], int]:
     """(metrics, first epoch): ``metrics`` and 0 for a new run; with ``resume`` the trainer's state, the
-    metrics and the next epoch from checkpoints/last.pt."""
+    metrics and the next epoch from the run's last checkpoint."""
     if not cfg.resume:
         return metrics, 0
-    state = torch.load(run_dir / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
-    trainer.load_state(state)
-    start_epoch = int(state["epoch"]) + 1
-    console.print(f"resuming {run_dir} at epoch {start_epoch + 1}")
-    return state["metrics"], start_epoch
+    metrics, start_epoch = load_checkpoint(acc, run_dir, trainer)
+    if acc.is_main_process:
+        console.print(f"resuming {run_dir} at epoch {start_epoch + 1}")
+    return metrics, start_epoch
 
 
 def fit_epoch(
@@ -196,15 +250,6 @@ def record_epoch(metrics: dict[str, Any], entry: dict[str, Any]) -> bool:
 def epoch_line(entry: dict[str, Any]) -> str:
     val = f", val instance IoU {entry['val_instance_iou']:.4f}" if "val_instance_iou" in entry else ""
     return f"epoch {entry['epoch']}: loss {entry['loss']:.4f}{val} ({entry['seconds']:.1f} s)"
-
-
-def save_checkpoint(run_dir: Path, trainer: SamTrainer, epoch: int, metrics: dict[str, Any]) -> None:
-    """checkpoints/last.pt (what --resume continues from) and metrics.json, after every epoch."""
-    (run_dir / "checkpoints").mkdir(exist_ok=True)
-    state = trainer.state() | {"epoch": epoch, "metrics": metrics}
-    torch.save(state, run_dir / "checkpoints" / "last.tmp")
-    (run_dir / "checkpoints" / "last.tmp").replace(run_dir / "checkpoints" / "last.pt")
-    write_metrics_json(run_dir, "sam", metrics)
 
 
 def finish(cfg: SamTrainConfig, run_dir: Path, metrics: dict[str, Any]) -> None:
