@@ -194,3 +194,18 @@ def test_bad_slices_exit_2_and_write_nothing(tiny_run: Path, tmp_path: Path, cap
 def test_eval_segment_slice_needs_a_detector(tmp_path: Path, capsys):
     code, err = run_cli(["eval", "segment", "--run", tmp_path, "--boxes", "gt", "--slice", 64], capsys)
     assert code == 2 and "--boxes" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_eval_segment_with_sliced_detector_boxes(tiny_run: Path, prepared: Path, tmp_path: Path, capsys):
+    from _sam_fixtures import train_tiny_sam
+
+    sam = train_tiny_sam(prepared, tmp_path)
+    argv = ["eval", "segment", "--run", sam, "--boxes", tiny_run, "--slice", 64, "--device", "cpu", "--overlays", 0]
+    code, err = run_cli(argv + ["--conf", 0.01], capsys)
+    assert code == 0, err
+    metrics = json.loads((sam / "eval-test-yolo-slice64" / "segment_metrics.json").read_text())
+    assert metrics["slice"]["size"] == 64 and metrics["boxes"] == str(tiny_run)
+    assert 0.0 <= metrics["segm"]["mAP50"] <= 1.0
+    code, err = run_cli(argv[:-2] + ["--overlays", 0, "--slice", 200], capsys)
+    assert code == 2 and "larger than an image" in err

@@ -40,7 +40,11 @@ def _adapter_text(cfg: dict[str, Any]) -> str:
 
 
 def _prompt_source(ev: dict[str, Any]) -> str:
-    return "GT boxes" if ev.get("boxes", "gt") == "gt" else f"detector {Path(str(ev['boxes'])).name} @{ev.get('conf')}"
+    if ev.get("boxes", "gt") == "gt":
+        return "GT boxes"
+    record = ev.get("slice")
+    sliced = f", sliced {record.get('size')} px" if isinstance(record, dict) else ""
+    return f"detector {Path(str(ev['boxes'])).name} @{ev.get('conf')}{sliced}"
 
 
 def best_worst(ev: dict[str, Any]) -> tuple[list[Figure], str | None]:
