@@ -186,10 +186,15 @@ def prepare(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]]
     cannot do is a ConfigError), load the dataset, seed, build the model."""
     import torch
 
-    from wood.finetune.engine import make_accelerator
+    from wood.finetune.engine import make_accelerator, world_size
 
     weights_path = find_resnet18_weights(cfg.weights) if cfg.needs_pretrained else None
     accelerator = make_accelerator(precision=cfg.precision, accumulate=cfg.accumulate, device=cfg.device, seed=cfg.seed)
+    if accelerator.num_processes != world_size():  # each process alone would write a run folder of its own
+        raise ConfigError(
+            f"the launcher started {world_size()} processes but Accelerate runs {accelerator.num_processes} "
+            f"({accelerator.distributed_type}); without a GPU pass --device cpu"
+        )
     device = accelerator.device
     classes, splits = dataset if dataset is not None else load_dataset(cfg.data, cfg.imgsz)
     if splits["train"].images.shape[-1] != cfg.imgsz:
