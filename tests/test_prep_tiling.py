@@ -291,3 +291,29 @@ def test_paste_and_eval_refuse_a_tiled_split(tiled, prepared, tmp_path, capsys):
     require_full_images(prepared, "anything")  # an untiled prep passes
     with pytest.raises(DataError, match="--split test"):
         require_full_images(out, "evaluating", "val")
+
+
+def test_tiles_keep_the_source_depth_and_a_rerun_gives_the_same_bytes(tmp_path):
+    from wood.prep.config import PrepConfig
+    from wood.prep.pipeline import run_prep
+
+    root = make_category(tmp_path / "src" / "wood", per_defect=3, good=2, size=96)
+    gray16 = np.random.default_rng(0).integers(0, 65535, (96, 96), dtype=np.uint16)
+    for i, path in enumerate(sorted((root / "test").rglob("*.png"))):  # every image 16-bit grayscale, distinct
+        write_png(path, gray16 ^ np.uint16(i + 1))
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for out in runs:
+        run_prep(PrepConfig(source=root, out=out, workers=1, tile=64, seed=3))
+    files = [sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) for out in runs]
+    assert files[0] == files[1]
+    for rel in files[0]:
+        if not rel.startswith(".wood"):
+            assert (runs[0] / rel).read_bytes() == (runs[1] / rel).read_bytes(), rel
+    manifest = json.loads((runs[0] / "manifest.json").read_text())
+    tiles = [r for r in manifest["images"] if "tile" in r]
+    assert tiles
+    for r in tiles:
+        got = _read(runs[0] / "yolo" / "images" / r["split"] / r["name"])
+        t = r["tile"]
+        assert got.dtype == np.uint16 and r["dtype"] == "uint16" and r["channels"] == 1
+        assert np.array_equal(got, _read(root / r["source"])[t["y"] : t["y"] + 64, t["x"] : t["x"] + 64])
