@@ -41,7 +41,11 @@ def tiles_line(tiles: dict) -> str:
         f"from {s['full_images']} images"
         for split, s in tiles["per_split"].items()
     ]
-    return f"tiles {tiles['size']}x{tiles['size']}: " + "; ".join(parts) + "; test: full images"
+    size = tiles["size"]
+    return (
+        f"tiles {size}x{size}: " + "; ".join(parts) + f"; test: full images. Train at the tiles' native size "
+        f"(`wood finetune yolo --imgsz {size}`): a larger --imgsz enlarges every tile"
+    )
 
 
 def check_defect_folders(cfg: PrepConfig) -> str | None:
