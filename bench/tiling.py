@@ -1,0 +1,150 @@
+"""Tiny defects at native resolution (issue 15): tiled training + sliced inference vs the untiled arm.
+
+Not a timed test. Synthesises 1024-px wood (`wood synth --size 1024`), preps it twice from the same
+images and seed (same split, same full-image test set), trains yolov8n.yaml from scratch on each
+at imgsz 256 on the same budget, evaluates each on the full 1024-px test images with
+`wood eval detect` (COCO, pycocotools) and prints mAP50, APs and inference ms per image with the
+ratios B / A, all measured in one run:
+
+- arm A: untiled prep; the 1024-px images are shrunk to 256 to train and to predict (plain inference);
+- arm B: `wood prep --tile 256`; 256-px tiles at native resolution; `--slice 256` inference.
+
+The budget is the same number of 256x256 training forward passes for both arms (``--passes``):
+both train at imgsz 256, so every training image (a 1024 image shrunk to 256, or a 256 tile)
+costs one pass, and each arm gets ``round(passes / its train images)`` epochs (at least 1).
+Ultralytics' per-epoch val is outside that budget (arm B validates on tiles, so it costs more
+wall clock); the training seconds are printed beside it.
+
+    python bench/tiling.py                                  # CPU, about 15 minutes on 2 cores
+    python bench/tiling.py --passes 6000 --per-defect 20    # more data and budget
+    python bench/tiling.py --device 0 --workers 8 --passes 20000
+
+The goal of issue 15: APs of arm B >= 2x arm A's at <= 3x its inference time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def wood(*args: object) -> None:
+    """Run one wood command quietly; its output is shown only when it fails."""
+    done = subprocess.run(["wood", *map(str, args)], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"wood {' '.join(map(str, args[:2]))} failed:\n{done.stdout[-2000:]}{done.stderr[-4000:]}")
+    print(f"  wood {' '.join(map(str, args[:2]))} ... done", flush=True)
+
+
+def make_preps(work: Path, per_defect: int, good: int, seed: int, tile: int, overlap: float) -> tuple[Path, Path]:
+    """The synthetic 1024-px category, prepped untiled (A) and tiled (B), once per work folder."""
+    synth, prep_a, prep_b = work / "synth" / "wood", work / "prep-untiled", work / f"prep-tile{tile}"
+    if not (synth / "train").is_dir():
+        wood("synth", synth, "--size", 1024, "--per-defect", per_defect, "--good", good, "--seed", seed, "--exist-ok")
+    if not (prep_a / "manifest.json").is_file():
+        wood("prep", synth, "--out", prep_a, "--seed", seed)
+    if not (prep_b / "manifest.json").is_file():
+        wood("prep", synth, "--out", prep_b, "--seed", seed, "--tile", tile, "--tile-overlap", overlap)
+    return prep_a, prep_b
+
+
+def test_files(prep: Path) -> list[str]:
+    return sorted(im["file_name"] for im in json.loads((prep / "coco" / "test.json").read_text())["images"])
+
+
+def n_train(prep: Path) -> int:
+    return sum(1 for _ in (prep / "yolo" / "images" / "train").iterdir())
+
+
+def train(prep: Path, runs: Path, name: str, epochs: int, args: argparse.Namespace) -> tuple[Path, float]:
+    """A yolov8n.yaml run from scratch at imgsz 256 (every epoch run: no early stop); (run folder, seconds)."""
+    start = time.perf_counter()
+    wood(
+        "finetune", "yolo", "--data", prep, "--model", "yolov8n.yaml", "--imgsz", 256, "--epochs", epochs,
+        "--batch", args.batch, "--workers", args.workers, "--device", args.device, "--seed", args.seed,
+        "--patience", 100000, "--out", runs, "--name", name, "--no-plots", "--exist-ok",
+    )  # fmt: skip
+    return runs / name, time.perf_counter() - start
+
+
+def evaluate(run: Path, args: argparse.Namespace, sliced: bool) -> dict:
+    extra = ["--slice", args.tile, "--slice-overlap", args.slice_overlap] if sliced else []
+    extra += [] if args.slice_full else ["--no-slice-full"]
+    extra += ["--slice-merge", args.slice_merge] if sliced else []
+    out = run / ("eval-bench-sliced" if sliced else "eval-bench")
+    device = "cpu" if args.device == "cpu" else args.device
+    wood("eval", "detect", "--run", run, "--no-ultralytics-val", "--device", device, "--out", out, *extra)
+    return json.loads((out / "eval_detect.json").read_text())
+
+
+def ratio(b: float | None, a: float | None) -> str:
+    if a is None or b is None:
+        return "n/a"
+    if a == 0:
+        return "inf" if b > 0 else "n/a (both 0)"
+    return f"{b / a:.2f}x"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--passes", type=int, default=3000, help="training budget: 256x256 forward passes per arm")
+    ap.add_argument("--per-defect", type=int, default=10, help="synthetic 1024-px images per defect type (5 types)")
+    ap.add_argument("--good", type=int, default=6, help="synthetic good images")
+    ap.add_argument("--tile", type=int, default=256, help="arm B: tile size = slice size (px)")
+    ap.add_argument("--tile-overlap", type=float, default=0.2, help="arm B: `wood prep --tile-overlap`")
+    ap.add_argument("--slice-overlap", type=float, default=0.2, help="arm B: `--slice-overlap`")
+    ap.add_argument("--slice-full", action=argparse.BooleanOptionalAction, default=True, help="arm B: --slice-full")
+    ap.add_argument("--slice-merge", default="nms", help="arm B: nms | nmm")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu, or a GPU index such as 0")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--work", type=Path, default=None, help="work folder (default: a new temporary folder)")
+    args = ap.parse_args()
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="wood-tiling-"))
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    prep_a, prep_b = make_preps(work, args.per_defect, args.good, args.seed, args.tile, args.tile_overlap)
+    if test_files(prep_a) != test_files(prep_b):
+        raise SystemExit("the two preps have different test images: the arms would not be comparable")
+    arms = {}
+    for arm, prep, sliced in (("A untiled, plain", prep_a, False), (f"B tile {args.tile}, sliced", prep_b, True)):
+        images = n_train(prep)
+        epochs = max(1, round(args.passes / images))
+        run, seconds = train(prep, work / "runs", arm[0], epochs, args)
+        ev = evaluate(run, args, sliced)
+        bbox = ev["coco"]["bbox"]
+        arms[arm] = {
+            "train images": images,
+            "epochs": epochs,
+            "passes": images * epochs,
+            "train s": seconds,
+            "mAP50": bbox["mAP50"],
+            "mAP50-95": bbox["mAP50-95"],
+            "APs": bbox["APs"],
+            "APm": bbox["APm"],
+            "ms/img": ev["inference_ms_per_image"],
+            "test": f"{ev['images']} img, {ev['instances']} inst",
+        }
+    keys = ["train images", "epochs", "passes", "train s", "mAP50", "mAP50-95", "APs", "APm", "ms/img"]
+    print(f"\nwork folder: {work}  (total {time.perf_counter() - t0:.0f} s, device {args.device})")
+    print(f"test: {next(iter(arms.values()))['test']} (full 1024-px images, same for both arms)")
+    print("| arm | " + " | ".join(keys) + " |")
+    print("|---" * (len(keys) + 1) + "|")
+    for arm, row in arms.items():
+        cells = [f"{row[k]:.3f}" if isinstance(row[k], float) else str(row[k]) for k in keys]
+        cells = [c if c != "None" else "n/a" for c in cells]
+        print(f"| {arm} | " + " | ".join(cells) + " |")
+    a, b = arms.values()
+    print("| B / A | " + " | ".join(ratio(b[k], a[k]) if k not in ("train images",) else "" for k in keys) + " |")
+    aps, ms = ratio(b["APs"], a["APs"]), ratio(b["ms/img"], a["ms/img"])
+    print(f"\ngoal (issue 15): APs >= 2x at <= 3x inference time; measured APs {aps}, inference time {ms}")
+
+
+if __name__ == "__main__":
+    main()
