@@ -6,8 +6,9 @@ ConfigError line instead of a traceback deep inside a step).
 
 One process (``wood finetune ...``): ``--device`` chooses the device as everywhere in wood.
 Under a launcher (``accelerate launch``, ``torchrun``: the environment says ``WORLD_SIZE`` > 1)
-the launcher chooses: every process takes its own GPU (``LOCAL_RANK``), or the CPU with
-``accelerate launch --cpu``; ``--device`` may then only be ``auto``, ``cuda`` or ``cpu``.
+the launcher chooses: every process takes its own GPU (``LOCAL_RANK``), or the CPU (DDP over gloo) with
+``--device cpu``, ``ACCELERATE_USE_CPU`` or no GPU in sight; ``--device`` may then only be ``auto``, ``cuda``
+or ``cpu``.
 
 Seeding: every process calls ``accelerate.utils.set_seed(seed)`` with the SAME seed, so the DDP
 replicas are built identically (DDP broadcasts rank 0's weights at ``prepare`` anyway) and a
@@ -78,8 +79,10 @@ def _device_kind(device: str) -> tuple[bool, str | None]:
                 f"device {device!r}: under accelerate launch / torchrun the launcher gives each process its "
                 "GPU; use --device auto (or CUDA_VISIBLE_DEVICES to choose the GPUs)"
             )
+        import torch
+
         use_cpu = os.environ.get("ACCELERATE_USE_CPU", "false").lower() in ("1", "true", "yes")
-        return kind == "cpu" or use_cpu, None
+        return kind == "cpu" or use_cpu or not torch.cuda.is_available(), None  # no GPU: DDP over gloo
     resolved = check_device(device)
     if resolved in (None, "auto"):
         import torch

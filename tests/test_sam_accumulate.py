@@ -12,7 +12,6 @@ from _sam_fixtures import make_prep_dataset
 
 from wood.finetune.sam.config import SamTrainConfig
 from wood.finetune.sam.data import load_split
-from wood.finetune.sam.loss import LossParts
 from wood.finetune.sam.models import load_sam
 from wood.finetune.sam.train import SamTrainer, train
 
@@ -25,15 +24,15 @@ def unit_gradients(monkeypatch):
     seen: list[float] = []
     step = SamTrainer.optimizer_step
 
-    def image_loss(self, image, rng, grad):
+    def batch_losses(self, batch, rng, grad):
         w = self.params[0].view(-1)[0]
-        return LossParts(total=w * 1.0, focal=0.0, dice=0.0, iou_mse=0.0, iou=0.0)
+        return [w * 1.0 for _ in batch]
 
     def optimizer_step(self):
         seen.append(float(self.params[0].grad.view(-1)[0]))
         step(self)
 
-    monkeypatch.setattr(SamTrainer, "image_loss", image_loss)
+    monkeypatch.setattr(SamTrainer, "batch_losses", batch_losses)
     monkeypatch.setattr(SamTrainer, "optimizer_step", optimizer_step)
     return seen
 

@@ -6,6 +6,7 @@ wood.finetune.sam.train and wood.eval.segment, imported inside the commands.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -22,7 +23,8 @@ def finetune_sam(cfg: SamTrainConfig) -> None:
     from wood.finetune.sam.train import train
 
     run_dir = train(cfg)
-    typer.echo(str(run_dir))
+    if os.environ.get("RANK", "0") == "0":  # under accelerate launch / torchrun: the main process says it once
+        typer.echo(str(run_dir))
 
 
 def eval_segment(
