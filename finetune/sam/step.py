@@ -1,8 +1,8 @@
 """A SAM training batch: the per-image samples (prompts, augmentation), the module DDP wraps, the loss.
 
 A micro-batch of B images is ONE image-encoder pass over a (B, 3, S, S) stack (SAM pads every
-image to the same square) and then the prompt encoder + mask decoder once per image, with that
-image's own number of prompts. The loss of a micro-batch is the mean over its images of each
+image to the same square) and ONE prompt-encoder + mask-decoder pass over all their prompts, each
+image with its own number of prompts (`decode_batch`). The loss of a micro-batch is the mean over its images of each
 image's loss (which is itself the mean over its instances, `loss.sam_loss`): the definition the
 per-image loop had, so ``--batch 1`` runs the same operations as before.
 """
@@ -82,16 +82,56 @@ class SamStep(torch.nn.Module):
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         if embeddings is None:
             embeddings = self.sam.image_encoder(pixels)
-        out = []
-        for i, sample in enumerate(samples):
-            input_size = (int(sample.view.shape[0]), int(sample.view.shape[1]))
-            embedding = embeddings if len(samples) == 1 else embeddings[i : i + 1]
-            out.append(
-                decode_prompts(
-                    self.sam, embedding, sample.prompts, input_size, sample.image.original_size, self.box_mask
-                )
-            )
-        return out
+        if len(samples) > 1:
+            return decode_batch(self.sam, embeddings, samples, self.box_mask)
+        sample = samples[0]  # one image: exactly the operations of `predictor.decode_prompts`
+        input_size = (int(sample.view.shape[0]), int(sample.view.shape[1]))
+        return [
+            decode_prompts(self.sam, embeddings, sample.prompts, input_size, sample.image.original_size, self.box_mask)
+        ]
+
+
+def decode_batch(
+    sam: Any, embeddings: torch.Tensor, samples: list[Sample], box_mask: bool = False
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The prompt encoder and mask decoder ONCE for the prompts of all ``samples`` (N = sum of their prompts),
+    ``embeddings`` (B, C, h, w) one per sample. Returns per sample (mask logits (N_i, 1, H, W) at its original
+    size, predicted IoU (N_i, 1)).
+
+    SAM's decoder takes one image embedding and repeats it per prompt, adding the dense prompt embedding
+    (``src = repeat(embedding) + dense``). Here every prompt's own image embedding goes into the dense term
+    and the image embedding is zero: ``0 + (dense + embedding)`` is the same sum, bit for bit, for images
+    with different numbers of prompts, without touching segment-anything's code.
+    """
+    from wood.finetune.sam.models import box_mask_logits
+
+    device = embeddings.device
+    counts = [len(next(iter(s.prompts.values()))) for s in samples]
+    if "boxes" in samples[0].prompts:
+        boxes = torch.cat([torch.as_tensor(s.prompts["boxes"], device=device) for s in samples])
+        masks = box_mask_logits(sam, boxes) if box_mask else None
+        sparse, dense = sam.prompt_encoder(points=None, boxes=boxes, masks=masks)
+    else:
+        points = torch.cat([torch.as_tensor(s.prompts["points"], device=device) for s in samples])
+        labels = torch.cat([torch.as_tensor(s.prompts["labels"], device=device) for s in samples])
+        sparse, dense = sam.prompt_encoder(points=(points, labels), boxes=None, masks=None)
+    owner = torch.repeat_interleave(torch.arange(len(samples), device=device), torch.tensor(counts, device=device))
+    low_res, iou_pred = sam.mask_decoder(
+        image_embeddings=torch.zeros_like(embeddings[:1]),
+        image_pe=sam.prompt_encoder.get_dense_pe(),
+        sparse_prompt_embeddings=sparse,
+        dense_prompt_embeddings=dense + embeddings.index_select(0, owner),
+        multimask_output=False,
+    )
+    frames = [((int(s.view.shape[0]), int(s.view.shape[1])), s.image.original_size) for s in samples]
+    starts = [sum(counts[:i]) for i in range(len(samples))]
+    if len(set(frames)) == 1:  # one size (a dataset of one MVTec category): upsample all masks at once
+        logits = sam.postprocess_masks(low_res, input_size=frames[0][0], original_size=frames[0][1])
+        return [(logits[a : a + n], iou_pred[a : a + n]) for a, n in zip(starts, counts)]
+    return [
+        (sam.postprocess_masks(low_res[a : a + n], input_size=f[0], original_size=f[1]), iou_pred[a : a + n])
+        for a, n, f in zip(starts, counts, frames)
+    ]
 
 
 def checkpoint_blocks(image_encoder: Any) -> int:
