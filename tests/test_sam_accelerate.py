@@ -284,3 +284,24 @@ def test_shards_cover_a_global_batch_once():
             parts = [shard(list(range(n)), r, processes) for r in range(processes)]
             assert sum(parts, []) == list(range(n))
             assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_on_cuda(tmp_path, precision):
+    """The GPU path: autocast (and for fp16 the loss scaler) with a real batch, finite losses, fp32 weights."""
+    from wood.finetune.sam.adapters import apply_adapters
+    from wood.finetune.sam.models import load_sam
+    from wood.finetune.sam.trainer import SamTrainer
+
+    prep, images = _tiny_images(tmp_path)
+    cfg = SamTrainConfig(**(COMMON | dict(data=str(prep), adapter="lora", precision=precision, device="cuda")))
+    sam, _ = load_sam("tiny", image_size=SIZE)
+    apply_adapters(sam, cfg.adapter_settings())
+    trainer = SamTrainer(cfg, sam, "cuda", total_updates=3)
+    before = [p.detach().clone() for p in trainer.params]
+    losses = [trainer.train_step(images) for _ in range(3)]
+    assert trainer.device.type == "cuda" and (trainer.accelerator.scaler is not None) == (precision == "fp16")
+    assert all(np.isfinite(losses)) and all(p.dtype == torch.float32 for p in trainer.params)
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.params))
