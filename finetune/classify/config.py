@@ -73,6 +73,9 @@ class ClassifyConfig:
     out: str = _help("Parent folder of run folders.", "runs/classify")
     name: str | None = _help("Run folder name.", None, {"default_text": "<arch>-<strategy>-<optimizer>"})
     exist_ok: bool = _help("Replace a run folder of the same name instead of numbering a new one (-2, -3, ...).", False)
+    resume: bool = _help(
+        "Continue the unfinished run <out>/<name> from its last epoch checkpoint (same options and processes).", False
+    )
 
     def __post_init__(self) -> None:
         choices = {
@@ -103,6 +106,8 @@ class ClassifyConfig:
                 f"strategy {self.strategy} needs pretrained weights, which exist for arch resnet18 only; "
                 f"use --arch resnet18 or --strategy scratch"
             )
+        if self.resume and self.exist_ok:
+            raise ValueError("resume and exist_ok exclude each other: resume continues a run, exist_ok replaces it")
         if not self.data:
             raise ValueError("data is required: the folder written by `wood prep --out`")
         self.data = str(Path(self.data).expanduser().resolve())  # config.yaml must work from any cwd

@@ -41,7 +41,7 @@ import numpy as np
 from wood.config import write_config
 from wood.errors import ConfigError, DataError
 from wood.finetune.classify.config import ClassifyConfig
-from wood.finetune.classify.data import SPLITS, SplitData, class_counts, load_dataset, normalize, to_unit
+from wood.finetune.classify.data import SPLITS, SplitData, class_counts, load_dataset
 from wood.finetune.classify.loop import check_shardable, phase_record, train_epoch
 from wood.finetune.classify.models import (
     build_model,
@@ -50,6 +50,7 @@ from wood.finetune.classify.models import (
     load_pretrained_backbone,
     unfreeze_all,
 )
+from wood.finetune.classify.predict import accuracy_on, batches, predict, recalibrate_batchnorm  # noqa: F401 - re-exported
 from wood.outdir import atomic_output
 from wood.runs import MARKER_KIND, choose_run_dir, is_legacy_run, write_metrics_json
 
@@ -108,56 +109,9 @@ def configure_phase(model, phase: Phase, cfg: ClassifyConfig):
     return torch.optim.Adam(params, lr=phase.lr, weight_decay=cfg.weight_decay)
 
 
-def batches(order, batch: int) -> list:
-    """Split an epoch's indices into ceil(n / batch) batches of near-equal size (19 with batch 16
-    gives 10 + 9, not 16 + 3): a tiny trailing batch gives BatchNorm very noisy statistics, and a
-    batch of one image cannot train once the feature map is 1 x 1."""
-    return list(order.tensor_split(max(1, -(-len(order) // batch))))
-
-
-def recalibrate_batchnorm(model, images_uint8, device, batch: int) -> int:
-    """Recompute BatchNorm running statistics as the plain average over the (un-augmented) training
-    batches, with the weights fixed ("precise BN"). The running averages kept during training
-    (momentum 0.1, a few dozen steps while the weights still move) drift from what the final weights
-    produce: measured on 36 warped real wood images, a from-scratch ResNet18 scored 47% on its own training
-    images in eval mode and 95% with batch statistics; after recalibration 84%.
-    Returns the number of BatchNorm layers recalibrated."""
-    import torch
-    from torch import nn
-
-    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not layers or len(images_uint8) < 2:
-        return 0
-    momenta = [m.momentum for m in layers]
-    for m in layers:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the batches below
-    model.train()
-    with torch.no_grad():
-        for idx in batches(torch.arange(len(images_uint8)), batch):
-            model(normalize(to_unit(images_uint8[idx], device)))
-    for m, momentum in zip(layers, momenta):
-        m.momentum = momentum
-    model.eval()
-    return len(layers)
-
-
-def predict(model, images_uint8, device, batch: int = 64) -> np.ndarray:
-    """Predicted class indices (N,) for uint8 images (N, 3, S, S)."""
-    import torch
-
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(images_uint8), batch):
-            x = normalize(to_unit(images_uint8[start : start + batch], device))
-            out.append(model(x).argmax(1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0,), dtype=np.int64)
-
-
 def run_dir_for(cfg: ClassifyConfig) -> Path:
-    """The final run folder (wood.runs' policy): a taken name gets -2, -3... unless exist_ok."""
-    return choose_run_dir(cfg.out, cfg.run_name, exist_ok=cfg.exist_ok)
+    """The final run folder (wood.runs' policy): a taken name gets -2, -3... unless exist_ok or resume."""
+    return choose_run_dir(cfg.out, cfg.run_name, exist_ok=cfg.exist_ok, resume=cfg.resume)
 
 
 @dataclass
@@ -175,6 +129,8 @@ class Setup:
     log_prior: Any
     pretrained: Any
     accelerator: Any = None
+    checkpoints: Path | None = None  # where the epoch checkpoints go (wood.finetune.classify.resume)
+    start: dict[str, Any] | None = None  # the checkpoint a --resume continues from
 
     @property
     def is_main(self) -> bool:
@@ -215,20 +171,33 @@ def prepare(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]]
 def fit(setup: Setup, cfg: ClassifyConfig, name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every epoch of every phase, with a progress bar; returns (history per epoch, one entry per phase).
     Each phase prepares the model and a fresh optimizer with the Accelerator (DDP registers the parameters
-    that train, and the finetune phase unfreezes more); the validation accuracy is the main process's."""
+    that train, and the finetune phase unfreezes more); the validation accuracy is the main process's.
+    After each epoch a checkpoint is saved (``setup.checkpoints``); ``setup.start`` resumes from one: the
+    phases before it are skipped, its phase is prepared and the saved state loaded into it."""
     from wood.console import progress_bar
+    from wood.finetune.classify import resume
 
-    accelerator, raw, splits = setup.accelerator, setup.model, setup.splits
-    history: list[dict[str, Any]] = []
-    phase_log: list[dict[str, Any]] = []
+    accelerator, raw, splits, start = setup.accelerator, setup.model, setup.splits, setup.start
+    history: list[dict[str, Any]] = list(start["history"]) if start else []
+    phase_log: list[dict[str, Any]] = list(start["phase_log"]) if start else []
     bar = progress_bar()
     bar.disable = bar.disable or not setup.is_main  # one bar, the main process's
+    phases = plan_phases(cfg)
     with bar:
-        task = bar.add_task(f"classify {name}", total=sum(p.epochs for p in plan_phases(cfg)), info="")
-        for phase in plan_phases(cfg):
+        task = bar.add_task(f"classify {name}", total=sum(p.epochs for p in phases), info="")
+        bar.update(task, advance=len(history))
+        for index, phase in enumerate(phases):
+            if start and index < start["phase"]:
+                continue
             model, optimizer = accelerator.prepare(raw, configure_phase(raw, phase, cfg))
-            phase_log.append(phase_record(phase, raw))
-            for _ in range(phase.epochs):
+            first = 0
+            if start and index == start["phase"]:
+                accelerator.load_state(str(start["state_dir"]))
+                setup.generator.set_state(start["generator"])
+                first = start["epochs_done"]
+            else:
+                phase_log.append(phase_record(phase, raw))
+            for done in range(first + 1, phase.epochs + 1):
                 loss = train_epoch(
                     accelerator, model, optimizer, raw, splits["train"], cfg, phase, setup.generator, setup.log_prior
                 )
@@ -238,14 +207,15 @@ def fit(setup: Setup, cfg: ClassifyConfig, name: str) -> tuple[list[dict[str, An
                 history.append(
                     {"phase": phase.name, "epoch": len(history) + 1, "loss": round(loss, 5), "val_acc": val_acc}
                 )
+                if setup.checkpoints is not None:
+                    record = resume.progress_record(
+                        cfg, accelerator.num_processes, index, done, history, phase_log, setup.generator
+                    )
+                    resume.save(accelerator, setup.checkpoints, record)
                 info = f"loss {loss:.3f}" + (f" val {val_acc:.1%}" if val_acc is not None else "")
                 bar.update(task, advance=1, info=info)
             accelerator.free_memory()  # forget this phase's wrapper and optimizer (the next prepares its own)
     return history, phase_log
-
-
-def accuracy_on(model, data: SplitData, device) -> float:
-    return float((predict(model, data.images, device) == data.labels.numpy()).mean())
 
 
 def recalibrate_after(setup: Setup, cfg: ClassifyConfig) -> int:
@@ -324,26 +294,47 @@ def train(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]] |
 
     Raises WeightsError before reading any image when pretrained weights are needed and absent.
     """
+    from wood.finetune.classify import resume
+
     setup = prepare(cfg, dataset)
     final = shared_run_dir(setup.accelerator, cfg)
+    setup.checkpoints = resume.resume_dir(final)
+    if cfg.resume:
+        setup.start = resume.load(setup.checkpoints, final, cfg, setup.accelerator.num_processes)
     if not setup.is_main:
         fit(setup, cfg, final.name)  # the main process evaluates and writes
         setup.accelerator.wait_for_everyone()
         return final
     try:
         write_run(setup, cfg, final)
+        resume.finish(setup.checkpoints)
     finally:
         setup.accelerator.wait_for_everyone()
     return final
 
 
 def shared_run_dir(accelerator, cfg: ClassifyConfig) -> Path:
-    """The run folder the main process picks (:func:`run_dir_for`), the same path on every process."""
-    final = run_dir_for(cfg) if accelerator.is_main_process else None
+    """The run folder the main process picks (:func:`run_dir_for`), the same path on every process. A new
+    run also gets an empty checkpoint folder there (an unfinished run's old one is discarded); a problem
+    with either is raised on every process."""
+    from wood.console import console
+    from wood.errors import WoodError
+    from wood.finetune.classify import resume
+
+    final, problem = None, None
+    if accelerator.is_main_process:
+        try:
+            final = run_dir_for(cfg)
+            if not cfg.resume and resume.start_fresh(resume.resume_dir(final)):
+                console.print(f"discarded the checkpoint of an unfinished run {final.name} (--resume continues one)")
+        except WoodError as exc:
+            problem = (type(exc), exc.message, exc.path)
     if accelerator.num_processes > 1:
         from accelerate.utils import broadcast_object_list
 
-        final = broadcast_object_list([None if final is None else str(final)])[0]
+        final, problem = broadcast_object_list([None if final is None else str(final), problem])
+    if problem is not None:
+        raise problem[0](problem[1], problem[2])
     return Path(final)
 
 
