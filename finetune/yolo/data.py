@@ -162,3 +162,16 @@ def manifest_sha256(prep_dir: Path) -> str | None:
     """sha256 of the prep folder's manifest.json (identifies the dataset a run was trained on)."""
     path = Path(prep_dir) / "manifest.json"
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def tiled_imgsz_warning(tiling: dict[str, Any] | None, imgsz: int) -> str | None:
+    """A one-line warning when a tiled prep (``tiling``: manifest.json's ``tile`` record) is trained at an
+    ``imgsz`` other than its tile size: a larger one enlarges every tile (and costs its square in compute), a
+    smaller one shrinks away the small defects tiling is for. None when untiled or matching."""
+    size = tiling.get("size") if tiling else None
+    if not isinstance(size, int) or size == imgsz:
+        return None
+    return (
+        f"warning: this prep holds {size}x{size} tiles but --imgsz is {imgsz}; train tiles at their native "
+        f"size with --imgsz {size} (and predict full images with --slice {size})"
+    )

@@ -25,11 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from wood.config import config_to_dict, write_config
+from wood.console import console
 from wood.device import check_device
 from wood.errors import ConfigError, DataError
 from wood.finetune.yolo.config import YoloConfig
-from wood.finetune.yolo.data import check_prep_folder, manifest_sha256, write_run_data_yaml
+from wood.finetune.yolo.data import (
+    check_prep_folder,
+    manifest_sha256,
+    tiled_imgsz_warning,
+    write_run_data_yaml,
+)
 from wood.finetune.yolo.model import check_train_args, load_model, resolve_model, train_kwargs
+from wood.prep.full_images import read_prep_tiling
 from wood.runs import absolute_path, create_run_dir, finish_run_dir, write_metrics_json
 from wood.torchutil import param_counts
 
@@ -94,6 +101,9 @@ def train(cfg: YoloConfig) -> Path:
     cfg = replace(cfg, data=Path(absolute_path(cfg.data)))  # the run records where its data is, from any cwd
     # Everything a user can get wrong fails here, before the run folder exists.
     names = check_prep_folder(cfg.data, cfg.data_subdir)["names"]
+    warning = tiled_imgsz_warning(read_prep_tiling(cfg.data), cfg.imgsz)
+    if warning:
+        console.print(warning)
     check_device(cfg.device, multi=True)
     setup_ultralytics()
     check_train_args(cfg)
