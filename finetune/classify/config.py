@@ -57,7 +57,8 @@ class ClassifyConfig:
         "Gradient accumulation: micro-batches per optimizer step (a larger effective batch in the same memory).", 1
     )
     precision: str = _help(
-        "fp32, or autocast in bf16 or fp16 (fp16 with a loss scaler; both need a device that has them).",
+        "Number format of the forward pass: fp32, or bf16/fp16 autocast (fp16 with a loss scaler, GPUs only); "
+        "weights stay fp32.",
         "fp32",
         {"choices": PRECISIONS},
     )
