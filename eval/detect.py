@@ -12,6 +12,10 @@ difference (COCO - Ultralytics). Not because of its AP code: on the same predict
 0.002 of pycocotools. Ultralytics' val makes its own predictions: one box may carry several
 classes, and up to 300 detections per image are kept (here: one class per box, at most 100).
 APs and APm (COCO small and medium objects) are reported beside mAP50 and mAP50-95.
+
+With ``slicing`` (`--slice`, wood.eval.slicing) each full image is predicted slice by slice and the
+merged boxes are scored the same way (default output ``<run>/eval-<split>-slice<S>``); the JSON
+records ``slice`` (null without) and ``inference_ms_per_image`` (median, slicing and merging included).
 """
 
 from __future__ import annotations
