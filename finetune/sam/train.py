@@ -190,12 +190,13 @@ def on_main(acc: Any, make: Any) -> Any:
     if acc.is_main_process:
         try:
             box = [("ok", make())]
-        except WoodError as exc:
-            box = [("error", exc)]
+        except WoodError as exc:  # sent as its parts: a pickled WoodError would lose its path
+            box = [("error", (type(exc), exc.message, exc.path))]
     broadcast_object_list(box, from_process=0)
     status, value = box[0]
     if status == "error":
-        raise value
+        kind, message, path = value
+        raise kind(message, path)
     return value
 
 
