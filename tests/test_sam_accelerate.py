@@ -305,3 +305,26 @@ def test_mixed_precision_trains_on_cuda(tmp_path, precision):
     assert trainer.device.type == "cuda" and (trainer.accelerator.scaler is not None) == (precision == "fp16")
     assert all(np.isfinite(losses)) and all(p.dtype == torch.float32 for p in trainer.params)
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.params))
+
+
+@pytest.mark.slow
+def test_grad_checkpoint_recomputes_the_encoder_blocks_with_the_same_gradients(tmp_path):
+    from wood.finetune.sam.adapters import apply_adapters
+    from wood.finetune.sam.models import load_sam
+    from wood.finetune.sam.trainer import SamTrainer
+
+    prep, images = _tiny_images(tmp_path)
+    grads, calls = [], []
+    for checkpointed in (False, True):
+        cfg = SamTrainConfig(**(COMMON | dict(data=str(prep), adapter="lora", grad_checkpoint=checkpointed)))
+        torch.manual_seed(0)
+        sam, _ = load_sam("tiny", image_size=SIZE)
+        apply_adapters(sam, cfg.adapter_settings())
+        trainer = SamTrainer(cfg, sam, "cpu", total_updates=1)
+        mlp = sam.image_encoder.blocks[0].mlp  # counted by its forward: torch runs no module hooks in recomputation
+        mlp.forward = lambda x, c=checkpointed, plain=mlp.forward: calls.append(c) or plain(x)
+        trainer.backward_batch(images[:2])
+        grads.append([p.grad.clone() for p in trainer.params])
+    assert calls.count(False) == 1 and calls.count(True) == 2  # forward, then again in backward
+    for plain, recomputed in zip(*grads):
+        torch.testing.assert_close(recomputed, plain, rtol=0, atol=1e-7)
