@@ -13,7 +13,8 @@ each in its own subprocess (so peak RSS is that configuration's alone):
 Prints images/s, peak memory (RSS on CPU, ``torch.cuda.max_memory_allocated`` on CUDA) and per image,
 the batched / per-image ratio at the same batch and precision (target on CPU: >= 1.5x), and the best
 row against the per-image batch-1 fp32 baseline (target on a GPU: >= 4x, memory per image no higher).
-Also the trainable-parameter table per adapter mode (on the meta device). Inputs: hand-made images
+Also the trainable-parameter table per adapter mode (on the meta device), and with ``--cache-check``
+decoder-only epochs with cached vs recomputed image embeddings. Inputs: hand-made images
 with one defect each, prompted by the GT box. Not run by the test suite; on a shared CPU absolute
 numbers vary with load, the ratios are measured back to back in one run.
 """
@@ -132,8 +133,32 @@ def child(args: argparse.Namespace, data: Path, precision: str, batch: int, loop
     return out
 
 
+def child_cache(args: argparse.Namespace, data: Path, epochs: int = 3) -> dict:
+    """Decoder-only epochs over all images at --batch 1: embeddings recomputed (none) vs cached (memory)."""
+    from wood.finetune.sam.data import load_split
+
+    images = [im for im in load_split(data, "train")[0] if im.instances]
+    out: dict = {"images": len(images)}
+    args.mode = "decoder"
+    for cache in ("none", "memory"):
+        trainer = make_trainer(args, data, "fp32", 1)
+        trainer.embeddings = type(trainer.embeddings)(cache)
+        times = []
+        for _ in range(epochs):
+            _sync(args.device)
+            started = time.perf_counter()
+            for im in images:
+                trainer.train_step([im])
+            _sync(args.device)
+            times.append(time.perf_counter() - started)
+        out[cache] = times
+    out["speedup"] = (sum(out["none"]) / epochs) / (sum(out["memory"][1:]) / (epochs - 1))  # after the filling epoch
+    return out
+
+
 def run_child(args: argparse.Namespace, data: Path, precision: str, batch: int, loop: str) -> dict:
-    cmd = [sys.executable, __file__, "--child", f"{precision},{batch},{loop}", "--data", str(data)]
+    what = "cache" if loop == "cache" else f"{precision},{batch},{loop}"
+    cmd = [sys.executable, __file__, "--child", what, "--data", str(data)]
     cmd += ["--model", args.model, "--device", args.device, "--mode", args.mode, "--threads", str(args.threads)]
     cmd += ["--seconds", str(args.seconds), "--min-steps", str(args.min_steps)]
     cmd += ["--grad-checkpoint"] if args.grad_checkpoint else []
@@ -217,6 +242,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--grad-checkpoint", action="store_true", help="train with --grad-checkpoint")
     parser.add_argument("--seconds", type=float, default=None, help="timed seconds per row (default 2 CPU, 3 CUDA)")
     parser.add_argument("--min-steps", type=int, default=3, help="timed steps per row at least")
+    parser.add_argument(
+        "--cache-check", action="store_true", help="also: decoder-only epochs with cached vs recomputed embeddings"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -235,6 +263,9 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.child == "cache":
+        print(json.dumps(child_cache(args, args.data)))
+        return
     if args.child:
         precision, batch, loop = args.child.split(",")
         print(json.dumps(child(args, args.data, precision, int(batch), loop)))
@@ -266,13 +297,18 @@ def main() -> None:
                 if batch in loops:
                     rows.append(run_child(args, data, precision, batch, "per-image"))
                 print(".", end="", flush=True, file=sys.stderr)
+        cache = run_child(args, data, "fp32", 1, "cache") if args.cache_check else None
     print_table(rows, cuda)
     lines = summary(rows, cuda)
+    if cache and "speedup" in cache:
+        lines.append(f"decoder-only, {cache['images']} images: cached embeddings {cache['speedup']:.1f}x faster epochs")
+    elif cache:
+        lines.append(f"cached vs uncached failed: {cache.get('error')}")
     print("\n" + "\n".join(lines))
     total = time.perf_counter() - started
     print(f"\nbench wall time {total:.0f} s")
     if args.json:
-        result = {"args": {k: str(v) for k, v in vars(args).items()}, "params": params, "rows": rows}
+        result = {"args": {k: str(v) for k, v in vars(args).items()}, "params": params, "rows": rows, "cache": cache}
         args.json.write_text(json.dumps(result | {"summary": lines, "wall_s": total}, indent=2))
 
 
