@@ -74,7 +74,7 @@ def yolo_predictor(
 ) -> Any:
     """A function rgb -> (boxes xyxy (N, 4) pixel coords, category ids, scores) from a YOLO run;
     ``slicing`` (wood.eval.slicing.SliceSettings): sliced inference, boxes merged to the full image."""
-    from wood.eval.slicing import sliced_predictor
+    from wood.eval.slicing import sliced_predictor, with_category_ids
     from wood.eval.yolo_run import checkpoint_imgsz, load_run, load_yolo, model_names
 
     run = load_run(Path(yolo_run))
@@ -87,13 +87,7 @@ def yolo_predictor(
     # Ultralytics spells cuda:0 as "0"
     yolo_device = "cpu" if device == "cpu" else (device.split(":", 1)[1] if ":" in device else "0")
     if slicing is not None:
-        sliced = sliced_predictor(model, slicing, imgsz, yolo_device, conf, MAX_DET)
-
-        def predict_sliced(rgb: np.ndarray) -> tuple[np.ndarray, list[int], list[float]]:
-            boxes, scores, classes = sliced(rgb)
-            return boxes, [int(k) + 1 for k in classes], [float(s) for s in scores]
-
-        return predict_sliced
+        return with_category_ids(sliced_predictor(model, slicing, imgsz, yolo_device, conf, MAX_DET))
 
     def predict(rgb: np.ndarray) -> tuple[np.ndarray, list[int], list[float]]:
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])

@@ -65,7 +65,7 @@ def slice_settings(
     size: int | None, overlap: float = 0.2, full: bool = True, merge: str = "nms"
 ) -> SliceSettings | None:
     """Checked settings from the CLI options (None: no slicing); a ConfigError names the bad option."""
-    if size is None or size == 0:
+    if size is None:
         return None
     if size < MIN_SLICE:
         raise ConfigError(f"--slice must be at least {MIN_SLICE} px, but got {size}")
@@ -173,6 +173,16 @@ def sliced_predictor(
         return merged_boxes(result.object_prediction_list, max_det)
 
     return predict
+
+
+def with_category_ids(predict: Predictor) -> Callable[[np.ndarray], tuple[np.ndarray, list[int], list[float]]]:
+    """``predict`` as `wood eval segment` calls its detector: (xyxy, COCO category ids = class id + 1, scores)."""
+
+    def boxes(rgb: np.ndarray) -> tuple[np.ndarray, list[int], list[float]]:
+        xyxy, scores, classes = predict(rgb)
+        return xyxy, [int(k) + 1 for k in classes], [float(s) for s in scores]
+
+    return boxes
 
 
 class Timer:

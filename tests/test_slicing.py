@@ -82,6 +82,7 @@ def test_nmm_joins_an_object_cut_by_a_slice_border_nms_does_not():
     ("kwargs", "words"),
     [
         ({"size": 16}, "at least 32"),
+        ({"size": 0}, "at least 32"),
         ({"size": 64, "overlap": 0.9}, "[0, 0.9)"),
         ({"size": 64, "overlap": -0.1}, "[0, 0.9)"),
         ({"size": 64, "merge": "wbf"}, "--slice-merge"),
