@@ -4,8 +4,9 @@ Entry point: `train(cfg) -> Path` (the run folder). The training step itself (Ad
 gradient accumulation, the loss, on Hugging Face Accelerate) is `SamTrainer` in finetune/sam/trainer.py;
 tests drive it directly on hand-made data. Checkpoints for ``--resume`` are finetune/sam/checkpoint.py.
 
-Several processes: ``accelerate launch [--multi_gpu|--cpu] --num_processes N --no_python wood finetune sam
-...`` or ``torchrun --nproc_per_node N --no-python wood finetune sam ...``: every process runs `train`, the
+Several processes: ``accelerate launch --multi_gpu --num_processes N --no_python wood finetune sam ...``
+(without a GPU this is DDP over gloo; ``--cpu`` would start one process only) or
+``torchrun --nproc_per_node N --no-python wood finetune sam ...``: every process runs `train`, the
 main process alone writes the run folder (config, metrics, weights, checkpoints).
 """
 
