@@ -32,7 +32,7 @@ def module_name(path: Path) -> str:
 
 
 def layer(module: str) -> str:
-    if module in ("wood.cli", "wood.demo") or module.startswith("wood.commands"):
+    if module in ("wood.cli", "wood.__main__", "wood.demo") or module.startswith("wood.commands"):
         return "cli"
     if module == "wood.eval.report" or module.startswith("wood.eval.report."):
         return "report"
