@@ -6,6 +6,12 @@ from pathlib import Path
 
 import pytest
 
+# urllib3 (imported by accelerate via boto3, and by Ultralytics via requests) probes for IPv6 at import by
+# binding a socket to ::1: not a network attempt, but pytest-socket flags any socket made inside a test.
+# Imported here, at collection, the probe runs before sockets are blocked; every outward connection
+# made during the tests is still blocked.
+import urllib3  # noqa: F401
+
 
 @pytest.fixture(scope="session", autouse=True)
 def one_torch_thread():
