@@ -14,26 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from _cli import run_cli
 from _yolo_fixtures import no_network, tiny_cfg, wood_home  # noqa: F401 - pytest fixtures
 
-from wood.cli import main
 from wood.eval.export.parity import CONF, MATCH_IOU, SCORE_TOL, SCORE_TOL_HALF, match_image, parity_summary
 
 PREDICT_IOU = 0.9
 """predictions.json rounds boxes to 0.1 px; on 64 px images that alone can cost a few IoU points."""
 PREDICT_SCORE_TOL = SCORE_TOL + 1e-4
 """predictions.json rounds scores to 4 decimals."""
-
-
-def run_cli(argv: list, capsys) -> tuple[int, str]:
-    """Run `wood ARGV` through the real entry point; returns (exit code, stderr)."""
-    capsys.readouterr()
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return code, capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from _cli import run_cli
 
-from wood.cli import main
 from wood.errors import ConfigError
 
 
@@ -104,17 +104,6 @@ def snapshot(*folders: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*")):
             out[str(p)] = "<dir>" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
     return out
-
-
-def run_cli(argv: list[str], capsys) -> tuple[int, str]:
-    """Run `wood ARGV` through the real entry point; returns (exit code, stderr)."""
-    capsys.readouterr()
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return code, capsys.readouterr().err
 
 
 def prep_copy(w: World, tmp: Path, *remove: str) -> Path:

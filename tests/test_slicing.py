@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from _cli import run_cli
 from _yolo_fixtures import tiny_cfg
 
 from wood.errors import ConfigError
@@ -118,18 +119,6 @@ def tiny_run(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         return train(tiny_cfg(prepared, tmp_path_factory.mktemp("slice-runs"), name="det"))
     finally:
         mp.undo()
-
-
-def run_cli(argv: list, capsys) -> tuple[int, str]:
-    from wood.cli import main
-
-    capsys.readouterr()
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return code, capsys.readouterr().err
 
 
 @pytest.mark.slow
