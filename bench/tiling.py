@@ -53,15 +53,19 @@ def wood(*args: object) -> None:
     print(f"  wood {' '.join(map(str, args[:2]))} ... done", flush=True)
 
 
-def make_preps(work: Path, per_defect: int, good: int, seed: int, tile: int, overlap: float) -> tuple[Path, Path]:
+def make_preps(
+    work: Path, per_defect: int, good: int, seed: int, tile: int, overlap: float, keep_full: bool
+) -> tuple[Path, Path]:
     """The synthetic 1024-px category, prepped untiled (A) and tiled (B), once per work folder."""
-    synth, prep_a, prep_b = work / "synth" / "wood", work / "prep-untiled", work / f"prep-tile{tile}"
+    full = "-full" if keep_full else "-nofull"
+    synth, prep_a, prep_b = work / "synth" / "wood", work / "prep-untiled", work / f"prep-tile{tile}{full}"
     if not (synth / "train").is_dir():
         wood("synth", synth, "--size", 1024, "--per-defect", per_defect, "--good", good, "--seed", seed, "--exist-ok")
     if not (prep_a / "manifest.json").is_file():
         wood("prep", synth, "--out", prep_a, "--seed", seed)
     if not (prep_b / "manifest.json").is_file():
-        wood("prep", synth, "--out", prep_b, "--seed", seed, "--tile", tile, "--tile-overlap", overlap)
+        keep = "--tile-keep-full" if keep_full else "--no-tile-keep-full"
+        wood("prep", synth, "--out", prep_b, "--seed", seed, "--tile", tile, "--tile-overlap", overlap, keep)
     return prep_a, prep_b
 
 
@@ -108,6 +112,13 @@ def main() -> None:
     ap.add_argument("--good", type=int, default=6, help="synthetic good images")
     ap.add_argument("--tile", type=int, default=256, help="arm B: tile size = slice size (px)")
     ap.add_argument("--tile-overlap", type=float, default=0.2, help="arm B: `wood prep --tile-overlap`")
+    ap.add_argument(
+        "--keep-full",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="arm B: `wood prep --tile-keep-full` (train/val full images beside their tiles; each is one more "
+        "256x256 pass per epoch, so B's epochs adapt to the budget)",
+    )
     ap.add_argument("--slice-overlap", type=float, default=0.2, help="arm B: `--slice-overlap`")
     ap.add_argument("--slice-full", action=argparse.BooleanOptionalAction, default=True, help="arm B: --slice-full")
     ap.add_argument("--slice-merge", default="nms", help="arm B: nms | nmm")
@@ -121,7 +132,9 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="wood-tiling-"))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    prep_a, prep_b = make_preps(work, args.per_defect, args.good, args.seed, args.tile, args.tile_overlap)
+    prep_a, prep_b = make_preps(
+        work, args.per_defect, args.good, args.seed, args.tile, args.tile_overlap, args.keep_full
+    )
     if test_files(prep_a) != test_files(prep_b):
         raise SystemExit("the two preps have different test images: the arms would not be comparable")
     arms, control = {}, {}

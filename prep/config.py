@@ -28,6 +28,7 @@ class TileSpec:
     overlap: float = 0.2
     min_visible: float = 0.3
     background: int = 1
+    keep_full: bool = False
 
     def record(self) -> dict:
         """The tiling settings as manifest.json records them (top-level ``tile``)."""
@@ -36,6 +37,7 @@ class TileSpec:
             "overlap": round(self.overlap, 6),
             "min_visible": round(self.min_visible, 6),
             "background": self.background,
+            "keep_full": self.keep_full,
             "splits": list(TILED_SPLITS),
         }
 
@@ -112,6 +114,13 @@ class PrepConfig:
         "--seed. 1 keeps defect and background tiles about even; a 1024 image has 25 tiles of 256.",
         1,
     )
+    tile_keep_full: bool = _help(
+        "With --tile: also write each train/val image whole (its full labels, as an untiled prep writes it) "
+        "beside its tiles, as SAHI fine-tunes on slices and full images: the model also sees defects larger "
+        "than a tile whole, and whole images as --slice-full predicts them. Each full image costs one more "
+        "training image.",
+        False,
+    )
 
     def __post_init__(self) -> None:
         """Check every option before any image is read; a bad one is a ConfigError naming it."""
@@ -146,12 +155,16 @@ class PrepConfig:
         _check_fraction("--tile-overlap", self.tile_overlap, "[0, 0.9)", lambda v: 0 <= v < 0.9)
         _check_fraction("--tile-min-visible", self.tile_min_visible, "(0, 1]", lambda v: 0 < v <= 1)
         _check_int("--tile-background", self.tile_background, 0)
+        if not isinstance(self.tile_keep_full, bool):
+            raise ConfigError(f"--tile-keep-full must be true or false, but got {self.tile_keep_full!r}")
 
     def tile_spec(self) -> TileSpec | None:
         """The tiling options as prep/tiling.py takes them; None without --tile."""
         if self.tile is None:
             return None
-        return TileSpec(self.tile, float(self.tile_overlap), float(self.tile_min_visible), self.tile_background)
+        return TileSpec(
+            self.tile, float(self.tile_overlap), float(self.tile_min_visible), self.tile_background, self.tile_keep_full
+        )
 
     def category_of(self, root: Path) -> str:
         """The category: --category, else the name of the source folder ``root``."""

@@ -22,7 +22,8 @@ DROPPED_FLAG = "tile_instances_dropped"
 
 def tiled_records(records: list[dict], spec: TileSpec, seed: int) -> list[dict]:
     """The images to write: each test record as it is, each train/val record replaced by its selected tiles
-    (``record["tiles"]``, from process_sample). Tiles get ids after the largest record id, so ids stay
+    (``record["tiles"]``, from process_sample), preceded by the record itself (the full image, no ``tile``
+    key, its own id) with ``spec.keep_full``. Tiles get ids after the largest record id, so ids stay
     unique across manifest.json's ``images`` and ``full_images``."""
     next_id = max((r["id"] for r in records), default=0) + 1
     out: list[dict] = []
@@ -30,18 +31,21 @@ def tiled_records(records: list[dict], spec: TileSpec, seed: int) -> list[dict]:
         if record["split"] not in TILED_SPLITS:
             out.append(record)
             continue
+        if spec.keep_full:
+            out.append({k: v for k, v in record.items() if k != "tiles"})
         for tile in select_tiles(record["tiles"], spec.background, seed, record["name"]):
             out.append(tile_record(record, tile, next_id))
             next_id += 1
     seen: dict[str, str] = {}
     for r in out:
-        if r["name"] in seen and r.get("tile"):
+        origin = (r.get("tile") or {}).get("image", r["name"])
+        if r["name"] in seen:  # full names are unique: a clash involves a tile
             raise DataError(
-                f"two images give the tile name {r['name']} ({seen[r['name']]} and {r['tile']['image']}); "
+                f"two images give the tile name {r['name']} ({seen[r['name']]} and {origin}); "
                 "rename one of them (tiles are PNG files named <stem>_x<X>_y<Y>.png)",
                 r["source"],
             )
-        seen[r["name"]] = (r.get("tile") or {}).get("image", r["name"])
+        seen[r["name"]] = origin
     return out
 
 
@@ -71,6 +75,7 @@ def tile_stats(records: list[dict], images: list[dict], spec: TileSpec) -> dict:
             continue
         full = [r for r in records if r["split"] == split]
         written = [r for r in images if r["split"] == split and "tile" in r]
+        whole = [r for r in images if r["split"] == split and "tile" not in r]
         grid = [t for r in full for t in r["tiles"]]
         kinds = Counter("instances" if r["instances"] else "background" for r in written)
         per_split[split] = {
@@ -83,5 +88,7 @@ def tile_stats(records: list[dict], images: list[dict], spec: TileSpec) -> dict:
             "left_out_clean": sum(1 for t in grid if not t["touched"] and not t["instances"]) - kinds["background"],
             "instances": sum(len(r["instances"]) for r in written),
             "instance_parts_dropped": sum(t["dropped"] for t in grid),
+            "full_images_written": len(whole),
+            "full_image_instances": sum(len(r["instances"]) for r in whole),
         }
     return {**spec.record(), "per_split": per_split}

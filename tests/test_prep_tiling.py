@@ -145,12 +145,14 @@ def test_tiles_are_crops_of_their_source_at_the_recorded_offset(tiled):
         "overlap": 0.2,
         "min_visible": 0.3,
         "background": 1,
+        "keep_full": False,
         "splits": ["train", "val"],
     }
     full = {r["name"]: r for r in manifest["full_images"]}
     assert {r["split"] for r in full.values()} == {"train", "val"}
     tiles = [r for r in manifest["images"] if "tile" in r]
     assert tiles and {r["split"] for r in tiles} == {"train", "val"}
+    assert all(r["split"] == "test" for r in manifest["images"] if "tile" not in r)  # no full train/val image
     ids = [r["id"] for r in manifest["images"] + manifest["full_images"]]
     assert len(ids) == len(set(ids))
     for r in tiles:
@@ -317,3 +319,62 @@ def test_tiles_keep_the_source_depth_and_a_rerun_gives_the_same_bytes(tmp_path):
         t = r["tile"]
         assert got.dtype == np.uint16 and r["dtype"] == "uint16" and r["channels"] == 1
         assert np.array_equal(got, _read(root / r["source"])[t["y"] : t["y"] + 64, t["x"] : t["x"] + 64])
+
+
+def _coco_by_file(path: Path) -> dict[str, list[dict]]:
+    """coco json -> file_name: its annotations without ids (ids depend on the other images)."""
+    coco = json.loads(path.read_text())
+    names = {im["id"]: im["file_name"] for im in coco["images"]}
+    out: dict[str, list[dict]] = {name: [] for name in names.values()}
+    for a in coco["annotations"]:
+        out[names[a["image_id"]]].append({k: v for k, v in a.items() if k not in ("id", "image_id")})
+    return out
+
+
+def test_keep_full_writes_each_full_image_as_untiled_beside_its_tiles(tmp_path):
+    from wood.prep.config import PrepConfig
+    from wood.prep.pipeline import run_prep
+
+    root = make_category(tmp_path / "src" / "wood", per_defect=3, good=2, size=128)
+    plain, full = tmp_path / "plain", tmp_path / "full"
+    run_prep(PrepConfig(source=root, out=plain, workers=1, seed=2))
+    run_prep(PrepConfig(source=root, out=full, workers=1, seed=2, tile=TILE, tile_keep_full=True))
+    m_plain = json.loads((plain / "manifest.json").read_text())
+    m_full = json.loads((full / "manifest.json").read_text())
+    stats = json.loads((full / "stats.json").read_text())
+    assert m_full["tile"]["keep_full"] is True
+    untiled = {r["name"]: r for r in m_plain["images"]}
+    whole = {r["name"]: r for r in m_full["images"] if "tile" not in r}
+    assert whole == untiled  # every image, test included, recorded exactly as the untiled prep records it
+    assert [r["name"] for r in m_full["full_images"]] == [n for n, r in whole.items() if r["split"] != "test"]
+    ids = [r["id"] for r in m_full["images"]]
+    assert len(ids) == len(set(ids))
+    tiles = [r for r in m_full["images"] if "tile" in r]
+    assert tiles and all(whole[r["tile"]["image"]]["split"] == r["split"] != "test" for r in tiles)
+    for split in ("train", "val", "test"):
+        names = {p.name for p in (full / "yolo" / "images" / split).iterdir()}
+        assert names == {n for n, r in whole.items() if r["split"] == split} | {
+            r["name"] for r in tiles if r["split"] == split
+        }
+        coco, coco_plain = (
+            _coco_by_file(full / "coco" / f"{split}.json"),
+            _coco_by_file(plain / "coco" / f"{split}.json"),
+        )
+        assert set(coco) == names
+        assert _coco_by_file(full / "coco" / "annotations" / f"instances_{split}.json") == coco
+        for name in (n for n, r in whole.items() if r["split"] == split):
+            stem = Path(name).stem
+            for fmt in ("yolo", "yolo-seg"):
+                label = f"{fmt}/labels/{split}/{stem}.txt"
+                assert (full / label).read_text() == (plain / label).read_text(), label
+            img = f"yolo/images/{split}/{name}"
+            assert (full / img).read_bytes() == (plain / img).read_bytes()
+            assert (full / "coco" / "images" / split / name).is_file()
+            assert coco[name] == coco_plain[name]
+        if split != "test":
+            s = stats["tiles"]["per_split"][split]
+            assert s["full_images_written"] == s["full_images"] == sum(1 for r in whole.values() if r["split"] == split)
+            assert s["tiles"] + s["full_images_written"] == len(names) == stats["splits"][split]["images"]
+    assert sorted(p.relative_to(full).as_posix() for p in (full / "classify").rglob("*.png")) == sorted(
+        p.relative_to(plain).as_posix() for p in (plain / "classify").rglob("*.png")
+    )
