@@ -38,7 +38,7 @@ def tiles_line(tiles: dict) -> str:
     """One line: how many tiles each tiled split got from how many full images."""
     parts = [
         f"{split} {s['tiles']} ({s['with_instances']} with defects, {s['background']} background) "
-        f"from {s['full_images']} images"
+        f"from {s['full_images']} images" + (" (written whole too)" if s.get("full_images_written") else "")
         for split, s in tiles["per_split"].items()
     ]
     size = tiles["size"]
