@@ -33,6 +33,13 @@ test: 37 full images, 71 instances, 16 small):
 APs about doubles; inference costs ~20x on a CPU (25 slices + 1 full pass per image), not <= 3x.
 With 3000 passes and 10 per defect (17 test images, 6 small instances) both arms scored APs 0.000,
 with 6000 passes on 10 per defect 0.060 vs 0.000: with few small test instances APs is noisy.
+
+`--keep-full` (arm B prepped with `--tile-keep-full`: the 58 full train images beside the 322 tiles,
+380 x 16 epochs = 6080 passes), measured the same day with the same defaults (A unchanged: 0.211 /
+0.111 / 0.050 / 0.235, 18.3 ms): B mAP50 0.125, mAP50-95 0.039, APs 0.054, APm 0.043, 320.2 ms/img
+(B / A: 0.59x, 0.35x, 1.07x, 0.18x, 17.5x); color AP50 0.00, liquid 0.06, hole 0.55; control on whole
+images mAP50 0.090, APs 0.006. Full images did not bring back the large defects at this budget and
+halved APs (fewer epochs on tiles), so `--tile-keep-full` stays off by default.
 """
 
 from __future__ import annotations
