@@ -229,12 +229,12 @@ def load_job(
     data = Path(data or cfg.data)
     images, categories = load_split(data, split)
     check_fits(slicing, ((im.width, im.height) for im in images), f"{data} ({split})")
-    claim_in_run(out)
     gt_coco = read_coco(data, split)
-    defects = defect_types(data, split)
+    defects = defect_types(data, split)  # a tiled split is refused here
     sliced = {} if slicing is None else {"slicing": slicing}
     detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, MAP_CONF, **sliced)  # before SAM
     sam, cfg = load_run(run_dir, device)
+    claim_in_run(out)  # only once every check has passed: a refused eval claims no name in the run
     (out / "overlays").mkdir(parents=True, exist_ok=True)
     gt_points = detector is None and cfg.prompt == "points"
     return SegmentJob(

@@ -378,3 +378,20 @@ def test_keep_full_writes_each_full_image_as_untiled_beside_its_tiles(tmp_path):
     assert sorted(p.relative_to(full).as_posix() for p in (full / "classify").rglob("*.png")) == sorted(
         p.relative_to(plain).as_posix() for p in (plain / "classify").rglob("*.png")
     )
+
+
+@pytest.mark.slow
+def test_eval_segment_on_a_tiled_split_refuses_and_claims_nothing_in_the_run(tiled, prepared, tmp_path, capsys):
+    from _cli import run_cli
+    from _sam_fixtures import train_tiny_sam
+
+    from wood.outdir import MARKER
+
+    _, out = tiled
+    sam = train_tiny_sam(prepared, tmp_path)
+    before = (sam / MARKER).read_text()
+    argv = ["eval", "segment", "--run", sam, "--data", out, "--split", "val", "--device", "cpu", "--overlays", 0]
+    code, err = run_cli(argv, capsys)
+    assert code == 2 and "tiled prep" in err and len(err.strip().splitlines()) == 1, err
+    assert not (sam / "eval-val").exists()
+    assert (sam / MARKER).read_text() == before  # no name claimed: a folder put there later stays the user's
