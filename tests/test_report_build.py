@@ -232,7 +232,14 @@ def test_sliced_eval_and_tiled_training_sit_beside_the_untiled_row(report_runs, 
     shutil.copytree(report_runs["yolo"][0], run)
     tiled_prep = tmp_path / "tiled-prep"  # only what the report reads of the training data: manifest.json's tile
     tiled_prep.mkdir()
-    tile = {"size": 256, "overlap": 0.25, "min_visible": 0.3, "background": 1, "splits": ["train", "val"]}
+    tile = {
+        "size": 256,
+        "overlap": 0.25,
+        "min_visible": 0.3,
+        "background": 1,
+        "keep_full": True,
+        "splits": ["train", "val"],
+    }
     (tiled_prep / "manifest.json").write_text(json.dumps({"tile": tile, "images": []}), encoding="utf-8")
     for name in ("config.yaml", "run_info.json", "metrics.json"):
         path = run / name
@@ -255,7 +262,7 @@ def test_sliced_eval_and_tiled_training_sit_beside_the_untiled_row(report_runs, 
     tiled_rows = rows_naming(rows, "tiled")
     assert len(tiled_rows) == 2 and len(rows) == 3
     whole, sliced_row = tiled_rows  # whole images first
-    assert "256 px, overlap 0.25" in whole and "12.3" in whole and "128 px" not in whole
+    assert "256 px, overlap 0.25, + full images" in whole and "12.3" in whole and "128 px" not in whole
     assert "128 px, overlap 0.2, + full, nmm" in sliced_row and "98.8" in sliced_row and "0.432" in sliced_row
     untiled = [r for r in rows if r not in tiled_rows][0]
     assert " none none " in f" {untiled} "  # tile none (full-image training data), slice none

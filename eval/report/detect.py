@@ -53,8 +53,8 @@ def _manifest_tile(manifest: Path, mtime_ns: int) -> tuple[bool, Any]:
 
 
 def tile_cell(run: Run) -> str:
-    """'256 px, overlap 0.2' for a run trained on tiles, 'none' for full images, a dash when its training
-    data (or its manifest.json) is gone."""
+    """'256 px, overlap 0.2' for a run trained on tiles (', + full images' when `--tile-keep-full` wrote the
+    full images beside them), 'none' for full images, a dash when its training data (or its manifest.json) is gone."""
     if run.data is None:
         return DASH
     manifest = Path(run.data) / "manifest.json"
@@ -68,7 +68,8 @@ def tile_cell(run: Run) -> str:
         return "none"
     if isinstance(tile, dict) and tile.get("size") is not None:
         overlap = tile.get("overlap")
-        return f"{tile['size']} px" + (f", overlap {overlap:g}" if isinstance(overlap, (int, float)) else "")
+        cell = f"{tile['size']} px" + (f", overlap {overlap:g}" if isinstance(overlap, (int, float)) else "")
+        return cell + (", + full images" if tile.get("keep_full") is True else "")
     return str(tile)[:40]
 
 
