@@ -34,6 +34,18 @@ def test_checked_in_config_is_the_studys_table(tmp_path):
     assert [r["study"]["test_acc"] for r in rows] == [23.0, 26.9, 34.6, 61.5, 69.2]
 
 
+def test_precision_override_reaches_every_attempt(tmp_path, capsys):
+    from _cli import run_cli
+
+    assert {r["cfg"].precision for r in load_attempts(default_config_path(), tmp_path, tmp_path, {})} == {"fp32"}
+    rows = load_attempts(default_config_path(), tmp_path, tmp_path, {"precision": "bf16"})
+    assert [r["cfg"].precision for r in rows] == ["bf16"] * 5
+    argv = ["experiments", "classify", "--data", tmp_path, "--out", tmp_path / "exp", "--precision", "fp8"]
+    code, err = run_cli(argv, capsys)
+    assert code == 2 and "fp8" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "exp").exists()
+
+
 def test_unknown_key_is_a_config_error(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"attempts": [{"exp": "x", "arch": "resnet18", "lr_typo": 1}]}))

@@ -151,10 +151,17 @@ class ExperimentsConfig:
         "ResNet18 state dict (.pth) for the pretrained attempts.", None, {"default_text": "torchvision's hub cache"}
     )
     seed: int | None = _help("Every attempt's seed.", None, {"default_text": "each attempt's own"})
+    precision: str | None = _help(
+        "Every attempt's forward-pass number format: fp32, bf16 or fp16 (see `wood finetune classify --help`).",
+        None,
+        {"default_text": "each attempt's own (fp32)"},
+    )
 
     def __post_init__(self) -> None:
         if self.device is not None:
             parse_device(self.device)
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {list(PRECISIONS)}, but got {self.precision!r}")
         for key, low in (("epochs", 1), ("finetune_epochs", 0), ("imgsz", 16)):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):

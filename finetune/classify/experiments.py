@@ -178,11 +178,12 @@ def run_experiments(
     device: str | None = None,
     weights: str | Path | None = None,
     seed: int | None = None,
+    precision: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run every attempt of ``config_path`` on ``data_dir`` and write out/table.md and out/table.json.
 
     ``epochs_override`` replaces every attempt's first-phase epochs (fine-tune epochs scale with it
-    unless ``finetune_epochs_override`` is given); ``imgsz``, ``device``, ``weights`` and ``seed``
+    unless ``finetune_epochs_override`` is given); ``imgsz``, ``device``, ``weights``, ``seed`` and ``precision``
     override the config for every row. Returns the rows (dicts as in table.json).
     """
     from wood.console import console
@@ -198,6 +199,7 @@ def run_experiments(
         "device": device,
         "weights": None if weights is None else str(weights),
         "seed": seed,
+        "precision": precision,
     }
     attempts = load_attempts(config_path, data_dir, out, overrides)
     out.mkdir(parents=True, exist_ok=True)
@@ -257,4 +259,5 @@ def run_attempts(cfg: ExperimentsConfig, config_path: str | Path | None = None) 
         device=cfg.device,
         weights=cfg.weights,
         seed=cfg.seed,
+        precision=cfg.precision,
     )
