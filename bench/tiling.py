@@ -34,6 +34,13 @@ APs about doubles; inference costs ~20x on a CPU (25 slices + 1 full pass per im
 With 3000 passes and 10 per defect (17 test images, 6 small instances) both arms scored APs 0.000,
 with 6000 passes on 10 per defect 0.060 vs 0.000: with few small test instances APs is noisy.
 
+Not robust: with `--passes 12000 --per-defect 40` (24 min; test: 67 images, 127 instances, 28 small)
+A scored mAP50 0.488, mAP50-95 0.374, APs 0.070, APm 0.441, 20.0 ms/img; B 0.137, 0.092, 0.049, 0.205,
+345.9 ms/img (B / A: 0.28x, 0.25x, 0.70x APs, 0.47x, 17.3x); control (B on whole images) mAP50 0.149.
+B's own tile val mAP50 was 0.37 after 18 epochs (loss still falling: under-trained from scratch), and
+slicing cut its scratch AP50 from 0.241 (whole images) to 0.044 (fragments of elongated defects cut by
+slice borders), while hole rose from 0.135 to 0.554.
+
 `--keep-full` (arm B prepped with `--tile-keep-full`: the 58 full train images beside the 322 tiles,
 380 x 16 epochs = 6080 passes), measured the same day with the same defaults (A unchanged: 0.211 /
 0.111 / 0.050 / 0.235, 18.3 ms): B mAP50 0.125, mAP50-95 0.039, APs 0.054, APm 0.043, 320.2 ms/img
