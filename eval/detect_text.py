@@ -15,11 +15,13 @@ def _fmt(value: Any) -> str:
 
 
 def slice_text(record: dict[str, Any] | None) -> str:
-    """'256 px, overlap 0.2, + full image, nms' for a slice record; 'none' without."""
+    """'256 px, overlap 0.2, + full image, nms' (', cut boxes dropped' with --slice-drop-cut) for a
+    slice record; 'none' without."""
     if not record:
         return "none"
     full = ", + full image" if record.get("full_image_pass") else ""
-    return f"{record.get('size')} px, overlap {record.get('overlap')}{full}, {record.get('merge')}"
+    cut = ", cut boxes dropped" if record.get("drop_cut") else ""
+    return f"{record.get('size')} px, overlap {record.get('overlap')}{full}, {record.get('merge')}{cut}"
 
 
 def inference_line(result: dict[str, Any]) -> str:

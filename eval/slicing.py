@@ -14,6 +14,13 @@ sahi never loads or downloads a model itself. Two things of sahi's are kept out:
 Merging (``--slice-merge``): ``nms`` keeps the best of boxes overlapping at IoU > 0.5 (per class);
 ``nmm`` is sahi's greedy non-maximum merging: boxes whose intersection over the smaller box is
 > 0.5 are merged into their union (the best score kept), which joins an object cut by slice borders.
+
+``--slice-drop-cut`` (wood's, not sahi's: sahi merges every slice box it is given) drops, before the
+merge, a slice's boxes that touch one of its borders lying inside the image: such a box is a
+fragment of an object that goes on past the slice (a scratch longer than a slice comes back as
+several short boxes, each a false positive under COCO). An object narrower than the overlap lies
+whole in a neighbouring slice; a larger one is left to the whole-image pass, which is why the option
+needs ``--slice-full``. Measured in bench/tiling.py.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ MATCH_THRESHOLD = 0.5
 """IoU (nms) or intersection over the smaller box (nmm) above which two boxes are one object."""
 SLICE_BATCH = 8
 """Slices given to Ultralytics at once."""
+CUT_MARGIN = 2.0
+"""--slice-drop-cut: a box within this many px of an inner slice border touches it."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,7 @@ class SliceSettings:
     overlap: float = 0.2
     full: bool = True
     merge: str = "nms"
+    drop_cut: bool = False
 
     def record(self) -> dict[str, Any]:
         """What eval JSONs record under ``"slice"``."""
@@ -56,13 +66,14 @@ class SliceSettings:
             "overlap": self.overlap,
             "full_image_pass": self.full,
             "merge": self.merge,
+            "drop_cut": self.drop_cut,
             "match_threshold": MATCH_THRESHOLD,
             "engine": "sahi",
         }
 
 
 def slice_settings(
-    size: int | None, overlap: float = 0.2, full: bool = True, merge: str = "nms"
+    size: int | None, overlap: float = 0.2, full: bool = True, merge: str = "nms", drop_cut: bool = False
 ) -> SliceSettings | None:
     """Checked settings from the CLI options (None: no slicing); a ConfigError names the bad option."""
     if size is None:
@@ -73,7 +84,12 @@ def slice_settings(
         raise ConfigError(f"--slice-overlap must be in [0, {MAX_OVERLAP}), but got {overlap}")
     if merge not in MERGES:
         raise ConfigError(f"--slice-merge must be one of {list(MERGES)}, but got {merge!r}")
-    return SliceSettings(int(size), float(overlap), bool(full), merge)
+    if drop_cut and not full:
+        raise ConfigError(
+            "--slice-drop-cut needs --slice-full: objects larger than the overlap are cut in every slice, "
+            "and only the whole-image pass would still find them"
+        )
+    return SliceSettings(int(size), float(overlap), bool(full), merge, bool(drop_cut))
 
 
 def check_fits(settings: SliceSettings | None, sizes: Iterable[tuple[int, int]], source: str) -> None:
@@ -101,9 +117,35 @@ def slice_windows(height: int, width: int, settings: SliceSettings) -> list[list
     return get_slice_bboxes(height, width, settings.size, settings.size, False, settings.overlap, settings.overlap)
 
 
-def sahi_model(model: Any, imgsz: int, device: str | None, conf: float) -> Any:
+def cut_by_inner_border(
+    box: tuple[float, float, float, float], window: tuple[int, int, int, int], image_wh: tuple[int, int]
+) -> bool:
+    """Whether ``box`` (XYXY, image px) touches, within CUT_MARGIN, a side of its slice ``window``
+    (XYXY, image px) that lies inside the image of ``image_wh`` (a side on the image's own edge is no cut)."""
+    x0, y0, x1, y1 = box
+    wx0, wy0, wx1, wy1 = window
+    width, height = image_wh
+    return (
+        (wx0 > 0 and x0 <= wx0 + CUT_MARGIN)
+        or (wy0 > 0 and y0 <= wy0 + CUT_MARGIN)
+        or (wx1 < width and x1 >= wx1 - CUT_MARGIN)
+        or (wy1 < height and y1 >= wy1 - CUT_MARGIN)
+    )
+
+
+def slice_box_cut(prediction: Any, slice_shape: tuple[int, ...], full_hw: list[Any]) -> bool:
+    """:func:`cut_by_inner_border` for a sahi ObjectPrediction (box in slice px, shifted by its
+    bbox.shift_x/y) of a slice of ``slice_shape`` (H, W, ...) cut from an image of ``full_hw``."""
+    sx, sy = prediction.bbox.shift_x, prediction.bbox.shift_y
+    x0, y0, x1, y1 = prediction.bbox.to_xyxy()
+    window = (sx, sy, sx + int(slice_shape[1]), sy + int(slice_shape[0]))
+    return cut_by_inner_border((x0 + sx, y0 + sy, x1 + sx, y1 + sy), window, (int(full_hw[1]), int(full_hw[0])))
+
+
+def sahi_model(model: Any, imgsz: int, device: str | None, conf: float, drop_cut: bool = False) -> Any:
     """sahi's Ultralytics wrapper around an already loaded Ultralytics ``model`` (detect, YOLO-World,
-    or a YOLO-seg run whose boxes alone are used), predicting at ``imgsz`` on ``device``."""
+    or a YOLO-seg run whose boxes alone are used), predicting at ``imgsz`` on ``device``; with
+    ``drop_cut`` a slice's boxes cut by an inner slice border are dropped (see the module doc)."""
     from sahi.models.ultralytics import UltralyticsDetectionModel
 
     class WoodUltralytics(UltralyticsDetectionModel):
@@ -117,6 +159,24 @@ def sahi_model(model: Any, imgsz: int, device: str | None, conf: float) -> Any:
         @property
         def is_obb(self) -> bool:
             return False
+
+        def _create_object_prediction_list_from_original_predictions(
+            self, shift_amount_list: Any = None, full_shape_list: Any = None
+        ) -> None:
+            super()._create_object_prediction_list_from_original_predictions(
+                [[0, 0]] if shift_amount_list is None else shift_amount_list, full_shape_list
+            )
+            if drop_cut and full_shape_list is not None:
+                from sahi.utils.compatibility import fix_full_shape_list
+
+                self._object_prediction_list_per_image = [
+                    [p for p in preds if not slice_box_cut(p, shape, full)]
+                    for preds, shape, full in zip(
+                        self._object_prediction_list_per_image,
+                        self._original_shapes,
+                        fix_full_shape_list(full_shape_list),
+                    )
+                ]
 
     names = model.names if isinstance(model.names, dict) else dict(enumerate(model.names))
     mapping = {str(k): str(v) for k, v in names.items()}
@@ -144,7 +204,7 @@ def sliced_predictor(
     """A function RGB (H, W, 3) uint8 -> (xyxy (N, 4) in full-image pixels, scores, class ids from 0)."""
     from sahi.predict import get_sliced_prediction
 
-    wrapped = sahi_model(model, imgsz, device, conf)
+    wrapped = sahi_model(model, imgsz, device, conf, settings.drop_cut)
     post, metric = MERGES[settings.merge]
 
     def predict(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -250,7 +250,7 @@ def test_sliced_eval_and_tiled_training_sit_beside_the_untiled_row(report_runs, 
     (run / "eval-test" / "eval_detect.json").write_text(
         json.dumps(ev | {"slice": None, "inference_ms_per_image": 12.34}), encoding="utf-8"
     )
-    record = {"size": 128, "overlap": 0.2, "full_image_pass": True, "merge": "nmm", "engine": "sahi"}
+    record = {"size": 128, "overlap": 0.2, "full_image_pass": True, "merge": "nmm", "drop_cut": True, "engine": "sahi"}
     sliced = ev | {"slice": record, "inference_ms_per_image": 98.76}
     sliced["coco"]["bbox"] = ev["coco"]["bbox"] | {"APs": 0.4321}
     (run / "eval-test-slice128").mkdir()
@@ -263,7 +263,7 @@ def test_sliced_eval_and_tiled_training_sit_beside_the_untiled_row(report_runs, 
     assert len(tiled_rows) == 2 and len(rows) == 3
     whole, sliced_row = tiled_rows  # whole images first
     assert "256 px, overlap 0.25, + full images" in whole and "12.3" in whole and "128 px" not in whole
-    assert "128 px, overlap 0.2, + full, nmm" in sliced_row and "98.8" in sliced_row and "0.432" in sliced_row
+    assert "128 px, overlap 0.2, + full, nmm, drop cut" in sliced_row and "98.8" in sliced_row and "0.432" in sliced_row
     untiled = [r for r in rows if r not in tiled_rows][0]
     assert " none none " in f" {untiled} "  # tile none (full-image training data), slice none
     md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")

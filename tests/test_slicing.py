@@ -16,6 +16,7 @@ from wood.eval.slicing import (
     SliceSettings,
     check_fits,
     check_sliceable,
+    cut_by_inner_border,
     slice_settings,
     slice_windows,
     sliced_predictor,
@@ -79,9 +80,40 @@ def test_nmm_joins_an_object_cut_by_a_slice_border_nms_does_not():
     assert nmm.tolist() == [[56.0, 20.0, 76.0, 40.0]]
 
 
+def test_drop_cut_keeps_the_whole_object_and_drops_its_fragments():
+    # slices of 64 (overlap 0.25) start at 0, 48, 96, ...; a bar 100 px long (x 70..170, y 20..30) is cut
+    # by every slice that holds it: with the whole-image pass as well, nms keeps the fragments as boxes
+    # of their own, --slice-drop-cut leaves only the whole-image box
+    image = np.full((256, 256, 3), 40, np.uint8)
+    image[20:30, 70:170] = 255
+    plain = SliceSettings(64, 0.25, True, "nms")
+    kept = sliced_predictor(BrightBoxModel(), plain, 64, "cpu", 0.001, 100)(image)[0].tolist()
+    dropped = SliceSettings(64, 0.25, True, "nms", drop_cut=True)
+    model = BrightBoxModel()
+    only = sliced_predictor(model, dropped, 64, "cpu", 0.001, 100)(image)[0].tolist()
+    assert [70.0, 20.0, 170.0, 30.0] in kept and len(kept) > 1
+    assert only == [[70.0, 20.0, 170.0, 30.0]] and model.calls.count((256, 256)) == 1
+    # a small object lying whole in a slice, away from its inner borders, is kept as before
+    small = image_with_square(120, 150, 10)
+    assert sliced_predictor(BrightBoxModel(), dropped, 64, "cpu", 0.001, 100)(small)[0].tolist() == [
+        [120.0, 150.0, 130.0, 160.0]
+    ]
+
+
+def test_cut_by_inner_border_ignores_the_image_edges():
+    image = (256, 256)
+    assert not cut_by_inner_border((0, 0, 10, 10), (0, 0, 64, 64), image)  # touches the image edge only
+    assert cut_by_inner_border((50, 10, 64, 20), (0, 0, 64, 64), image)  # right side of the slice, x 64 < 256
+    assert cut_by_inner_border((49, 10, 60, 20), (48, 0, 112, 64), image)  # left side at x 48 > 0, within 2 px
+    assert not cut_by_inner_border((51, 10, 60, 20), (48, 0, 112, 64), image)  # 3 px in: not touching
+    assert not cut_by_inner_border((200, 200, 256, 256), (192, 192, 256, 256), image)  # last slice, image corner
+    assert cut_by_inner_border((200, 193, 250, 250), (192, 192, 256, 256), image)  # its top side is inside
+
+
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
+        ({"size": 64, "full": False, "drop_cut": True}, "needs --slice-full"),
         ({"size": 16}, "at least 32"),
         ({"size": 0}, "at least 32"),
         ({"size": 64, "overlap": 0.9}, "[0, 0.9)"),
@@ -136,6 +168,7 @@ def test_eval_detect_with_slice_writes_the_same_keys_plus_the_slice_record(tiny_
         "overlap": 0.25,
         "full_image_pass": True,
         "merge": "nms",
+        "drop_cut": False,
         "match_threshold": 0.5,
         "engine": "sahi",
     }
@@ -164,6 +197,11 @@ def test_predict_with_slice_records_it(tiny_run: Path, prepared: Path, tmp_path:
     pred = json.loads((tmp_path / "p" / "predictions.json").read_text())
     assert pred["slice"]["merge"] == "nmm" and pred["slice"]["full_image_pass"] is False
     assert pred["inference_ms_per_image"] > 0 and (tmp_path / "p" / "predictions_coco.json").is_file()
+    argv = ["predict", image, "--run", tiny_run, "--out", tmp_path / "q", "--slice", 64, "--slice-drop-cut"]
+    code, err = run_cli(argv + ["--device", "cpu"], capsys)
+    assert code == 0, err
+    pred = json.loads((tmp_path / "q" / "predictions.json").read_text())
+    assert pred["slice"]["drop_cut"] is True and pred["slice"]["full_image_pass"] is True
 
 
 @pytest.mark.slow
@@ -173,6 +211,7 @@ def test_predict_with_slice_records_it(tiny_run: Path, prepared: Path, tmp_path:
         (["--slice", 256], "larger than an image"),
         (["--slice", 16], "at least 32"),
         (["--slice", 64, "--slice-overlap", 0.95], "--slice-overlap"),
+        (["--slice", 64, "--no-slice-full", "--slice-drop-cut"], "needs --slice-full"),
     ],
 )
 def test_bad_slices_exit_2_and_write_nothing(tiny_run: Path, tmp_path: Path, capsys, extra, words):

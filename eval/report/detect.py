@@ -74,14 +74,15 @@ def tile_cell(run: Run) -> str:
 
 
 def slice_cell(ev: dict[str, Any]) -> str:
-    """'256 px, overlap 0.2, + full, nms' for a sliced evaluation, 'none' for whole images."""
+    """'256 px, overlap 0.2, + full, nms' (', drop cut' with --slice-drop-cut) for a sliced evaluation,
+    'none' for whole images."""
     record = ev.get("slice")
     if not isinstance(record, dict):
         return "none"
     overlap = record.get("overlap")
     parts = [f"{record.get('size')} px"] + ([f"overlap {overlap:g}"] if isinstance(overlap, (int, float)) else [])
     parts += ["+ full"] if record.get("full_image_pass") else []
-    return ", ".join(parts + [str(record.get("merge", "?"))])
+    return ", ".join(parts + [str(record.get("merge", "?"))] + (["drop cut"] if record.get("drop_cut") else []))
 
 
 def side_by_side(run: Run, ev: dict[str, Any]) -> list[dict[str, Any]]:

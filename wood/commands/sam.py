@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from wood.cli_options import config_command
-from wood.commands.yolo import SLICE, SLICE_FULL, SLICE_MERGE, SLICE_OVERLAP, slicing
+from wood.commands.yolo import SLICE, SLICE_DROP_CUT, SLICE_FULL, SLICE_MERGE, SLICE_OVERLAP, slicing
 from wood.device import device_help
 from wood.finetune.sam.config import SamTrainConfig
 
@@ -50,6 +50,7 @@ def eval_segment(
     slice_overlap: float = SLICE_OVERLAP,
     slice_full: bool = SLICE_FULL,
     slice_merge: str = SLICE_MERGE,
+    slice_drop_cut: bool = SLICE_DROP_CUT,
 ) -> None:
     """Per-class IoU/Dice, mIoU, per-image scores, COCO segm mAP and pixel F1 (good images included);
     writes predictions_segm.json (COCO results)."""
@@ -65,7 +66,7 @@ def eval_segment(
         device=device,
         conf=conf,
         crop_to_box=crop_to_box,
-        slicing=slicing(slice_size, slice_overlap, slice_full, slice_merge),
+        slicing=slicing(slice_size, slice_overlap, slice_full, slice_merge, slice_drop_cut),
     )
     typer.echo(result["files"]["json"])
 

@@ -50,11 +50,19 @@ SLICE_MERGE = typer.Option(
 )
 
 
-def slicing(size: int | None, overlap: float, full: bool, merge: str):
+SLICE_DROP_CUT = typer.Option(
+    False,
+    "--slice-drop-cut/--no-slice-drop-cut",
+    help="With --slice and --slice-full: drop a slice's boxes that touch a slice border inside the image "
+    "(fragments of an object longer than the slice; a neighbouring slice or the whole-image pass sees it whole).",
+)
+
+
+def slicing(size: int | None, overlap: float, full: bool, merge: str, drop_cut: bool = False):
     """The checked slice settings of the CLI options (None without --slice)."""
     from wood.eval.slicing import slice_settings
 
-    return slice_settings(size, overlap, full, merge)
+    return slice_settings(size, overlap, full, merge, drop_cut)
 
 
 def eval_detect(
@@ -78,6 +86,7 @@ def eval_detect(
     slice_overlap: float = SLICE_OVERLAP,
     slice_full: bool = SLICE_FULL,
     slice_merge: str = SLICE_MERGE,
+    slice_drop_cut: bool = SLICE_DROP_CUT,
 ) -> None:
     """COCO mAP (pycocotools, the reference) beside Ultralytics' val, plus image-level recall and false alarms."""
     from wood.eval.detect import evaluate
@@ -92,7 +101,7 @@ def eval_detect(
         out=out,
         device=ultralytics_device(device),
         ultralytics_val=ultralytics_val,
-        slicing=slicing(slice_size, slice_overlap, slice_full, slice_merge),
+        slicing=slicing(slice_size, slice_overlap, slice_full, slice_merge, slice_drop_cut),
     )
     console.print(format_summary(result))
     typer.echo(result["files"]["json"])
@@ -117,12 +126,13 @@ def predict(
     slice_overlap: float = SLICE_OVERLAP,
     slice_full: bool = SLICE_FULL,
     slice_merge: str = SLICE_MERGE,
+    slice_drop_cut: bool = SLICE_DROP_CUT,
 ) -> None:
     """Predict boxes (and masks) on images; writes overlay PNGs, predictions.json and COCO results
     (predictions_coco.json, image ids 1..N in predictions_coco_images.json)."""
     from wood.eval.predict import predict_images
 
-    settings = slicing(slice_size, slice_overlap, slice_full, slice_merge)
+    settings = slicing(slice_size, slice_overlap, slice_full, slice_merge, slice_drop_cut)
     out_json = predict_images(
         run,
         images,
