@@ -15,12 +15,13 @@ Merging (``--slice-merge``): ``nms`` keeps the best of boxes overlapping at IoU 
 ``nmm`` is sahi's greedy non-maximum merging: boxes whose intersection over the smaller box is
 > 0.5 are merged into their union (the best score kept), which joins an object cut by slice borders.
 
-``--slice-drop-cut`` (wood's, not sahi's: sahi merges every slice box it is given) drops, before the
-merge, a slice's boxes that touch one of its borders lying inside the image: such a box is a
-fragment of an object that goes on past the slice (a scratch longer than a slice comes back as
-several short boxes, each a false positive under COCO). An object narrower than the overlap lies
-whole in a neighbouring slice; a larger one is left to the whole-image pass, which is why the option
-needs ``--slice-full``. Measured in bench/tiling.py.
+``--slice-drop-cut`` (wood's, not sahi's: sahi merges every slice box it is given; on by default
+with the whole-image pass) drops, before the merge, a slice's boxes that touch one of its borders
+lying inside the image: such a box is a fragment of an object that goes on past the slice (a
+scratch longer than a slice comes back as several short boxes, each a false positive under COCO).
+An object narrower than the overlap lies whole in a neighbouring slice; a larger one is left to the
+whole-image pass, which is why the option needs ``--slice-full``. In bench/tiling.py it raised the
+tiled arm's sliced mAP50 by 1.25x (18 epochs) and 1.76x (36 epochs) with APs level or up.
 """
 
 from __future__ import annotations
@@ -73,9 +74,10 @@ class SliceSettings:
 
 
 def slice_settings(
-    size: int | None, overlap: float = 0.2, full: bool = True, merge: str = "nms", drop_cut: bool = False
+    size: int | None, overlap: float = 0.2, full: bool = True, merge: str = "nms", drop_cut: bool | None = None
 ) -> SliceSettings | None:
-    """Checked settings from the CLI options (None: no slicing); a ConfigError names the bad option."""
+    """Checked settings from the CLI options (None: no slicing); a ConfigError names the bad option.
+    ``drop_cut`` None (not given) is on exactly when the whole-image pass is."""
     if size is None:
         return None
     if size < MIN_SLICE:
@@ -89,7 +91,7 @@ def slice_settings(
             "--slice-drop-cut needs --slice-full: objects larger than the overlap are cut in every slice, "
             "and only the whole-image pass would still find them"
         )
-    return SliceSettings(int(size), float(overlap), bool(full), merge, bool(drop_cut))
+    return SliceSettings(int(size), float(overlap), bool(full), merge, bool(full if drop_cut is None else drop_cut))
 
 
 def check_fits(settings: SliceSettings | None, sizes: Iterable[tuple[int, int]], source: str) -> None:

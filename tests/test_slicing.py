@@ -100,6 +100,12 @@ def test_drop_cut_keeps_the_whole_object_and_drops_its_fragments():
     ]
 
 
+def test_drop_cut_defaults_to_the_whole_image_pass():
+    assert slice_settings(64).drop_cut is True
+    assert slice_settings(64, full=False).drop_cut is False
+    assert slice_settings(64, drop_cut=False).drop_cut is False
+
+
 def test_cut_by_inner_border_ignores_the_image_edges():
     image = (256, 256)
     assert not cut_by_inner_border((0, 0, 10, 10), (0, 0, 64, 64), image)  # touches the image edge only
@@ -168,7 +174,7 @@ def test_eval_detect_with_slice_writes_the_same_keys_plus_the_slice_record(tiny_
         "overlap": 0.25,
         "full_image_pass": True,
         "merge": "nms",
-        "drop_cut": False,
+        "drop_cut": True,  # on by default with the whole-image pass
         "match_threshold": 0.5,
         "engine": "sahi",
     }
@@ -177,7 +183,7 @@ def test_eval_detect_with_slice_writes_the_same_keys_plus_the_slice_record(tiny_
         assert {"mAP50", "mAP50-95", "APs", "APm"} <= set(res["coco"]["bbox"])
     assert sliced["ultralytics"] == {} and any("cannot slice" in n for n in sliced["notes"])
     md = (tiny_run / "eval-test-slice64" / "eval_detect.md").read_text()
-    assert "sliced (64 px, overlap 0.25, + full image, nms)" in md and "| APs |" in md
+    assert "sliced (64 px, overlap 0.25, + full image, nms, cut boxes dropped)" in md and "| APs |" in md
     gt = {im["id"]: im for im in json.loads((Path(plain["data"]) / "coco" / "test.json").read_text())["images"]}
     boxes = json.loads((tiny_run / "eval-test-slice64" / "predictions_bbox.json").read_text())
     assert boxes, "a 1-epoch model still gives low-score boxes at conf 0.001"
@@ -196,12 +202,13 @@ def test_predict_with_slice_records_it(tiny_run: Path, prepared: Path, tmp_path:
     assert code == 0, err
     pred = json.loads((tmp_path / "p" / "predictions.json").read_text())
     assert pred["slice"]["merge"] == "nmm" and pred["slice"]["full_image_pass"] is False
+    assert pred["slice"]["drop_cut"] is False  # the default without the whole-image pass
     assert pred["inference_ms_per_image"] > 0 and (tmp_path / "p" / "predictions_coco.json").is_file()
-    argv = ["predict", image, "--run", tiny_run, "--out", tmp_path / "q", "--slice", 64, "--slice-drop-cut"]
+    argv = ["predict", image, "--run", tiny_run, "--out", tmp_path / "q", "--slice", 64, "--no-slice-drop-cut"]
     code, err = run_cli(argv + ["--device", "cpu"], capsys)
     assert code == 0, err
     pred = json.loads((tmp_path / "q" / "predictions.json").read_text())
-    assert pred["slice"]["drop_cut"] is True and pred["slice"]["full_image_pass"] is True
+    assert pred["slice"]["drop_cut"] is False and pred["slice"]["full_image_pass"] is True
 
 
 @pytest.mark.slow

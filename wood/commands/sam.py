@@ -50,7 +50,7 @@ def eval_segment(
     slice_overlap: float = SLICE_OVERLAP,
     slice_full: bool = SLICE_FULL,
     slice_merge: str = SLICE_MERGE,
-    slice_drop_cut: bool = SLICE_DROP_CUT,
+    slice_drop_cut: bool | None = SLICE_DROP_CUT,
 ) -> None:
     """Per-class IoU/Dice, mIoU, per-image scores, COCO segm mAP and pixel F1 (good images included);
     writes predictions_segm.json (COCO results)."""

@@ -51,14 +51,15 @@ SLICE_MERGE = typer.Option(
 
 
 SLICE_DROP_CUT = typer.Option(
-    False,
+    None,
     "--slice-drop-cut/--no-slice-drop-cut",
     help="With --slice and --slice-full: drop a slice's boxes that touch a slice border inside the image "
     "(fragments of an object longer than the slice; a neighbouring slice or the whole-image pass sees it whole).",
+    show_default="on with --slice-full",
 )
 
 
-def slicing(size: int | None, overlap: float, full: bool, merge: str, drop_cut: bool = False):
+def slicing(size: int | None, overlap: float, full: bool, merge: str, drop_cut: bool | None = None):
     """The checked slice settings of the CLI options (None without --slice)."""
     from wood.eval.slicing import slice_settings
 
@@ -86,7 +87,7 @@ def eval_detect(
     slice_overlap: float = SLICE_OVERLAP,
     slice_full: bool = SLICE_FULL,
     slice_merge: str = SLICE_MERGE,
-    slice_drop_cut: bool = SLICE_DROP_CUT,
+    slice_drop_cut: bool | None = SLICE_DROP_CUT,
 ) -> None:
     """COCO mAP (pycocotools, the reference) beside Ultralytics' val, plus image-level recall and false alarms."""
     from wood.eval.detect import evaluate
@@ -126,7 +127,7 @@ def predict(
     slice_overlap: float = SLICE_OVERLAP,
     slice_full: bool = SLICE_FULL,
     slice_merge: str = SLICE_MERGE,
-    slice_drop_cut: bool = SLICE_DROP_CUT,
+    slice_drop_cut: bool | None = SLICE_DROP_CUT,
 ) -> None:
     """Predict boxes (and masks) on images; writes overlay PNGs, predictions.json and COCO results
     (predictions_coco.json, image ids 1..N in predictions_coco_images.json)."""
