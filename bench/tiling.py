@@ -19,6 +19,7 @@ wall clock); the training seconds are printed beside it.
     python bench/tiling.py --passes 6000 --per-defect 20    # half the data and budget, 10 minutes
     python bench/tiling.py --work W --reuse-runs            # evaluate the runs in W again, no training
     python bench/tiling.py --device 0 --workers 8 --passes 20000
+    python bench/tiling.py --model yolov8n.pt --weights-dir W  # both arms fine-tune pretrained weights
 
 Both arms get Ultralytics' epoch-counted schedule as the same fraction of their epochs
 (``--recipe scaled``, see schedule()). B is evaluated twice on the same slices, without and with
@@ -114,15 +115,17 @@ def schedule(epochs: int, recipe: str) -> dict[str, float]:
 
 
 def train(prep: Path, runs: Path, name: str, epochs: int, args: argparse.Namespace) -> tuple[Path, float]:
-    """A yolov8n.yaml run from scratch at imgsz 256 (every epoch run: no early stop); (run folder, seconds)."""
+    """A ``--model`` run (yolov8n.yaml: from scratch) at imgsz 256 (every epoch run: no early stop);
+    (run folder, seconds)."""
     runs.mkdir(parents=True, exist_ok=True)
     config = runs / f"{name}-schedule.yaml"  # train_args: the config-file-only Ultralytics arguments
     config.write_text(json.dumps({"train_args": schedule(epochs, args.recipe)}))
     start = time.perf_counter()
     wood(
-        "finetune", "yolo", "--data", prep, "--model", "yolov8n.yaml", "--imgsz", 256, "--epochs", epochs,
+        "finetune", "yolo", "--data", prep, "--model", args.model, "--imgsz", 256, "--epochs", epochs,
         "--batch", args.batch, "--workers", args.workers, "--device", args.device, "--seed", args.seed,
         "--patience", 100000, "--out", runs, "--name", name, "--no-plots", "--exist-ok", "--config", config,
+        *(["--weights-dir", args.weights_dir] if args.weights_dir else []),
     )  # fmt: skip
     return runs / name, time.perf_counter() - start
 
@@ -169,6 +172,13 @@ def main() -> None:
         help="scaled: close_mosaic and warmup_epochs are the same fraction of each arm's epochs; "
         "ultralytics: its fixed defaults (10 and 3 epochs), which short runs pay for (see schedule())",
     )
+    ap.add_argument(
+        "--model",
+        default="yolov8n.yaml",
+        help="both arms' `wood finetune yolo --model`: a .yaml trains from scratch, yolov8n.pt fine-tunes "
+        "pretrained weights (found in --weights-dir or wood's weight cache; never downloaded)",
+    )
+    ap.add_argument("--weights-dir", type=Path, default=None, help="`wood finetune yolo --weights-dir`")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--device", default="cpu", help="cpu, or a GPU index such as 0")
@@ -219,7 +229,7 @@ def main() -> None:
                 "per class": {k: v["AP50"] for k, v in bbox.get("per_class", {}).items()},
             }
     keys = ["train images", "epochs", "passes", "train s", "mAP50", "mAP50-95", "APs", "APm", "ms/img"]
-    print(f"\nwork folder: {work}  (total {time.perf_counter() - t0:.0f} s, device {args.device})")
+    print(f"\nwork folder: {work}  (total {time.perf_counter() - t0:.0f} s, device {args.device}, model {args.model})")
     print(f"test: {next(iter(arms.values()))['test']} (full 1024-px images, same for both arms)")
     schedules = {arm[0]: row["schedule"] for arm, row in arms.items()}
     print("recipe " + args.recipe + ": " + "; ".join(f"{arm} {sched}" for arm, sched in schedules.items()))
