@@ -246,7 +246,7 @@ def main() -> None:
         f"control, B's run on whole images (no --slice): mAP50 {c['mAP50']:.3f}, APs {c['APs'] or 0:.3f}, "
         f"{control['inference_ms_per_image']:.1f} ms/img"
     )
-    (name_a, a), *others = arms.items()
+    (_, a), *others = arms.items()
     for name, b in others:
         cells = [ratio(b[k], a[k]) if k in ("mAP50", "mAP50-95", "APs", "APm", "ms/img") else "" for k in keys]
         print(f"| {name} / A | " + " | ".join(cells) + " |")
