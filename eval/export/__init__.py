@@ -18,12 +18,28 @@ __all__ = [
     "EXPORT_JSON",
     "FORMATS",
     "check_format",
+    "check_imgsz",
     "export_run",
     "format_summary",
     "has_module",
     "require_onnx",
     "write_export_json",
 ]
+
+
+STRIDE = 32
+"""YOLO's largest stride (P5 models): an exported graph's input side is a multiple of it."""
+
+
+def check_imgsz(imgsz: object, stride: int = STRIDE) -> None:
+    """``--imgsz`` (None: the run's) must be a positive multiple of the model's largest ``stride``."""
+    if imgsz is None:
+        return
+    if isinstance(imgsz, bool) or not isinstance(imgsz, int) or imgsz < stride or imgsz % stride:
+        raise ConfigError(
+            f"--imgsz must be a positive multiple of {stride} (the model's largest stride), e.g. {2 * stride} "
+            f"or 640, but got {imgsz!r}"
+        )
 
 
 def check_format(fmt: str) -> None:
@@ -45,8 +61,12 @@ def export_run(
 ) -> dict[str, Any]:
     """Export the run at ``run_dir`` (kind yolo or sam) and check it; return what export.json holds."""
     from wood.eval.yolo_run import check_out_folder
+    from wood.names import check_path_length
     from wood.runs import claim_in_run, load_run
 
+    check_imgsz(imgsz)  # before any work: Ultralytics would round it (0 -> 64) or fail half-way (63)
+    if out is not None:
+        check_path_length(out)
     check_format(fmt)
     if n_images < 1:
         raise ConfigError(f"--images must be at least 1, but got {n_images}")
