@@ -46,7 +46,9 @@ def run_paste(cfg: PasteConfig) -> dict:
     """
     prep_dir = Path(os.path.abspath(cfg.prep.expanduser()))
     out = Path(os.path.abspath(cfg.out.expanduser()))
-    check_replaceable(out, "prep", inputs=[prep_dir], legacy=is_legacy_prep)  # before reading anything
+    check_replaceable(
+        out, "prep", inputs=[prep_dir], legacy=is_legacy_prep, follow_link=True
+    )  # before reading anything
     source = read_source(prep_dir)
     if not any(r["instances"] for r in source.images("train")):
         raise DataError("the prep has no instances in its train split: nothing to paste", prep_dir / "manifest.json")

@@ -6,8 +6,10 @@ every row uses (a byte snapshot of folders, copies of the inputs, user files).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,3 +133,67 @@ def user_folder(tmp: Path, name: str = "mine") -> Path:
     """A folder of the user's own (not written by wood)."""
     write_file(tmp / name / "keep.txt", "the user's file\n")
     return tmp / name
+
+
+# ---------------------------------------------------------------- round two (tests/test_hostile_round2.py)
+def long_name(tmp: Path) -> Path:
+    """An output folder whose name is 300 bytes (NAME_MAX is 255)."""
+    return tmp / "out" / ("n" * 300)
+
+
+def long_path(tmp: Path) -> Path:
+    """An output folder 4.7k bytes deep (PATH_MAX is 4096), every part of it a legal 200-byte name."""
+    return tmp.joinpath("out", *(["d" * 200] * 23), "x")
+
+
+def edited_prep(edit: Callable[[dict], None], coco: str | None = None) -> Callable[[World, Path], Path]:
+    """A copy of the prepared folder with ``edit`` applied to its manifest.json (or to coco/<coco>.json)."""
+
+    def make(w: World, tmp: Path) -> Path:
+        copy = prep_copy(w, tmp)
+        path = copy / ("manifest.json" if coco is None else f"coco/{coco}.json")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        edit(data)
+        path.write_text(json.dumps(data), encoding="utf-8")
+        return copy
+
+    return make
+
+
+def first(split: str, with_instances: bool | None = None) -> Callable[[dict], dict]:
+    """The first manifest record of ``split`` (with or without instances, or either)."""
+
+    def pick(manifest: dict) -> dict:
+        return next(
+            r
+            for r in manifest["images"]
+            if r["split"] == split and (with_instances is None or bool(r["instances"]) == with_instances)
+        )
+
+    return pick
+
+
+def set_field(split: str, key: str, value, with_instances: bool | None = None) -> Callable[[dict], None]:
+    return lambda m: first(split, with_instances)(m).__setitem__(key, value)
+
+
+def set_instance(key: str, value) -> Callable[[dict], None]:
+    return lambda m: first("train", True)(m)["instances"][0].__setitem__(key, value)
+
+
+def dangling_link(tmp: Path) -> Path:
+    link = tmp / "out" / "link"
+    link.symlink_to(tmp / "nowhere")
+    return link
+
+
+def link_to_user_folder(tmp: Path) -> Path:
+    link = tmp / "out" / "mine-link"
+    link.symlink_to(user_folder(tmp))
+    return link
+
+
+def link_to_file(tmp: Path) -> Path:
+    link = tmp / "out" / "file-link"
+    link.symlink_to(tmp / "out" / "user.txt")
+    return link

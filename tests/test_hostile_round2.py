@@ -17,52 +17,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _cli import run_cli
-from _hostile_world import World, png, prep_copy, snapshot, src_copy, user_folder, world, write_file, yolo_checkpoint  # noqa: F401 (fixtures)
-
-
-def long_name(tmp: Path) -> Path:
-    """An output folder whose name is 300 bytes (NAME_MAX is 255)."""
-    return tmp / "out" / ("n" * 300)
-
-
-def long_path(tmp: Path) -> Path:
-    """An output folder 4.7k bytes deep (PATH_MAX is 4096), every part of it a legal 200-byte name."""
-    return tmp.joinpath("out", *(["d" * 200] * 23), "x")
-
-
-def edited_prep(edit: Callable[[dict], None], coco: str | None = None) -> Callable[[World, Path], Path]:
-    """A copy of the prepared folder with ``edit`` applied to its manifest.json (or to coco/<coco>.json)."""
-
-    def make(w: World, tmp: Path) -> Path:
-        copy = prep_copy(w, tmp)
-        path = copy / ("manifest.json" if coco is None else f"coco/{coco}.json")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        edit(data)
-        path.write_text(json.dumps(data), encoding="utf-8")
-        return copy
-
-    return make
-
-
-def first(split: str, with_instances: bool | None = None) -> Callable[[dict], dict]:
-    """The first manifest record of ``split`` (with or without instances, or either)."""
-
-    def pick(manifest: dict) -> dict:
-        return next(
-            r
-            for r in manifest["images"]
-            if r["split"] == split and (with_instances is None or bool(r["instances"]) == with_instances)
-        )
-
-    return pick
-
-
-def set_field(split: str, key: str, value, with_instances: bool | None = None) -> Callable[[dict], None]:
-    return lambda m: first(split, with_instances)(m).__setitem__(key, value)
-
-
-def set_instance(key: str, value) -> Callable[[dict], None]:
-    return lambda m: first("train", True)(m)["instances"][0].__setitem__(key, value)
+from _hostile_world import (  # noqa: F401 (world, yolo_checkpoint: fixtures)
+    World,
+    dangling_link,
+    edited_prep,
+    first,
+    link_to_file,
+    link_to_user_folder,
+    long_name,
+    long_path,
+    png,
+    prep_copy,
+    set_field,
+    set_instance,
+    snapshot,
+    src_copy,
+    user_folder,
+    world,
+    write_file,
+    yolo_checkpoint,
+)
 
 
 def _images0_string(m: dict) -> None:
@@ -97,20 +71,8 @@ SYNTH = {
     "synth-out-name-300-bytes": lambda w, t: ["synth", long_name(t)],
     "synth-out-path-4k": lambda w, t: ["synth", long_path(t)],
     "synth-size-0": lambda w, t: ["synth", t / "out" / "s", "--size", "0"],
-    "synth-out-symlink-to-nothing": lambda w, t: ["synth", _dangling(t)],
+    "synth-out-symlink-to-nothing": lambda w, t: ["synth", dangling_link(t)],
 }
-
-
-def _dangling(tmp: Path) -> Path:
-    link = tmp / "out" / "link"
-    link.symlink_to(tmp / "nowhere")
-    return link
-
-
-def _link_to_user_folder(tmp: Path) -> Path:
-    link = tmp / "out" / "mine-link"
-    link.symlink_to(user_folder(tmp))
-    return link
 
 
 def _prep_warning_then_error(w, tmp):
@@ -143,9 +105,9 @@ PREP = {
     "prep-tile-not-a-multiple-of-32": lambda w, t: ["prep", w.src, "--out", t_out(t), "--tile", "40"],
     "prep-out-name-300-bytes": lambda w, t: ["prep", w.src, "--out", long_name(t)],
     "prep-out-path-4k": lambda w, t: ["prep", w.src, "--out", long_path(t)],
-    "prep-out-symlink-to-nothing": lambda w, t: ["prep", w.src, "--out", _dangling(t)],
-    "prep-out-symlink-to-a-user-folder": lambda w, t: ["prep", w.src, "--out", _link_to_user_folder(t)],
-    "prep-out-symlink-to-a-file": lambda w, t: ["prep", w.src, "--out", _file_link(t)],
+    "prep-out-symlink-to-nothing": lambda w, t: ["prep", w.src, "--out", dangling_link(t)],
+    "prep-out-symlink-to-a-user-folder": lambda w, t: ["prep", w.src, "--out", link_to_user_folder(t)],
+    "prep-out-symlink-to-a-file": lambda w, t: ["prep", w.src, "--out", link_to_file(t)],
     "prep-source-path-4k": lambda w, t: ["prep", long_path(t), "--out", t_out(t)],
     "prep-config-error-on-two-lines": lambda w, t: [
         "prep",
@@ -157,12 +119,6 @@ PREP = {
     ],
     "prep-warning-then-error": _prep_warning_then_error,
 }
-
-
-def _file_link(tmp: Path) -> Path:
-    link = tmp / "out" / "file-link"
-    link.symlink_to(tmp / "out" / "user.txt")
-    return link
 
 
 PASTE = {
@@ -188,7 +144,7 @@ PASTE = {
     "paste-coco-file-name-escapes": _paste(edited_prep(_coco_name("../../../victim.png"), coco="val")),
     "paste-out-name-300-bytes": lambda w, t: ["paste", w.prep, "--out", long_name(t)],
     "paste-out-path-4k": lambda w, t: ["paste", w.prep, "--out", long_path(t)],
-    "paste-out-symlink-to-a-user-folder": lambda w, t: ["paste", w.prep, "--out", _link_to_user_folder(t)],
+    "paste-out-symlink-to-a-user-folder": lambda w, t: ["paste", w.prep, "--out", link_to_user_folder(t)],
     "paste-images-0": lambda w, t: ["paste", w.prep, "--out", t / "out" / "p", "--images", "0"],
 }
 
@@ -343,11 +299,11 @@ REPORT = {
     ],
     "report-out-name-300-bytes": lambda w, t: ["report", w.classify_run, "--out", long_name(t)],
     "report-out-path-4k": lambda w, t: ["report", w.classify_run, "--out", long_path(t)],
-    "report-out-symlink-to-nothing": lambda w, t: ["report", w.classify_run, "--out", _dangling(t)],
-    "report-out-symlink-to-a-user-folder": lambda w, t: ["report", w.classify_run, "--out", _link_to_user_folder(t)],
+    "report-out-symlink-to-nothing": lambda w, t: ["report", w.classify_run, "--out", dangling_link(t)],
+    "report-out-symlink-to-a-user-folder": lambda w, t: ["report", w.classify_run, "--out", link_to_user_folder(t)],
     "demo-out-name-300-bytes": lambda w, t: ["demo", "--out", long_name(t)],
     "demo-out-path-4k": lambda w, t: ["demo", "--out", long_path(t)],
-    "demo-out-symlink-to-a-user-folder": lambda w, t: ["demo", "--out", _link_to_user_folder(t)],
+    "demo-out-symlink-to-a-user-folder": lambda w, t: ["demo", "--out", link_to_user_folder(t)],
 }
 
 NEEDLES = {  # rows whose line must also say this (the rest: any one `error:` line)
@@ -387,7 +343,7 @@ NEEDLES = {  # rows whose line must also say this (the rest: any one `error:` li
     "prep-out-symlink-to-a-user-folder": "mine: folder exists and is not a wood prep output",
     "paste-out-symlink-to-a-user-folder": "mine: folder exists and is not a wood prep output",
     "report-out-symlink-to-a-user-folder": "mine: folder exists and is not a wood report output",
-    "demo-out-symlink-to-a-user-folder": "mine: folder exists and is not a wood demo output",
+    "demo-out-symlink-to-a-user-folder": "output path is a symbolic link",
 }
 ROWS = {**SYNTH, **PREP, **PASTE, **FINETUNE, **EVAL, **REPORT}
 CLASSES = {  # the same problem in every command says the same thing

@@ -111,10 +111,18 @@ def check_replaceable(
     kind: str,
     inputs: Iterable[Path] = (),
     legacy: Callable[[Path], bool] | None = None,
+    follow_link: bool = False,
 ) -> None:
-    """Raise unless wood may replace ``final`` with a new ``kind`` output (see the module doc)."""
+    """Raise unless wood may replace ``final`` with a new ``kind`` output (see the module doc).
+
+    A symbolic link is refused, unless ``follow_link``: then its target is checked (the caller
+    writes through :func:`atomic_output`, which replaces the target and leaves the link)."""
     check_path_length(final)
-    final = output_target(Path(final))
+    final = Path(final)
+    if follow_link:
+        final = output_target(final)
+    elif final.is_symlink():
+        raise DataError("output path is a symbolic link; give the folder it points to", final)
     check_not_input(final, inputs)
     if not final.exists():
         return
@@ -342,7 +350,7 @@ def atomic_output(
         recover_leftovers(final, kind)
         if not replace and final.is_dir() and any(final.iterdir()):
             raise DataError("folder exists and is not empty; choose another output folder", final)
-        check_replaceable(final, kind, inputs, legacy)
+        check_replaceable(final, kind, inputs, legacy)  # ``final`` is a link's target by now
         tmp = final.parent / f".wood-tmp-{_key(final)}-{os.getpid()}-{os.urandom(3).hex()}"
         tmp.mkdir()
         try:

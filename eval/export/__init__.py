@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import ConfigError, DataError, WeightsError
-from wood.eval.export.deps import EXPORT_JSON, FORMATS, INSTALL_OPENVINO, has_module, require_onnx, write_export_json
+from wood.eval.export.deps import (
+    EXPORT_JSON,
+    FORMATS,
+    INSTALL_OPENVINO,
+    check_imgsz,
+    has_module,
+    require_onnx,
+    write_export_json,
+)
 
 __all__ = [
     "EXPORT_JSON",
@@ -25,21 +33,6 @@ __all__ = [
     "require_onnx",
     "write_export_json",
 ]
-
-
-STRIDE = 32
-"""YOLO's largest stride (P5 models): an exported graph's input side is a multiple of it."""
-
-
-def check_imgsz(imgsz: object, stride: int = STRIDE) -> None:
-    """``--imgsz`` (None: the run's) must be a positive multiple of the model's largest ``stride``."""
-    if imgsz is None:
-        return
-    if isinstance(imgsz, bool) or not isinstance(imgsz, int) or imgsz < stride or imgsz % stride:
-        raise ConfigError(
-            f"--imgsz must be a positive multiple of {stride} (the model's largest stride), e.g. {2 * stride} "
-            f"or 640, but got {imgsz!r}"
-        )
 
 
 def check_format(fmt: str) -> None:

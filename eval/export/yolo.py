@@ -122,8 +122,7 @@ def export_yolo(
 ) -> dict[str, Any]:
     """Export the YOLO run's weights/best.pt, compare it with PyTorch on ``n_images`` test images and write
     ``out/export.json``; return its content (``ok`` False and ``problems`` when parity failed)."""
-    from wood.eval.export import check_imgsz
-    from wood.eval.export.deps import write_export_json
+    from wood.eval.export.deps import check_imgsz, write_export_json
     from wood.eval.yolo_run import checkpoint_imgsz
     from wood.prep.imageio import read_image_rgb
 

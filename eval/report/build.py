@@ -106,7 +106,7 @@ def build_report(
     if samples < 0:
         raise ConfigError(f"samples must be >= 0, but got {samples}")
     out = Path(out).expanduser().absolute()
-    check_replaceable(out, "report", legacy=is_legacy_report)  # before any work; again when swapping
+    check_replaceable(out, "report", legacy=is_legacy_report, follow_link=True)  # before any work; again when swapping
     collection = collect([Path(p) for p in run_dirs], Path(runs_root) if runs_root is not None else None)
     usable = [r for r in collection.runs if r.usable]
     if not usable and not collection.experiments:
