@@ -16,6 +16,7 @@ from typing import Any
 
 from wood.errors import DataError
 from wood.prep.full_images import require_full_images
+from wood.prep.manifest_records import checked_records
 
 
 def manifest_entries(prep_dir: Path, split: str) -> dict[str, dict[str, Any]]:
@@ -29,7 +30,7 @@ def manifest_entries(prep_dir: Path, split: str) -> dict[str, dict[str, Any]]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise DataError(f"not valid JSON ({exc.__class__.__name__}); re-run `wood prep`", path) from exc
-    return {im["name"]: im for im in data.get("images", []) if im.get("split") == split}
+    return {im["name"]: im for im in checked_records(data, path) if im["split"] == split}
 
 
 def defect_types(prep_dir: Path, split: str) -> dict[str, str]:

@@ -38,6 +38,8 @@ from wood.errors import ConfigError
 MIN_SLICE = 32
 """Smallest slice side (px): YOLO's largest stride."""
 MAX_OVERLAP = 0.9
+DEFAULT_OVERLAP = 0.2
+"""--slice-overlap when not given (SAHI's default)."""
 """Slice overlap must be in [0, MAX_OVERLAP): at 0.9 a 256-px slice moves by 25 px."""
 MERGES = {"nms": ("NMS", "IOU"), "nmm": ("GREEDYNMM", "IOS")}
 """--slice-merge -> (sahi postprocess type, match metric)."""
@@ -74,12 +76,27 @@ class SliceSettings:
 
 
 def slice_settings(
-    size: int | None, overlap: float = 0.2, full: bool = True, merge: str = "nms", drop_cut: bool | None = None
+    size: int | None,
+    overlap: float | None = None,
+    full: bool | None = None,
+    merge: str | None = None,
+    drop_cut: bool | None = None,
 ) -> SliceSettings | None:
     """Checked settings from the CLI options (None: no slicing); a ConfigError names the bad option.
-    ``drop_cut`` None (not given) is on exactly when the whole-image pass is."""
+
+    None is an option not given: ``overlap`` 0.2, ``full`` True, ``merge`` nms, and ``drop_cut`` on
+    exactly when the whole-image pass is. Without ``size`` (no --slice) any option given is refused:
+    it would be ignored."""
     if size is None:
+        given = {"--slice-overlap": overlap, "--slice-full": full, "--slice-merge": merge, "--slice-drop-cut": drop_cut}
+        for flag, value in given.items():
+            if value is not None:
+                spelled = flag if value is not False else "--no-" + flag[2:]
+                raise ConfigError(f"{spelled} needs --slice SIZE: without it images are not sliced (drop {spelled})")
         return None
+    overlap = DEFAULT_OVERLAP if overlap is None else overlap
+    full = True if full is None else full
+    merge = "nms" if merge is None else merge
     if size < MIN_SLICE:
         raise ConfigError(f"--slice must be at least {MIN_SLICE} px, but got {size}")
     if not 0.0 <= overlap < MAX_OVERLAP:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import ConfigError, DataError, WeightsError
+from wood.names import check_path_length
 from wood.runs import WEIGHTS
 from wood.runs import load_run as read_run
 
@@ -66,6 +67,7 @@ def check_split(split: str) -> None:
 
 def check_out_folder(out: Path) -> None:
     """An output folder may exist (as a folder) or not yet; a file of that name is a DataError."""
+    check_path_length(out)
     out = Path(out)
     for folder in (out, *out.parents):
         if folder.exists():

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from wood.fsutil import link_or_copy, write_json
+from wood.names import plain_name
 from wood.prep.splits import SPLITS
 from wood.prep.tree import naming
 
@@ -31,8 +32,12 @@ def write_standard_layout(coco_dir: Path, images_root: Path) -> None:
         coco = json.loads((coco_dir / f"{split}.json").read_text(encoding="utf-8"))
         folder = coco_dir / "images" / split
         folder.mkdir(parents=True)
-        for image in coco["images"]:
-            link_or_copy(images_root / split / image["file_name"], folder / image["file_name"])
+        where = coco_dir / f"{split}.json"
+        names = [
+            plain_name(i.get("file_name") if isinstance(i, dict) else i, where, "file_name") for i in coco["images"]
+        ]
+        for name in names:
+            link_or_copy(images_root / split / name, folder / name)
         path = coco_dir / "annotations" / f"instances_{split}.json"
         with naming(path):
             write_json(path, standard_copy(coco, split), compact=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import DataError
+from wood.names import inside, plain_name
 
 
 def coco_path(prep_dir: str | Path, split: str) -> Path:
@@ -32,12 +33,19 @@ def read_coco(prep_dir: str | Path, split: str) -> dict[str, Any]:
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise DataError(f"COCO file has no {key!r} list", path)
+    for i, image in enumerate(data["images"]):  # names are data: plain file names, checked before any is opened
+        if not isinstance(image, dict):
+            raise DataError(f"images[{i}] is a {type(image).__name__}, not a JSON object; re-run `wood prep`", path)
+        plain_name(image.get("file_name"), path, f"images[{i}].file_name")
+    images_dir(prep_dir, split, data)
     return data
 
 
 def images_dir(prep_dir: str | Path, split: str, coco: dict[str, Any]) -> Path:
     """Where the split's image files are: ``info.images_dir`` (relative to the json) or yolo/images/<split>."""
-    rel = (coco.get("info") or {}).get("images_dir")
-    if rel:
-        return (coco_path(prep_dir, split).parent / rel).resolve()
+    info = coco.get("info") or {}
+    rel = info.get("images_dir") if isinstance(info, dict) else None
+    if rel:  # inside the prepared folder (`../yolo/images/<split>`, or `../images/<split>` of the standard copy)
+        path = coco_path(prep_dir, split)
+        return inside(path.parent, rel, path, within=Path(prep_dir), what="info.images_dir")
     return (Path(prep_dir) / "yolo" / "images" / split).resolve()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +157,11 @@ class PrepConfig:
         _check_int("--tile-background", self.tile_background, 0)
         if not isinstance(self.tile_keep_full, bool):
             raise ConfigError(f"--tile-keep-full must be true or false, but got {self.tile_keep_full!r}")
+        if self.tile is None:  # an option that means nothing without --tile is refused, not ignored
+            for f in fields(self):
+                if f.name.startswith("tile_") and getattr(self, f.name) != f.default:
+                    flag = "--" + f.name.replace("_", "-")
+                    raise ConfigError(f"{flag} needs --tile SIZE: without it images are not tiled (drop {flag})")
 
     def tile_spec(self) -> TileSpec | None:
         """The tiling options as prep/tiling.py takes them; None without --tile."""

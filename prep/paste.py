@@ -25,6 +25,7 @@ from wood.fsutil import write_json
 from wood.outdir import atomic_output, check_replaceable
 from wood.prep.coco_layout import write_standard_layout
 from wood.prep.paste_bank import FORMAT, build_bank, fits, pick_backgrounds, read_source
+from wood.prep.paste_check import check_instances
 from wood.prep.paste_config import PasteConfig
 from wood.prep.paste_image import PasteJob, make_image
 from wood.prep.paste_write import link_source, manifest_view, write_coco_train, write_new_image
@@ -45,10 +46,13 @@ def run_paste(cfg: PasteConfig) -> dict:
     """
     prep_dir = Path(os.path.abspath(cfg.prep.expanduser()))
     out = Path(os.path.abspath(cfg.out.expanduser()))
-    check_replaceable(out, "prep", inputs=[prep_dir], legacy=is_legacy_prep)  # before reading anything
+    check_replaceable(
+        out, "prep", inputs=[prep_dir], legacy=is_legacy_prep, follow_link=True
+    )  # before reading anything
     source = read_source(prep_dir)
     if not any(r["instances"] for r in source.images("train")):
         raise DataError("the prep has no instances in its train split: nothing to paste", prep_dir / "manifest.json")
+    check_instances(prep_dir, source.images())  # the manifest's boxes are copied: they must be the masks'
     min_area = cfg.min_area if cfg.min_area is not None else int(source.manifest.get("options", {}).get("min_area", 4))
     backgrounds, kind = pick_backgrounds(source, cfg.backgrounds)
     bank = build_bank(source, min_area, with_context=cfg.match_colour)

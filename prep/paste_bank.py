@@ -20,6 +20,7 @@ from wood.errors import DataError
 from wood.prep.coco_masks import segmentation_to_mask
 from wood.prep.full_images import prep_tiling
 from wood.prep.imageio import decode, read_bytes, to_rgb8
+from wood.prep.manifest_records import checked_records
 
 FORMAT = "wood-prep/1"  # the same string as wood.prep.pipeline.FORMAT (not imported: that module is heavy)
 CONTEXT_PX = 8
@@ -91,6 +92,7 @@ def read_source(folder: Path) -> SourcePrep:
         raise DataError(f"manifest format is {fmt!r}, not {FORMAT!r}: an older/other format; re-run `wood prep`", path)
     if not isinstance(manifest.get("images"), list) or not isinstance(manifest.get("classes"), list):
         raise DataError("manifest.json has no `images` or `classes` list; re-run `wood prep`", path)
+    checked_records(manifest, path, full=True)  # names are data: checked before any is joined to a folder
     if (tiling := prep_tiling(manifest)) is not None:  # a pasted tile defect would show its cut edge
         raise DataError(
             f"wood paste needs full images (it pastes whole defects onto whole backgrounds), but this is a tiled "

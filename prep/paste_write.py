@@ -53,11 +53,14 @@ def link_source(tmp: Path, source: SourcePrep) -> None:
 
 
 def _link_checked(src: Path, dst: Path, sha256: str) -> None:
+    """Link ``src`` to ``dst`` once its bytes are checked (a hard link shares them; a copy is checked too)."""
     try:
-        link_or_copy(src, dst)
+        same = file_sha256(src) == sha256
     except FileNotFoundError as exc:
         raise DataError("image file listed in manifest.json is missing; re-run `wood prep`", src) from exc
-    if file_sha256(dst) != sha256:
+    if same:
+        link_or_copy(src, dst)
+    if not same or file_sha256(dst) != sha256:
         raise DataError(
             "image differs from the sha256 in manifest.json (changed after `wood prep`?); re-run `wood prep`", src
         )

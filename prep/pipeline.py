@@ -40,7 +40,7 @@ def run_prep(cfg: PrepConfig) -> dict:
     """
     root = cfg.source.expanduser().resolve()
     out = cfg.out.expanduser().absolute()  # resolved (links, loops) by the output checks
-    check_replaceable(out, "prep", inputs=[root], legacy=is_legacy_prep)  # before reading anything
+    check_replaceable(out, "prep", inputs=[root], legacy=is_legacy_prep, follow_link=True)  # before reading anything
     samples = scan_category(root, include_train_good=cfg.train_good)
     category = cfg.category_of(root)
     types = defect_types(samples)

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from wood.errors import WoodError
+from wood.names import check_path_length
 from wood.outdir import atomic_output
 from wood.prep.synth import defect_image, good_image
 from wood.prep.synth_config import CATEGORIES, SynthConfig
@@ -129,6 +130,7 @@ def write_config_tree(config: SynthConfig, progress: Callable | None = None) -> 
     output (wood.outdir: a real MVTec download in the same layout is never overwritten).
     """
     out = config.out.absolute()
+    check_path_length(out)  # before is_dir(), which fails on an over-long path
     if out.is_dir() and any(out.iterdir()) and not config.exist_ok:
         raise WoodError(
             "folder exists and is not empty; pass --exist-ok to replace a previous `wood synth` output", out

@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     except WoodError as exc:
         if debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except OSError as exc:
-        if debug or exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):
+        if debug or exc.errno not in USER_OS_ERRORS:
             raise
         print(f"error: {os_error_line(exc)}", file=sys.stderr)
         sys.exit(2)
@@ -69,6 +69,15 @@ def main(argv: list[str] | None = None) -> None:
     if code == 130:  # typer turns Ctrl-C into a silent exit code 130
         print("interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)  # as click's standalone mode does
+
+
+USER_OS_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.ENAMETOOLONG, errno.ELOOP)
+"""OSErrors a user's disk or path causes: one line, exit 2 (any other OSError is a bug: a traceback)."""
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks (a YAML parser's two-line message) folded into one line."""
+    return " ".join(text.split())
 
 
 def is_usage_error(exc: BaseException) -> bool:
@@ -97,4 +106,6 @@ def os_error_line(exc: OSError) -> str:
     puts it in filename2, the source in filename); an error without any file name is just the problem."""
     name = exc.filename2 if exc.errno in (errno.ENOSPC, errno.EDQUOT) and exc.filename2 else exc.filename
     problem = exc.strerror or str(exc)
-    return f"{name}: {problem}" if name else problem
+    if name is not None and len(str(name)) > 200:  # an over-long path: its start and end say which
+        name = f"{str(name)[:100]}...{str(name)[-60:]}"
+    return one_line(f"{name}: {problem}" if name else problem)

@@ -59,7 +59,10 @@ class DatasetConfig:
 
 
 def packaged_config_path(category: str) -> Path | None:
-    """datasets/<category>.yaml shipped with wood, if there is one."""
+    """datasets/<category>.yaml shipped with wood, if there is one (never for a name that is a path:
+    a category read from a manifest is data)."""
+    if not isinstance(category, str) or not category or any(c in category for c in "/\\\0") or category in (".", ".."):
+        return None
     candidate = resources.files("wood.datasets").joinpath(f"{category}.yaml")
     return Path(str(candidate)) if candidate.is_file() else None
 

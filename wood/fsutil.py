@@ -29,8 +29,14 @@ def file_sha256(path: Path) -> str:
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link ``src`` to ``dst`` (same bytes, no extra space); copy where linking fails."""
+    """Hard-link ``src`` to ``dst`` (same bytes, no extra space); copy where linking fails.
+
+    ``dst`` must not exist: an existing file is never replaced (FileExistsError), by the link or the copy.
+    """
     try:
         os.link(src, dst)
+    except FileExistsError:
+        raise
     except OSError:
-        shutil.copyfile(src, dst)
+        with open(src, "rb") as fin, open(dst, "xb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)

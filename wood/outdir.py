@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from wood.errors import ConfigError, DataError
+from wood.names import check_path_length
 
 MARKER = ".wood-output.json"
 MARKER_FORMAT = "wood-output/1"
@@ -110,13 +111,22 @@ def check_replaceable(
     kind: str,
     inputs: Iterable[Path] = (),
     legacy: Callable[[Path], bool] | None = None,
+    follow_link: bool = False,
 ) -> None:
-    """Raise unless wood may replace ``final`` with a new ``kind`` output (see the module doc)."""
+    """Raise unless wood may replace ``final`` with a new ``kind`` output (see the module doc).
+
+    A symbolic link is refused, unless ``follow_link``: then its target is checked (the caller
+    writes through :func:`atomic_output`, which replaces the target and leaves the link)."""
+    check_path_length(final)
     final = Path(final)
+    if follow_link:
+        final = output_target(final)
+    elif final.is_symlink():
+        raise DataError("output path is a symbolic link; give the folder it points to", final)
     check_not_input(final, inputs)
-    if not final.exists() and not final.is_symlink():
+    if not final.exists():
         return
-    if final.is_symlink() or not final.is_dir():
+    if not final.is_dir():
         raise DataError("output path exists and is not a folder; choose another output folder", final)
     if not any(final.iterdir()):
         return
@@ -134,6 +144,22 @@ def check_replaceable(
             "refusing to replace it (move them away or choose another output folder)",
             final,
         )
+
+
+def output_target(final: Path) -> Path:
+    """Where an output given as ``final`` goes: ``final`` itself, or, when it is a symbolic link to a
+    folder, the folder it points to (absolute, links resolved), so replacing it leaves the link in place,
+    pointing at the new output. A link to a file or to nothing is a DataError (never followed or replaced)."""
+    if not final.is_symlink():
+        return final
+    target = _resolve(final)
+    if not target.exists():
+        raise DataError(
+            f"output path is a symbolic link to {target}, which does not exist; choose another output", final
+        )
+    if not target.is_dir():
+        raise DataError(f"output path is a symbolic link to {target}, which is not a folder", final)
+    return target
 
 
 def check_not_input(final: Path, inputs: Iterable[Path]) -> None:
@@ -158,8 +184,7 @@ def _resolve(path: Path) -> Path:
 
 def prepare_parent(final: Path) -> None:
     """Create the destination's parent; a bad location is one DataError, not a traceback."""
-    if len(final.name.encode("utf-8", "surrogateescape")) > NAME_MAX:
-        raise ConfigError(f"output folder name is {len(final.name.encode())} bytes; the limit is {NAME_MAX}", final)
+    check_path_length(final)  # every part and the whole, before any call that would fail on them
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError as exc:
@@ -316,7 +341,8 @@ def atomic_output(
     writers, and yields the temporary folder. On an error the temporary folder is removed and
     ``final`` is untouched.
     """
-    final = Path(final).expanduser().absolute()
+    check_path_length(final)
+    final = output_target(Path(final).expanduser().absolute())  # a link to an earlier output: its target
     inputs = list(inputs)
     check_not_input(final, inputs)
     prepare_parent(final)
@@ -324,7 +350,7 @@ def atomic_output(
         recover_leftovers(final, kind)
         if not replace and final.is_dir() and any(final.iterdir()):
             raise DataError("folder exists and is not empty; choose another output folder", final)
-        check_replaceable(final, kind, inputs, legacy)
+        check_replaceable(final, kind, inputs, legacy)  # ``final`` is a link's target by now
         tmp = final.parent / f".wood-tmp-{_key(final)}-{os.getpid()}-{os.urandom(3).hex()}"
         tmp.mkdir()
         try:

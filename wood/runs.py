@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from wood.errors import ConfigError, DataError
+from wood.names import check_path_length
 from wood.outdir import (
     MARKER,
     add_marker_entries,
@@ -99,6 +100,7 @@ def choose_run_dir(out: str | Path, name: str, *, exist_ok: bool = False, resume
     if exist_ok and resume:
         raise ConfigError("exist_ok and resume exclude each other: resume continues a run, exist_ok replaces it")
     out = Path(out).expanduser()
+    check_path_length(out / name, "run folder")  # before listing `out`, which fails on an over-long path
     if exist_ok or resume:
         return out / name
     return out / pick_run_name(name, _taken(out))
@@ -285,7 +287,8 @@ def _read_mapping(path: Path, parse: Any, what: str) -> tuple[dict[str, Any] | N
     try:
         data = parse(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        return None, f"{path.name} is not readable {what} ({exc.__class__.__name__}: {str(exc)[:80]})"
+        detail = " ".join(str(exc).split())[:80]  # YAML errors span lines: the problem stays one line
+        return None, f"{path.name} is not readable {what} ({exc.__class__.__name__}: {detail})"
     if data is None and what == "YAML":
         return {}, None
     if not isinstance(data, dict):
@@ -325,6 +328,9 @@ def load_run(path: str | Path) -> Run:
         kind, schema = metrics["kind"], metrics.get("schema")
         if kind not in KINDS:
             problems.append(f"metrics.json names an unknown kind {kind!r}; expected one of {list(KINDS)}")
+            kind = "unknown"
+        elif schema != SCHEMA:  # another layout (a newer wood's): its keys cannot be trusted
+            problems.append(f"metrics.json has schema {schema!r}; this wood reads schema {SCHEMA}")
             kind = "unknown"
     else:
         kind = guess_kind(config, metrics)

@@ -12,12 +12,21 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import ConfigError, DataError, WeightsError
-from wood.eval.export.deps import EXPORT_JSON, FORMATS, INSTALL_OPENVINO, has_module, require_onnx, write_export_json
+from wood.eval.export.deps import (
+    EXPORT_JSON,
+    FORMATS,
+    INSTALL_OPENVINO,
+    check_imgsz,
+    has_module,
+    require_onnx,
+    write_export_json,
+)
 
 __all__ = [
     "EXPORT_JSON",
     "FORMATS",
     "check_format",
+    "check_imgsz",
     "export_run",
     "format_summary",
     "has_module",
@@ -45,8 +54,12 @@ def export_run(
 ) -> dict[str, Any]:
     """Export the run at ``run_dir`` (kind yolo or sam) and check it; return what export.json holds."""
     from wood.eval.yolo_run import check_out_folder
+    from wood.names import check_path_length
     from wood.runs import claim_in_run, load_run
 
+    check_imgsz(imgsz)  # before any work: Ultralytics would round it (0 -> 64) or fail half-way (63)
+    if out is not None:
+        check_path_length(out)
     check_format(fmt)
     if n_images < 1:
         raise ConfigError(f"--images must be at least 1, but got {n_images}")

@@ -105,6 +105,14 @@ def raw_output_diff(torch_model, onnx_path: Path, imgsz: int) -> dict[str, float
     return {"box_px": round(float(diff[:, :4].max()), 6), "score": round(float(diff[:, 4:].max()), 6)}
 
 
+def model_stride(model) -> int:
+    """The largest stride of an Ultralytics YOLO model (32 for P5 models)."""
+    try:
+        return int(max(model.model.stride))
+    except (AttributeError, TypeError, ValueError):
+        return 32
+
+
 def latency(ms: list[float]) -> dict[str, float]:
     return {"median": round(float(np.median(ms)), 2), "mean": round(float(np.mean(ms)), 2), "n": len(ms)}
 
@@ -114,7 +122,7 @@ def export_yolo(
 ) -> dict[str, Any]:
     """Export the YOLO run's weights/best.pt, compare it with PyTorch on ``n_images`` test images and write
     ``out/export.json``; return its content (``ok`` False and ``problems`` when parity failed)."""
-    from wood.eval.export.deps import write_export_json
+    from wood.eval.export.deps import check_imgsz, write_export_json
     from wood.eval.yolo_run import checkpoint_imgsz
     from wood.prep.imageio import read_image_rgb
 
@@ -123,6 +131,7 @@ def export_yolo(
     images = [np.ascontiguousarray(read_image_rgb(f)[:, :, ::-1]) for f in files]  # BGR, as Ultralytics reads
     check_out_folder(out)
     torch_model = load_yolo(run.weights, "cpu")
+    check_imgsz(imgsz, model_stride(torch_model))  # a P6 model's largest stride is 64
     size = int(imgsz or run.imgsz or checkpoint_imgsz(torch_model))
     out.mkdir(parents=True, exist_ok=True)
     claim_in_run(out)

@@ -97,6 +97,8 @@ def build_report(
     ``{"markdown", "html", "runs": {kind: n}, "experiments": n, "messages": [...]}``.
     Raises DataError when no usable run is found (the message lists what was wrong).
     """
+    from rich.markup import escape
+
     from wood.console import console
 
     if not run_dirs and runs_root is None:
@@ -104,10 +106,8 @@ def build_report(
     if samples < 0:
         raise ConfigError(f"samples must be >= 0, but got {samples}")
     out = Path(out).expanduser().absolute()
-    check_replaceable(out, "report", legacy=is_legacy_report)  # before any work; again when swapping
+    check_replaceable(out, "report", legacy=is_legacy_report, follow_link=True)  # before any work; again when swapping
     collection = collect([Path(p) for p in run_dirs], Path(runs_root) if runs_root is not None else None)
-    for message in collection.messages:
-        console.print(f"[yellow]skipped[/yellow] {message}", soft_wrap=True)
     usable = [r for r in collection.runs if r.usable]
     if not usable and not collection.experiments:
         where = ", ".join(str(p) for p in list(run_dirs) + ([runs_root] if runs_root is not None else []))
@@ -137,6 +137,8 @@ def build_report(
     )
     with atomic_output(out, "report", legacy=is_legacy_report) as tmp:
         md_path, html_path = write_report(TITLE, subtitle, sections, out, into=tmp)
+    for message in collection.messages:  # once the report is written: an error stays the only line
+        console.print(f"[yellow]skipped[/yellow] {escape(message)}", soft_wrap=True)
     return {
         "markdown": md_path,
         "html": html_path,

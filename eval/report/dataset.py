@@ -156,6 +156,15 @@ def dataset_section(prepared_dirs: list[Path], samples: int = 6) -> Section:
         )
         return section
     manifest = _load_json(prepared / "manifest.json")
+    if manifest is not None:  # its names are data: a record that is not plain is reported, never opened
+        from wood.errors import DataError
+        from wood.prep.manifest_records import checked_records
+
+        try:
+            checked_records(manifest, prepared / "manifest.json")
+        except DataError as exc:
+            section.blocks.append(Text(f"manifest.json not used: {exc}", "warn"))
+            manifest = None
     stats, source = load_stats(prepared, manifest)
     category = (manifest or {}).get("category") or "?"
     classes = ", ".join((manifest or {}).get("classes", []) or (stats or {}).get("classes", []))

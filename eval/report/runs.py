@@ -63,7 +63,8 @@ def _read_json(path: Path) -> tuple[Any, str | None]:
     try:
         return json.loads(path.read_text(encoding="utf-8")), None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        return None, f"{path.name} is not readable JSON ({exc.__class__.__name__}: {str(exc)[:80]})"
+        detail = " ".join(str(exc).split())[:80]
+        return None, f"{path.name} is not readable JSON ({exc.__class__.__name__}: {detail})"
 
 
 def find_eval_files(run_dir: Path, filename: str, max_depth: int = 3) -> list[Path]:
@@ -96,7 +97,7 @@ def load_run(path: Path) -> Run:
     run = Run(**{f.name: getattr(base, f.name) for f in fields(base)})
     if not (run.path / runs.METRICS_FILE).is_file():
         run.problems.append("no metrics.json (training did not finish, or was interrupted)")
-    if run.kind == "unknown" and run.metrics is not None:
+    if run.kind == "unknown" and run.metrics is not None and not run.problems:
         run.problems.append("not a wood run: config.yaml/metrics.json have none of the YOLO, SAM or classify keys")
     if run.usable:
         _load_evals(run)
@@ -118,9 +119,17 @@ def find_run_dirs(root: Path) -> list[Path]:
 
     The parts of a run (weights/, checkpoints/, overlays/, eval folders without a marker) are not
     searched; folders nested inside a run folder are (an experiments folder holds runs/<row>/).
+    A symbolic link to a folder is followed (a run linked in from elsewhere is found), each real folder
+    searched once, so a link loop ends.
     """
     found = []
-    for folder, dirs, files in os.walk(root):
+    seen: set[str] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # reached again through a link (or a loop): searched already
+            dirs[:] = []
+            continue
+        seen.add(real)
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
         if any(m in files for m in MARKERS):
             found.append(Path(folder))

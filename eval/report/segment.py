@@ -50,7 +50,11 @@ def _prompt_source(ev: dict[str, Any]) -> str:
 def best_worst(ev: dict[str, Any]) -> tuple[list[Figure], str | None]:
     """Overlays of the best and worst defective image by per-image IoU, among those eval drew."""
     folder = ev["_file"].parent / "overlays"
-    scored = [p for p in ev.get("per_image") or [] if p.get("n_gt") and p.get("iou") is not None]
+    scored = [  # names are data: only a string's stem is joined to the overlays folder
+        p
+        for p in ev.get("per_image") or []
+        if isinstance(p, dict) and isinstance(p.get("file_name"), str) and p.get("n_gt") and p.get("iou") is not None
+    ]
     if not scored:
         return [], None
     drawn = [p for p in scored if (folder / f"{Path(p['file_name']).stem}.png").is_file()]

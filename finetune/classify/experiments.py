@@ -187,8 +187,9 @@ def run_experiments(
     override the config for every row. Returns the rows (dicts as in table.json).
     """
     from wood.console import console
-    from wood.finetune.classify.data import load_dataset
+    from wood.finetune.classify.data import list_classes, load_dataset
     from wood.finetune.classify.train import train
+    from wood.names import check_path_length
 
     config_path = Path(config_path) if config_path is not None else default_config_path()
     out = Path(out)
@@ -202,6 +203,8 @@ def run_experiments(
         "precision": precision,
     }
     attempts = load_attempts(config_path, data_dir, out, overrides)
+    check_path_length(out)  # a wrong --out or --data is one line, before any attempt's line or output
+    list_classes(Path(data_dir) / "classify")
     out.mkdir(parents=True, exist_ok=True)
     datasets: dict[int, Any] = {}
     rows = []

@@ -123,12 +123,17 @@ def load_weights(sam: Any, state: dict[str, Any], path: str | Path) -> None:
         raise WeightsError(f"weights do not fit this SAM variant: {str(exc).splitlines()[-1][:200]}", path) from exc
 
 
+def random_init_warning(variant: str) -> str:
+    return f"[yellow]warning:[/] SAM {variant} starts from random initialisation (no pretrained weights)"
+
+
 def load_sam(
     variant: str,
     checkpoint: str | Path | None = None,
     random_init: bool = False,
     image_size: int | None = None,
     patch_size: int | None = None,
+    warn: bool = True,
 ) -> tuple[Any, str]:
     """Build ``variant`` and load its weights. Returns (sam, source) where source is the
     checkpoint path or "random".
@@ -146,7 +151,8 @@ def load_sam(
     state = None if path is None else read_state_dict(path)
     sam = build_sam(variant, image_size, patch_size)
     if state is None:
-        console.print(f"[yellow]warning:[/] SAM {variant} starts from random initialisation (no pretrained weights)")
+        if warn:  # ``warn`` False: the caller says it once its own checks passed (an error stays one line)
+            console.print(random_init_warning(variant))
         return sam, "random"
     load_weights(sam, state, path)  # type: ignore[arg-type]
     return sam, str(path)

@@ -30,7 +30,7 @@ from wood.finetune.sam.checkpoint import check_world_size, load_checkpoint, save
 from wood.finetune.sam.config import RESUME_FIXED, SamTrainConfig
 from wood.finetune.sam.data import SamImage, coco_path, load_split
 from wood.finetune.sam.io import save_base, save_weights
-from wood.finetune.sam.models import load_sam
+from wood.finetune.sam.models import load_sam, random_init_warning
 from wood.finetune.sam.trainer import SamTrainer, updates_per_epoch
 from wood.runs import absolute_path, create_run_dir, finish_run_dir, write_metrics_json
 from wood.torchutil import read_state_dict
@@ -160,11 +160,13 @@ def open_run(cfg: SamTrainConfig, acc: Any) -> tuple[Any, str, SamTrainConfig, P
     # checks its run first, creating nothing, so a wrong --name says so before any model loads).
     if cfg.resume:
         check_world_size(check_resume(cfg), acc.num_processes)
-    sam, source = load_sam(cfg.model, cfg.checkpoint, cfg.random_init, cfg.imgsz, cfg.patch_size)
+    sam, source = load_sam(cfg.model, cfg.checkpoint, cfg.random_init, cfg.imgsz, cfg.patch_size, warn=False)
     if source != "random":
         cfg = replace(cfg, checkpoint=absolute_path(source))
     cfg = replace(cfg, architecture=sam_architecture(cfg.model, cfg.imgsz, cfg.patch_size))
     run_dir = on_main(acc, lambda: main_run_dir(cfg, sam, source))
+    if source == "random" and acc.is_main_process:  # after the run folder: an error before it is the only line
+        console.print(random_init_warning(cfg.model))
     if source == "random" and cfg.resume:
         from wood.finetune.sam.io import BASE_FILE
         from wood.finetune.sam.models import load_weights

@@ -102,8 +102,6 @@ def train(cfg: YoloConfig) -> Path:
     # Everything a user can get wrong fails here, before the run folder exists.
     names = check_prep_folder(cfg.data, cfg.data_subdir)["names"]
     warning = tiled_imgsz_warning(read_prep_tiling(cfg.data), cfg.imgsz)
-    if warning:
-        console.print(warning)
     check_device(cfg.device, multi=True)
     setup_ultralytics()
     check_train_args(cfg)
@@ -111,6 +109,8 @@ def train(cfg: YoloConfig) -> Path:
         _check_world(cfg, names)
     model = None if cfg.resume or cfg.world else load_model(cfg, resolve_model(cfg))
     run_dir = make_run_dir(cfg)
+    if warning:  # once every check passed: an error before training stays the only line
+        console.print(warning)
     started = time.perf_counter()
     if cfg.resume:
         from ultralytics import YOLO

@@ -22,7 +22,7 @@ def prep(cfg: PrepConfig) -> None:
     from wood.prep.pipeline import run_prep
     from wood.prep.stats import stats_table
 
-    missing_config = check_defect_folders(cfg)
+    warnings = check_defect_folders(cfg)
     stats = run_prep(cfg)
     console.print(stats_table(stats))
     if stats["flags"]:
@@ -30,8 +30,8 @@ def prep(cfg: PrepConfig) -> None:
     if stats.get("tiles"):
         console.print(tiles_line(stats["tiles"]))
     console.print(f"wrote {cfg.out} ({stats['images']} images, classes {stats['classes']})")
-    if missing_config:  # after the run: an error stays the only line when prep fails
-        _warn(missing_config)
+    for line in warnings:  # after the run: an error stays the only line when prep fails
+        _warn(line)
 
 
 def tiles_line(tiles: dict) -> str:
@@ -48,10 +48,11 @@ def tiles_line(tiles: dict) -> str:
     )
 
 
-def check_defect_folders(cfg: PrepConfig) -> str | None:
+def check_defect_folders(cfg: PrepConfig) -> list[str]:
     """Before any image is read: resolve SRC, check its layout and the dataset config, and warn about
     (or, with --strict, stop at) defect folders the dataset config does not list (a typo like `scrach`).
-    Returns the warning line to print after the run when no dataset config matches the category."""
+    Returns the warning lines to print after the run (a folder the config does not list; no dataset
+    config for the category), so that a failing run prints its error as the only line."""
     from wood.dataset_config import (
         describe_unknown_types,
         load_dataset_config,
@@ -75,13 +76,13 @@ def check_defect_folders(cfg: PrepConfig) -> str | None:
         dataset.check_classes(types)
     unknown = unknown_defect_types(types, dataset)
     if not unknown:
-        return missing
+        return [missing] if missing else []
     folder = cfg.source / "test" / unknown[0] if len(unknown) == 1 else cfg.source / "test"
     line = describe_unknown_types(unknown, dataset)
     if cfg.strict:
         raise ConfigError(f"{line}; rename the folder or add the class to the config", folder)
-    _warn(f"warning: {folder}: {line}; each is prepared as its own class (--strict stops here)")
-    return missing
+    warning = f"warning: {folder}: {line}; each is prepared as its own class (--strict stops here)"
+    return [warning] + ([missing] if missing else [])
 
 
 def _warn(line: str) -> None:

@@ -47,9 +47,9 @@ def eval_segment(
         False, "--crop-to-box/--no-crop-to-box", help="Zero mask pixels outside each prompt box (+5% margin)."
     ),
     slice_size: int = SLICE,
-    slice_overlap: float = SLICE_OVERLAP,
-    slice_full: bool = SLICE_FULL,
-    slice_merge: str = SLICE_MERGE,
+    slice_overlap: float | None = SLICE_OVERLAP,
+    slice_full: bool | None = SLICE_FULL,
+    slice_merge: str | None = SLICE_MERGE,
     slice_drop_cut: bool | None = SLICE_DROP_CUT,
 ) -> None:
     """Per-class IoU/Dice, mIoU, per-image scores, COCO segm mAP and pixel F1 (good images included);

@@ -38,15 +38,25 @@ SLICE = typer.Option(
     "(boxes only; >= 32 and <= the image side). Off when not given.",
     show_default=False,
 )
-SLICE_OVERLAP = typer.Option(0.2, "--slice-overlap", help="Overlap of neighbouring slices, a fraction in [0, 0.9).")
+# The --slice-* options default to None (not given): without --slice, one given is refused (eval.slicing).
+SLICE_OVERLAP = typer.Option(
+    None,
+    "--slice-overlap",
+    help="With --slice: overlap of neighbouring slices, a fraction in [0, 0.9).",
+    show_default="0.2",
+)
 SLICE_FULL = typer.Option(
-    True, "--slice-full/--no-slice-full", help="With --slice: add one whole-image pass (large objects)."
+    None,
+    "--slice-full/--no-slice-full",
+    help="With --slice: add one whole-image pass (large objects).",
+    show_default="slice-full",
 )
 SLICE_MERGE = typer.Option(
-    "nms",
+    None,
     "--slice-merge",
     help="With --slice: nms (keep the best of boxes at IoU > 0.5) or nmm (sahi's greedy merge of boxes "
     "overlapping > 0.5 of the smaller one into their union).",
+    show_default="nms",
 )
 
 
@@ -59,7 +69,13 @@ SLICE_DROP_CUT = typer.Option(
 )
 
 
-def slicing(size: int | None, overlap: float, full: bool, merge: str, drop_cut: bool | None = None):
+def slicing(
+    size: int | None,
+    overlap: float | None = None,
+    full: bool | None = None,
+    merge: str | None = None,
+    drop_cut: bool | None = None,
+):
     """The checked slice settings of the CLI options (None without --slice)."""
     from wood.eval.slicing import slice_settings
 
@@ -84,9 +100,9 @@ def eval_detect(
         help="Also run Ultralytics' own val for comparison (not with --slice).",
     ),
     slice_size: int = SLICE,
-    slice_overlap: float = SLICE_OVERLAP,
-    slice_full: bool = SLICE_FULL,
-    slice_merge: str = SLICE_MERGE,
+    slice_overlap: float | None = SLICE_OVERLAP,
+    slice_full: bool | None = SLICE_FULL,
+    slice_merge: str | None = SLICE_MERGE,
     slice_drop_cut: bool | None = SLICE_DROP_CUT,
 ) -> None:
     """COCO mAP (pycocotools, the reference) beside Ultralytics' val, plus image-level recall and false alarms."""
@@ -124,9 +140,9 @@ def predict(
         show_default="the trained classes",
     ),
     slice_size: int = SLICE,
-    slice_overlap: float = SLICE_OVERLAP,
-    slice_full: bool = SLICE_FULL,
-    slice_merge: str = SLICE_MERGE,
+    slice_overlap: float | None = SLICE_OVERLAP,
+    slice_full: bool | None = SLICE_FULL,
+    slice_merge: str | None = SLICE_MERGE,
     slice_drop_cut: bool | None = SLICE_DROP_CUT,
 ) -> None:
     """Predict boxes (and masks) on images; writes overlay PNGs, predictions.json and COCO results
