@@ -99,3 +99,46 @@ def test_bad_inputs_are_one_line_and_write_nothing(prepared: Path, tmp_path: Pat
         assert code == 2 and len(err.strip().splitlines()) == 1 and needle in err, (argv, err)
     assert sorted(p.name for p in user.iterdir()) == ["notes.txt"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(("o", ".wood"))]
+
+
+@pytest.mark.slow
+def test_the_loop_label_then_import_then_prep(
+    tiny_seg_run: Path,  # noqa: F811
+    tiny_sam_run: Path,
+    new_images: Path,
+    tmp_path: Path,
+    capsys,
+):
+    """Pre-label a batch for CVAT, read the zip with datumaro (the counts wood wrote) and bring it back with
+    `wood import` as MVTec masks (the path corrected labels take), end to end."""
+    dm = pytest.importorskip("datumaro")
+    from wood.prep.coco_masks import segmentation_to_mask
+
+    argv = ["label", new_images, "--run", tiny_seg_run, "--sam", tiny_sam_run, *LOW, "--device", "cpu"]
+    code, err = run_cli([*argv, "--out", tmp_path / "cvat"], capsys)
+    assert code == 0, err
+    zip_path = tmp_path / "cvat" / "labels_cvat.zip"
+    with zipfile.ZipFile(zip_path) as zf:
+        coco = json.loads(zf.read("annotations/instances_default.json"))
+        zf.extractall(tmp_path / "unzipped")
+    dataset = dm.Dataset.import_from(str(tmp_path / "unzipped"), "coco_instances")
+    assert len(dataset) == len(coco["images"]) == 4
+    groups = {(item.id, a.group) for item in dataset for a in item.annotations}
+    assert len(groups) == len(coco["annotations"])
+
+    mvtec = tmp_path / "mvtec"
+    code, err = run_cli(
+        ["import", zip_path, "--out", mvtec, "--category", "wood", "--mixed", "combined", "--box-masks"], capsys
+    )
+    assert code == 0, err
+    rows = json.loads((mvtec / "wood" / "import.json").read_text())["images"]
+    assert sorted(r["file_name"] for r in rows) == sorted(p.name for p in new_images.iterdir())
+    by_name = {im["file_name"]: im for im in coco["images"]}
+    for row in rows:
+        im = by_name[row["file_name"]]
+        anns = [a for a in coco["annotations"] if a["image_id"] == im["id"] and a["segmentation"]]
+        if row["mask"] is None or len(anns) != sum(1 for a in coco["annotations"] if a["image_id"] == im["id"]):
+            continue
+        want = np.any([segmentation_to_mask(a["segmentation"], im["height"], im["width"]) for a in anns], axis=0)
+        got = cv2.imread(str(mvtec / "wood" / row["mask"]), cv2.IMREAD_GRAYSCALE) > 127
+        assert np.array_equal(got, want)
