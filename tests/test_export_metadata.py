@@ -128,3 +128,33 @@ def test_sam_onnx_files_carry_their_preprocessing(tmp_path: Path):
         assert json.loads(meta["pixel_std"]) == pytest.approx(result["preprocess"]["pixel_std"])
         assert "model frame" in meta["box_frame"] and json.loads(meta["class_names"]) == []
     assert json.loads(meta["box_mask_prompt"]) is True and meta["mask_threshold"] == "0.0"
+
+
+def test_metadata_is_written_without_touching_external_weights(tmp_path: Path):
+    """A graph whose weights are external data (how > 2 GB exports are stored) keeps running after the metadata."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from wood.eval.export.onnx_meta import write_metadata
+
+    weight = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+        [weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.metadata_props.add(key="names", value="{0: 'a'}")
+    model.metadata_props.add(key="task", value="detect")
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path), save_as_external_data=True, location="m.data", size_threshold=0)
+    data = (tmp_path / "m.data").read_bytes()
+    write_metadata(path, {"image_size": "[64, 64]", "names": "replaced"})
+    assert (tmp_path / "m.data").read_bytes() == data
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta == {"task": "detect", "names": "replaced", "image_size": "[64, 64]"}
+    out = session.run(None, {"x": np.array([[1.0, 2.0]], np.float32)})[0]
+    np.testing.assert_allclose(out, [[6.0, 9.0, 12.0]])

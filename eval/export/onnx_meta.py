@@ -134,11 +134,13 @@ def sam_metadata(preprocess: dict[str, Any], box_mask_prompt: bool, graph: str) 
 
 
 def write_metadata(path: Path, props: dict[str, str]) -> None:
-    """Set ``props`` in the .onnx file's metadata_props (replacing keys of the same name, keeping the others)."""
+    """Set ``props`` in the .onnx file's metadata_props (replacing keys of the same name, keeping the others).
+    Weights stored as external data (graphs over 2 GB, e.g. a vit_h encoder) stay where they are: only the
+    graph file is rewritten, its references to them unchanged."""
     import onnx
 
     path = Path(path)
-    model = onnx.load(str(path))
+    model = onnx.load(str(path), load_external_data=False)
     kept = [p for p in model.metadata_props if p.key not in props]
     del model.metadata_props[:]
     model.metadata_props.extend(kept)
