@@ -84,10 +84,13 @@ def coco_set(
             raise DataError(f"a category has no integer 'id' or no 'name': {str(cat)[:80]}", where)
         categories[cat["id"]] = cat["name"]
     images: dict[Any, LabelImage] = {}
-    missing = []
+    missing, seen_ids = [], set()
     for im in coco["images"]:
         if not isinstance(im, dict) or "id" not in im or not isinstance(im.get("file_name"), str):
             raise DataError(f"an image entry has no 'id' or 'file_name': {str(im)[:80]}", where)
+        if im["id"] in images or im["id"] in seen_ids:
+            raise DataError(f"image id {im['id']!r} is listed twice", where)
+        seen_ids.add(im["id"])
         found = locate(im["file_name"])
         if found is None:
             missing.append(im["file_name"])
