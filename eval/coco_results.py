@@ -6,8 +6,9 @@ A COCO results file is a JSON list of ``{"image_id", "category_id", "bbox": [x, 
 class_id + 1, as in the prepared ``coco/<split>.json``; boxes are pixels of the original image
 (pixel edges). Pure functions, no model.
 
-A results file names images only by id. `wood predict` numbers its images 1..N in the order it
-read them and writes the id -> file table beside the results (:func:`images_table`); `wood eval
+A results file names images only by id. `wood predict` uses the ids of the ground truth its images
+belong to (wood.eval.predict_ids; 1..N in reading order for other images) and writes the id -> file
+table beside the results (:func:`images_table`); `wood eval
 segment` uses the ids of the prepared ``coco/<split>.json``, so its file loads against that json.
 
 Note for size-range AP (APs, APm) on masks: when a result has both ``bbox`` and
@@ -75,12 +76,17 @@ def mask_results(
 
 def images_table(records: list[dict[str, Any]], names: dict[int, str] | list[str]) -> dict[str, Any]:
     """The id -> file table for `wood predict`'s results: ``{"images": [{"id", "file_name", "width",
-    "height"}], "categories": [{"id", "name"}]}`` with ids 1..N in the order of ``records``
-    (``{"file", "width", "height"}`` each) and category ids class_id + 1."""
+    "height"}], "categories": [{"id", "name"}]}`` with each record's ``id`` (1..N in the order of
+    ``records`` where they have none; ``{"file", "width", "height"}`` each) and category ids class_id + 1."""
     items = names.items() if isinstance(names, dict) else enumerate(names)
     return {
         "images": [
-            {"id": i, "file_name": str(r["file"]), "width": int(r["width"]), "height": int(r["height"])}
+            {
+                "id": int(r.get("id", i)),
+                "file_name": str(r["file"]),
+                "width": int(r["width"]),
+                "height": int(r["height"]),
+            }
             for i, r in enumerate(records, 1)
         ],
         "categories": [{"id": int(k) + 1, "name": str(n)} for k, n in sorted(items)],

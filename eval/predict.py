@@ -6,9 +6,11 @@ the original image (XYXY, pixel-edge coordinates). Overlays are ``<out>/<stem>_p
 
 Beside it, the same detections as a COCO results file for other tools (pycocotools' loadRes,
 faster-coco-eval, FiftyOne): predictions_coco.json, a list of ``{"image_id", "category_id",
-"bbox": [x, y, w, h], "score"}`` (+ ``"segmentation"`` RLE for segment models), with image ids
-1..N in the order of predictions.json and category ids class_id + 1; predictions_coco_images.json
-maps them back: ``{"images": [{"id", "file_name", "width", "height"}], "categories": [{"id", "name"}]}``
+"bbox": [x, y, w, h], "score"}`` (+ ``"segmentation"`` RLE for segment models), with the image ids
+of the ground truth the images belong to (``coco`` given, or a prepared split's ``coco/<split>.json``:
+see wood.eval.predict_ids), else 1..N in the order of predictions.json, and category ids class_id + 1;
+predictions.json names that ground truth (``coco_gt``, null for 1..N); predictions_coco_images.json
+maps the ids back: ``{"images": [{"id", "file_name", "width", "height"}], "categories": [{"id", "name"}]}``
 (see wood.eval.coco_results).
 """
 
@@ -24,6 +26,7 @@ from wood.console import track
 from wood.device import check_device
 from wood.errors import DataError
 from wood.eval.coco_results import detection_results, images_table, write_json
+from wood.eval.predict_ids import image_ids
 from wood.eval.slicing import Predictor, SliceSettings, Timer, check_fits, check_sliceable, sliced_predictor
 from wood.eval.yolo_run import check_out_folder, checkpoint_imgsz, load_run, load_yolo, model_names
 from wood.prep.mvtec import IMAGE_EXTENSIONS
@@ -109,6 +112,7 @@ def predict_images(
     imgsz: int | None = None,
     prompts: list[str] | None = None,
     slicing: SliceSettings | None = None,
+    coco: Path | None = None,
 ) -> Path:
     """Predict ``images`` with the run's checkpoint; write overlays, predictions.json and the COCO results
     (predictions_coco.json, predictions_coco_images.json); return the path of predictions.json.
@@ -118,6 +122,7 @@ def predict_images(
 
     ``prompts`` (YOLO-World runs only): detect these texts instead of the trained classes.
     ``slicing``: sliced inference (wood.eval.slicing; boxes only, so a YOLO-seg run is refused).
+    ``coco``: a COCO ground truth holding every image, whose image ids the results use (wood.eval.predict_ids).
     """
     import cv2
 
@@ -127,6 +132,7 @@ def predict_images(
         raise DataError(f"conf must be in (0, 1), but got {conf}")
     check_device(device)
     files = collect_images(images)
+    ids, gt_file = image_ids(files, coco)
     run = load_run(run_dir, weights)
     out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / "predict"
     check_out_folder(out)
@@ -145,7 +151,7 @@ def predict_images(
     sliced = None if slicing is None else sliced_predictor(model, slicing, size, device, conf, MAX_DET)
     out.mkdir(parents=True, exist_ok=True)
     claim_in_run(out)
-    records, coco, timer = [], [], Timer()
+    records, results, timer = [], [], Timer()
     for path in track(files, "predict"):
         rgb = read_image_rgb(path)
         xyxy, scores, classes, masks = predict_one(model, rgb, size, conf, device, sliced, timer)
@@ -153,7 +159,7 @@ def predict_images(
             {"class": names[c], "class_id": c, "score": round(s, 4), "bbox_xyxy": [round(v, 1) for v in box]}
             for box, s, c in zip(xyxy.tolist(), scores.tolist(), classes.tolist())
         ]
-        coco += detection_results(len(records) + 1, xyxy.tolist(), classes.tolist(), scores.tolist(), masks)
+        results += detection_results(ids[len(records)], xyxy.tolist(), classes.tolist(), scores.tolist(), masks)
         overlay = draw_overlay(rgb, dets, masks)
         target = out / f"{path.stem}_pred.png"
         ok, png = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
@@ -162,6 +168,7 @@ def predict_images(
         target.write_bytes(png.tobytes())  # bytes, not cv2.imwrite: non-ASCII paths work
         records.append(
             {
+                "id": ids[len(records)],
                 "file": str(path),
                 "overlay": str(target),
                 "width": rgb.shape[1],
@@ -175,10 +182,11 @@ def predict_images(
         "conf": conf,
         "imgsz": size,
         "slice": None if slicing is None else slicing.record(),
+        "coco_gt": None if gt_file is None else str(gt_file),
         "inference_ms_per_image": timer.ms_per_image,
         "images": records,
     }
     out_json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    write_json(out / "predictions_coco.json", coco)
+    write_json(out / "predictions_coco.json", results)
     write_json(out / "predictions_coco_images.json", images_table(records, names))
     return out_json

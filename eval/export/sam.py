@@ -228,6 +228,10 @@ def export_sam(
         "pixel_std": [float(v) for v in sam.pixel_std.flatten()],
     }
     del sam
+    from wood.eval.export.onnx_meta import sam_metadata, write_metadata
+
+    for graph, path in files.items():  # what to feed each graph, inside the file (ONNX metadata_props)
+        write_metadata(path, sam_metadata(preprocess, bool(cfg.box_mask_prompt), graph))
     report = parity_check(run_dir, files, images, preprocess)
     return {
         "run": str(run_dir),

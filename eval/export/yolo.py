@@ -17,7 +17,7 @@ import numpy as np
 
 from wood.errors import DataError, WeightsError
 from wood.eval.export.parity import PARITY_CONF, SCORE_TOL, SCORE_TOL_HALF, match_image, parity_summary
-from wood.eval.yolo_run import check_out_folder, load_run, load_yolo
+from wood.eval.yolo_run import check_out_folder, load_run, load_yolo, model_names
 from wood.runs import claim_in_run
 
 STEM = "model"
@@ -97,7 +97,9 @@ def raw_output_diff(torch_model, onnx_path: Path, imgsz: int) -> dict[str, float
     module = torch_model.model.eval()
     with torch.inference_mode():
         ref = module(x)
-    ref = (ref[0] if isinstance(ref, (list, tuple)) else ref).float().numpy()
+    while isinstance(ref, (list, tuple)):  # segment models return (output0 + protos, ...) nested
+        ref = ref[0]
+    ref = ref.float().numpy()
     got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0].astype(np.float32)
     if ref.shape != got.shape or ref.ndim != 3:
         return None
@@ -115,6 +117,18 @@ def model_stride(model) -> int:
 
 def latency(ms: list[float]) -> dict[str, float]:
     return {"median": round(float(np.median(ms)), 2), "mean": round(float(np.mean(ms)), 2), "n": len(ms)}
+
+
+def describe_export(exported: Path, task: str, imgsz: int, names: list[str]) -> dict[str, Any]:
+    """The export's pre- and post-processing (wood.eval.export.onnx_meta), also written into an .onnx file's
+    metadata_props, so a station with ONNX Runtime alone knows how to feed it."""
+    from wood.eval.export.onnx_meta import graph_outputs, write_metadata, yolo_metadata, yolo_processing
+
+    is_onnx = Path(exported).suffix == ".onnx"
+    processing = yolo_processing(task, imgsz, names, graph_outputs(exported) if is_onnx else None)
+    if is_onnx:
+        write_metadata(exported, yolo_metadata(processing))
+    return processing
 
 
 def export_yolo(
@@ -136,6 +150,7 @@ def export_yolo(
     out.mkdir(parents=True, exist_ok=True)
     claim_in_run(out)
     exported = run_exporter(run.weights, out, fmt=fmt, imgsz=size, half=half)
+    processing = describe_export(exported, torch_model.task, size, model_names(torch_model))
     from ultralytics import YOLO
 
     export_model = YOLO(str(exported), task=torch_model.task)
@@ -159,6 +174,7 @@ def export_yolo(
         "half": half,
         "files": {"model": str(exported), "weights": str(run.weights)},
         "images": [str(f) for f in files],
+        "processing": processing,
         "parity": parity,
         "latency_ms": {"pytorch": latency(ms_torch), runtime: latency(ms_export)},
         "ok": parity["ok"],

@@ -70,6 +70,60 @@ def load_code(cfg: SamTrainConfig, arch: dict[str, Any], has_base_file: bool) ->
     return imports + [""] + [line for line in lines if line not in imports]
 
 
+def predict_code(cfg: SamTrainConfig, arch: dict[str, Any]) -> list[str]:
+    """Lines (after ``load_code``) defining ``segment(rgb, boxes_xyxy)``: the masks `wood eval segment`
+    computes for box prompts, the run's dense box mask prompt included, with its sizes written out."""
+    size = arch["image_size"]
+    low = 4 * (size // arch["patch_size"])  # PromptEncoder.mask_input_size: 4 x the image embedding grid
+    lines = [
+        "import numpy as np",
+        "",
+        "",
+        "def model_frame(boxes_xyxy, original_size):",
+        f'    """XYXY pixel boxes (N, 4) of the original image -> the model frame (the image resized so its longest '
+        f'side is {size} px)."""',
+        "    h, w = original_size",
+        f"    new_h, new_w = predictor.transform.get_preprocess_shape(h, w, {size})",
+        "    boxes = np.array(boxes_xyxy, dtype=np.float32).reshape(-1, 4)",
+        "    boxes[:, 0::2] *= new_w / w",
+        "    boxes[:, 1::2] *= new_h / h",
+        "    return boxes",
+        "",
+    ]
+    mask = "None"
+    if cfg.box_mask_prompt:
+        lines += [
+            "",
+            "def box_mask_input(boxes):",
+            f'    """The dense mask prompt this run was trained with: (N, 1, {low}, {low}) logits at the prompt '
+            f"encoder's mask input size, +4.0 on cells whose centre (x + 0.5, y + 0.5) x {size / low:g} px lies "
+            'inside the model-frame box (x0 <= cx < x1, y0 <= cy < y1), -4.0 elsewhere."""',
+            f"    centres = (np.arange({low}, dtype=np.float32) + 0.5) * np.float32({size / low!r})",
+            "    b = boxes[:, :, None, None]",
+            "    xs, ys = centres[None, None, None, :], centres[None, None, :, None]",
+            "    inside = (xs >= b[:, 0:1]) & (xs < b[:, 2:3]) & (ys >= b[:, 1:2]) & (ys < b[:, 3:4])",
+            "    return np.where(inside, 4.0, -4.0).astype(np.float32)",
+            "",
+        ]
+        mask = "torch.from_numpy(box_mask_input(boxes))"
+    lines += [
+        "",
+        "def segment(rgb, boxes_xyxy):",
+        '    """Masks (N, H, W) bool of a uint8 RGB image (H, W, 3) for XYXY pixel boxes (N, 4) in its pixels, as',
+        "    `eval segment` computes them (mask logits > 0 at the original size): segment(rgb, [[x0, y0, x1, y1]])",
+        '    """',
+        "    predictor.set_image(rgb)",
+        "    boxes = model_frame(boxes_xyxy, rgb.shape[:2])",
+        "    if not len(boxes):",
+        "        return np.zeros((0, *rgb.shape[:2]), bool)",
+        "    masks, _, _ = predictor.predict_torch(",
+        f"        None, None, boxes=torch.from_numpy(boxes), mask_input={mask}, multimask_output=False",
+        "    )",
+        "    return masks[:, 0].numpy()",
+    ]
+    return lines
+
+
 def trained_parts(cfg: SamTrainConfig) -> str:
     parts = {
         "lora": "LoRA (peft) on the image encoder's fused qkv"
@@ -100,6 +154,7 @@ def model_card(cfg: SamTrainConfig, base_name: str, has_base_file: bool) -> str:
         return "\n".join(head + body + adapter_note()) + "\n"
     body += ["", "## Load it without wood (from the run folder)", "", "```python"]
     body += load_code(cfg, arch, has_base_file)
+    body += [""] + predict_code(cfg, arch)
     body += ["```", ""]
     if cfg.adapter == "lora":
         body.append(
@@ -112,8 +167,8 @@ def model_card(cfg: SamTrainConfig, base_name: str, has_base_file: bool) -> str:
         )
     if cfg.box_mask_prompt:
         body.append(
-            "\nThis run was trained with each box also given as a dense mask prompt: pass it as `mask_input` "
-            "(+4 inside the box, -4 outside, at the prompt encoder's mask input size)."
+            "\nThis run was trained with each box also given as a dense mask prompt: `segment` passes it as "
+            "`mask_input` (`box_mask_input`); without it the masks are not the run's."
         )
     return "\n".join(head + body) + "\n"
 

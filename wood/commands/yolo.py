@@ -144,9 +144,15 @@ def predict(
     slice_full: bool | None = SLICE_FULL,
     slice_merge: str | None = SLICE_MERGE,
     slice_drop_cut: bool | None = SLICE_DROP_CUT,
+    coco: Path = typer.Option(
+        None,
+        "--coco",
+        help="COCO ground truth holding every image: the results use its image ids, so they load against it.",
+        show_default="the prepared split's coco/<split>.json when all images are in one, else ids 1..N",
+    ),
 ) -> None:
     """Predict boxes (and masks) on images; writes overlay PNGs, predictions.json and COCO results
-    (predictions_coco.json, image ids 1..N in predictions_coco_images.json)."""
+    (predictions_coco.json, with the ground truth's image ids; the id -> file table in predictions_coco_images.json)."""
     from wood.eval.predict import predict_images
 
     settings = slicing(slice_size, slice_overlap, slice_full, slice_merge, slice_drop_cut)
@@ -159,6 +165,7 @@ def predict(
         device=ultralytics_device(device),
         prompts=prompt or None,
         slicing=settings,
+        coco=coco,
     )
     console.print(f"predictions: {out_json}")
     typer.echo(str(out_json))

@@ -1,0 +1,41 @@
+"""The options of `wood import` (also the keys of its ``--config`` YAML file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wood.errors import ConfigError
+from wood.prep.config import CATEGORY_NAME
+
+
+def _help(text: str, default: Any = None, **meta: Any) -> Any:
+    return field(default=default, metadata={"help": text, **meta})
+
+
+@dataclass
+class ImportConfig:
+    """Where `wood import` writes the MVTec category and how it reads the labels."""
+
+    out: Path = field(metadata={"help": "MVTec AD root: the category is written to OUT/<category>/."})
+    category: str = field(metadata={"help": "Category name (the folder; picks datasets/<category>.yaml)."})
+    images: Path | None = _help(
+        "Folder of the images the labels name.",
+        None,
+        default_text="the export's images/ (or a COCO file's info.images_dir)",
+    )
+    box_masks: bool = _help("Write box-only annotations as filled box masks (refused without it).", False)
+    mixed: str | None = _help(
+        "Defect type for images whose annotations have several categories (refused without it).",
+        None,
+    )
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.images = None if self.images is None else Path(self.images)
+        for name, value in (("--category", self.category), ("--mixed", self.mixed)):
+            if value is not None and (not isinstance(value, str) or not CATEGORY_NAME.fullmatch(value)):
+                raise ConfigError(f"{name} must be a name of letters, digits, '_', '-' or '.', but got {value!r}")
+        if self.mixed == "good":
+            raise ConfigError("--mixed cannot be 'good': those images have defects")
