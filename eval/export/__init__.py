@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import ConfigError, DataError, WeightsError
-from wood.eval.export.deps import EXPORT_JSON, FORMATS, INSTALL_OPENVINO, has_module, require_onnx, write_export_json
+from wood.eval.export.deps import (
+    EXPORT_JSON,
+    FORMATS,
+    INSTALL_OPENVINO,
+    OUTPUT_KIND,
+    has_module,
+    require_onnx,
+    write_export_json,
+)
 
 __all__ = [
     "EXPORT_JSON",
@@ -45,6 +53,7 @@ def export_run(
 ) -> dict[str, Any]:
     """Export the run at ``run_dir`` (kind yolo or sam) and check it; return what export.json holds."""
     from wood.eval.yolo_run import check_out_folder
+    from wood.outdir import atomic_output, check_replaceable, relocated
     from wood.runs import claim_in_run, load_run
 
     check_format(fmt)
@@ -55,7 +64,12 @@ def export_run(
     if run.kind == "yolo":
         from wood.eval.export.yolo import export_yolo
 
-        return export_yolo(run.path, out, fmt=fmt, imgsz=imgsz, half=half, n_images=n_images)
+        check_out_folder(out)
+        check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
+        claim_in_run(out, OUTPUT_KIND)
+        with atomic_output(out, OUTPUT_KIND, relocate=True) as tmp:  # the old export stays until the new is whole
+            result = export_yolo(run.path, tmp, fmt=fmt, imgsz=imgsz, half=half, n_images=n_images)
+        return relocated(result, tmp, out.expanduser().absolute())
     if run.kind == "sam":
         if fmt != "onnx" or half or imgsz is not None:
             raise ConfigError(
@@ -66,14 +80,14 @@ def export_run(
             raise WeightsError("SAM export is not available in this install")
         from wood.eval.export.sam import export_sam  # type: ignore[import-not-found]
 
-        out.mkdir(parents=True, exist_ok=True)
-        claim_in_run(out)
-
         if run.weights is None or not run.weights.exists():
             raise WeightsError("run folder has no weights/ (training did not finish?)", run.path)
-        return write_export_json(
-            out, {"run": str(run.path), "kind": "sam", "format": "onnx", **export_sam(run.path, out, n_images=n_images)}
-        )
+        check_replaceable(out, OUTPUT_KIND)
+        claim_in_run(out, OUTPUT_KIND)
+        with atomic_output(out, OUTPUT_KIND, relocate=True) as tmp:
+            record = {"run": str(run.path), "kind": "sam", "format": "onnx"}
+            result = write_export_json(tmp, {**record, **export_sam(run.path, tmp, n_images=n_images)})
+        return relocated(result, tmp, out.expanduser().absolute())
     raise DataError(
         f"cannot export a {run.kind} run; pass a folder `wood finetune yolo` or `wood finetune sam` wrote", run_dir
     )
