@@ -91,16 +91,16 @@ def check_replaceable(final: Path, kind: str, inputs: Iterable[Path] = ()) -> No
             "(move it away or choose another output folder)",
             final,
         )
-    if not proof.foreign:
-        return
-    shown = ", ".join(proof.foreign[:3]) + (" ..." if len(proof.foreign) > 3 else "")
-    n = len(proof.foreign)
     if proof.why == "live":
         raise DataError(
             f"another wood process (pid {proof.pid}) is still writing this folder; wait for it to finish "
             "or choose another output folder",
             final,
         )
+    if not proof.foreign:
+        return
+    shown = ", ".join(proof.foreign[:3]) + (" ..." if len(proof.foreign) > 3 else "")
+    n = len(proof.foreign)
     if proof.why == "old":
         raise DataError(
             f"folder was written by an older wood whose marker does not list what is inside {shown}; wood "
