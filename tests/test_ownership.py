@@ -319,5 +319,5 @@ def test_marker_lists_every_path_with_size_and_hash(prep):
     assert set(listed) == on_disk
     label = next(k for k in listed if k.startswith("yolo/labels/") and k.endswith(".txt"))
     data = (prep / label).read_bytes()
-    assert listed[label] == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert listed[label]["size"] == len(data) and listed[label]["sha256"] == hashlib.sha256(data).hexdigest()
     assert os.path.isdir(prep / "yolo") and listed["yolo"] == {"dir": True}

@@ -188,7 +188,9 @@ def test_resume_needs_an_existing_run_and_keeps_user_files_the_users(tmp_path):
     assert _marker(run)["open"] is True and (run / USER_ENTRIES).is_file()
     (run / "checkpoints").mkdir()  # what the resumed training writes
     finish_run_dir(run)
-    assert list(_marker(run)["entries"]) == ["checkpoints", "config.yaml", "weights"] and not (run / USER_ENTRIES).exists()
+    assert (
+        list(_marker(run)["entries"]) == ["checkpoints", "config.yaml", "weights"] and not (run / USER_ENTRIES).exists()
+    )
     with pytest.raises(DataError, match="notes.txt"):  # still the user's: never replaced
         create_run_dir(tmp_path, "r", exist_ok=True)
 

@@ -8,7 +8,8 @@ Format ``wood-output/2``::
                  "eval-test": {"output": "eval-detect"}}}
 
 ``entries`` lists EVERY path wood wrote, at every depth (POSIX, relative): a file with its size and
-sha256, a folder, a symbolic link with its target, or a nested output that its own marker vouches
+sha256 (plus its mtime and inode: the same inode, size and mtime need no re-hashing, anything else is
+decided by the bytes), a folder, a symbolic link with its target, or a nested output that its own marker vouches
 for (``output``: its kind; an evaluation written into a run folder). A path is wood's only when it
 is listed and still matches (a file the user changed is no longer wood's), when it lies in a nested
 output that proves itself, or when it is one of the exact names wood gives its own helpers: the
@@ -90,7 +91,7 @@ def _record(path: Path, st: os.stat_result, hashes: dict) -> dict:
     key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)  # hard links are hashed once
     if key not in hashes:
         hashes[key] = file_sha256(path) if stat.S_ISREG(st.st_mode) else "not-a-regular-file"
-    return {"size": st.st_size, "sha256": hashes[key]}
+    return {"size": st.st_size, "sha256": hashes[key], "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
 
 
 def listing(folder: Path, paths: Iterable[str] | None = None, skip: Iterable[str] = ()) -> dict[str, dict]:
@@ -180,7 +181,9 @@ def _matches(path: Path, st: os.stat_result, rec: dict | list, hashes: dict) -> 
         return stat.S_ISLNK(st.st_mode) and os.readlink(path) == rec["link"]
     if not stat.S_ISREG(st.st_mode) or st.st_size != rec.get("size"):
         return False
-    return _record(path, st, hashes).get("sha256") == rec.get("sha256")
+    if st.st_mtime_ns == rec.get("mtime_ns") and st.st_ino == rec.get("ino"):
+        return True  # the very file wood wrote, untouched since (a rewrite changes mtime, a replacement the inode)
+    return _record(path, st, hashes).get("sha256") == rec.get("sha256")  # copied or touched: the bytes decide
 
 
 def _wood_helper(name: str) -> bool:
