@@ -21,9 +21,11 @@ from _cli import run_cli
 from _mvtec_fixtures import make_category
 
 from wood.errors import DataError
-from wood.marker import MARKER, OLD_FORMAT
-from wood.outdir import foreign_entries, write_marker
-from wood.runs import create_run_dir, finish_run_dir, write_in_run
+from wood.outdir import MARKER, foreign_entries, write_marker
+from wood.runs import create_run_dir, finish_run_dir
+
+OLD_FORMAT = "wood-output/1"
+"""The first marker format: top-level names only."""
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -246,6 +248,8 @@ def test_eval_segment_never_replaces_a_users_metrics(tmp_path, capsys):
 
 
 def test_a_file_written_into_a_run_replaces_only_a_file_wood_wrote(tmp_path):
+    from wood.runs import write_in_run
+
     run = create_run_dir(tmp_path, "c")
     (run / "weights.pt").write_bytes(b"w")
     finish_run_dir(run)
