@@ -315,7 +315,11 @@ def replace_file(folder: Path, kind: str, name: str, data: bytes | None) -> bool
         raise DataError("file exists and wood did not write it (or it changed since); move it away", target)
     if data is None:  # a check only
         return ours
-    tmp = folder / f".wood-tmp-{hashlib.sha1(name.encode('utf-8', 'surrogateescape')).hexdigest()[:12]}-{os.getpid()}-0"
+    key = hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    for stale in folder.glob(f".wood-tmp-{key}-*-0"):  # what a killed writer of this file left
+        if stale.is_file() and not stale.is_symlink() and _wood_helper(stale.name):
+            stale.unlink()
+    tmp = folder / f".wood-tmp-{key}-{os.getpid()}-0"
     tmp.write_bytes(data)
     if not ours:
         try:
