@@ -134,10 +134,10 @@ def predict_images(
     run = load_run(run_dir, weights)
     out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / "predict"
     check_out_folder(out)
-    check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
     for path in track(files, "check images"):  # a corrupt image stops here, before anything is written
         rgb = read_image_rgb(path)
         check_fits(slicing, [(rgb.shape[1], rgb.shape[0])], str(path))
+    check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
     model = load_yolo(run.weights, device)
     check_sliceable(slicing, getattr(model, "task", None), "wood predict")
     if prompts:
