@@ -258,10 +258,10 @@ def load_job(
     tail = "" if slicing is None else f"-slice{slicing.size}"
     out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / f"eval-{split}{tail}"
     check_out_folder(out)
+    check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
     model = load_yolo(run.weights, device)
     check_sliceable(slicing, model.task, "eval detect")
     classes = check_classes(model_names(model), gt, str(coco_path(prep_dir, split)))
-    check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
     claim_in_run(out, OUTPUT_KIND)
     size = imgsz or run.imgsz or checkpoint_imgsz(model)
     return DetectJob(run, Path(prep_dir), split, gt, folder, manifest, out, model, classes, size, device, slicing)

@@ -235,6 +235,7 @@ def load_job(
     tail = ("" if boxes == "gt" else "-yolo") + ("" if slicing is None else f"-slice{slicing.size}")
     out = Path(out) if out is not None else run_dir / f"eval-{split}{tail}"
     check_out_folder(out)
+    check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
     cfg = read_run_config(run_dir)
     if not (run_dir / "weights" / DECODER_FILE).is_file():
         raise WeightsError(f"run has no weights/{DECODER_FILE}: training did not finish an epoch", run_dir)
@@ -246,7 +247,6 @@ def load_job(
     sliced = {} if slicing is None else {"slicing": slicing}
     detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, MAP_CONF, **sliced)  # before SAM
     sam, cfg = load_run(run_dir, device)
-    check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
     claim_in_run(out, OUTPUT_KIND)  # only once every check has passed: a refused eval claims no name in the run
     gt_points = detector is None and cfg.prompt == "points"
     return SegmentJob(

@@ -178,7 +178,17 @@ def test_a_completed_run_is_replaced_and_a_changed_file_in_it_is_not(tmp_path):
 
 
 # ---------------------------------------------------------------- case 3: demo --force
-def test_demo_force_never_deletes_a_users_demo_json_and_data(tmp_path, capsys):
+def no_stages(monkeypatch) -> None:
+    """The demo's stages never run here: a wrongly claimed folder fails at once instead of training."""
+
+    def stop(*a, **k):
+        raise SystemExit(3)
+
+    monkeypatch.setattr("wood.demo._run_stages", stop)
+
+
+def test_demo_force_never_deletes_a_users_demo_json_and_data(tmp_path, capsys, monkeypatch):
+    no_stages(monkeypatch)
     mine = tmp_path / "U"
     mine.mkdir()
     before = user_folder(mine, {"demo.json": b'{"mine": 1}', "data/raw.csv": b"a,b\n1,2\n"})
@@ -186,7 +196,8 @@ def test_demo_force_never_deletes_a_users_demo_json_and_data(tmp_path, capsys):
     assert snapshot(mine) == before
 
 
-def test_demo_force_keeps_a_file_the_user_put_inside_a_previous_demo(tmp_path, capsys):
+def test_demo_force_keeps_a_file_the_user_put_inside_a_previous_demo(tmp_path, capsys, monkeypatch):
+    no_stages(monkeypatch)
     demo = tmp_path / "demo"
     (demo / "data" / "wood").mkdir(parents=True)
     (demo / "demo.json").write_text("{}")
