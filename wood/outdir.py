@@ -236,8 +236,20 @@ def recover_leftovers(final: Path, kind: str) -> None:
 
 
 def remove_tree(path: Path) -> None:
-    """Delete a folder wood wrote (the one place that deletes trees; callers prove ownership)."""
-    shutil.rmtree(path)
+    """Delete a folder wood wrote (the one place that deletes trees; callers prove ownership).
+
+    The marker goes last, so a folder half-deleted by a kill is still recognised as wood's (and
+    the next run finishes the job)."""
+    path = Path(path)
+    for child in list(path.iterdir()):
+        if child.name == MARKER:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    (path / MARKER).unlink(missing_ok=True)
+    path.rmdir()
 
 
 # ---------------------------------------------------------------- the swap
