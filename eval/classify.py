@@ -6,6 +6,7 @@ The metrics themselves are finetune/classify/metrics.py (the trainer writes them
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from wood.errors import DataError, MisMatchError
 from wood.finetune.classify.metrics import save_confusion_png, split_metrics
-from wood.runs import claim_in_run
+from wood.runs import write_in_run
 
 
 def evaluate_run(
@@ -48,8 +49,10 @@ def evaluate_run(
     preds = predict(model, loaded.images, dev)
     result = split_metrics(loaded.labels.numpy(), preds, classes)
     result.update({"split": split, "data": str(data_dir), "run": str(run), "classes": classes})
-    claim_in_run(run / f"eval_{split}.json")
-    claim_in_run(run / f"confusion_{split}.png")
-    (run / f"eval_{split}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    save_confusion_png(np.array(result["confusion"]), classes, run / f"confusion_{split}.png", f"{run.name} {split}")
+    with tempfile.TemporaryDirectory() as scratch:  # drawn aside, then written into the run in one step
+        png = Path(scratch) / "confusion.png"
+        save_confusion_png(np.array(result["confusion"]), classes, png, f"{run.name} {split}")
+        text = json.dumps(result, indent=2).encode("utf-8")
+        files = {f"eval_{split}.json": text, f"confusion_{split}.png": png.read_bytes()}
+    write_in_run(run, files)  # a file of that name wood did not write is refused, never replaced
     return result

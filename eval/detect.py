@@ -35,9 +35,13 @@ from wood.eval.detect_text import markdown
 from wood.eval.manifest import manifest_entries
 from wood.eval.slicing import Predictor, SliceSettings, Timer, check_fits, check_sliceable, sliced_predictor
 from wood.eval.yolo_run import check_out_folder, check_split, checkpoint_imgsz, load_run, load_yolo, model_names
+from wood.outdir import check_replaceable
 from wood.prep.coco_masks import encode_rle
 from wood.prep.coco_split import coco_path, images_dir, read_coco
 from wood.runs import claim_in_run
+
+OUTPUT_KIND = "eval-detect"
+"""The kind of output folder this command writes (its marker; wood.outdir)."""
 
 PREDICT_CONF = 0.001
 """Score floor for mAP predictions (the same as Ultralytics val): AP needs the low-score tail."""
@@ -200,25 +204,32 @@ def evaluate(
 
     ``slicing``: sliced inference (wood.eval.slicing, boxes only) on the full images of the split, scored
     the same way; Ultralytics' val cannot slice, so it is skipped then."""
+    from dataclasses import replace
+
+    from wood.outdir import atomic_output, relocated
+
     job = load_job(run_dir, split, conf, data, weights, out, device, imgsz, slicing)
-    sliced = None
-    if job.slice is not None:
-        sliced = sliced_predictor(job.model, job.slice, job.imgsz, job.device, PREDICT_CONF, MAX_DET)
-    timer = Timer()
-    boxes, masks, max_score = predict_split(
-        job.model, job.gt, job.images_dir, job.imgsz, job.device, job.segment, sliced, timer
-    )
-    files = write_predictions(job.out, boxes, masks if job.segment else None)
-    coco = coco_scores(job.gt, boxes, masks if job.segment else None)
-    ultra = ultralytics_val_safe(job) if ultralytics_val and job.slice is None else {}
-    matrix, names = confusion_matrix(job.gt, boxes, conf)
-    files |= write_plots(job.out, coco["bbox"], matrix, names, split, conf)
-    result = summarise(job, coco, ultra, inspection_view(job, max_score, conf), matrix, names, conf, files)
-    result["inference_ms_per_image"] = timer.ms_per_image
-    if job.slice is not None and ultralytics_val:
-        result["notes"].append("Ultralytics val skipped: it predicts whole images and cannot slice")
-    write_result(job.out, result)
-    return result
+    final = job.out
+    with atomic_output(final, OUTPUT_KIND, relocate=True) as tmp:  # the old output stays until the new is whole
+        job = replace(job, out=tmp)
+        sliced = None
+        if job.slice is not None:
+            sliced = sliced_predictor(job.model, job.slice, job.imgsz, job.device, PREDICT_CONF, MAX_DET)
+        timer = Timer()
+        boxes, masks, max_score = predict_split(
+            job.model, job.gt, job.images_dir, job.imgsz, job.device, job.segment, sliced, timer
+        )
+        files = write_predictions(job.out, boxes, masks if job.segment else None)
+        coco = coco_scores(job.gt, boxes, masks if job.segment else None)
+        ultra = ultralytics_val_safe(job) if ultralytics_val and job.slice is None else {}
+        matrix, names = confusion_matrix(job.gt, boxes, conf)
+        files |= write_plots(job.out, coco["bbox"], matrix, names, split, conf)
+        result = summarise(job, coco, ultra, inspection_view(job, max_score, conf), matrix, names, conf, files)
+        result["inference_ms_per_image"] = timer.ms_per_image
+        if job.slice is not None and ultralytics_val:
+            result["notes"].append("Ultralytics val skipped: it predicts whole images and cannot slice")
+        write_result(job.out, result)
+    return relocated(result, tmp, final)
 
 
 def load_job(
@@ -247,12 +258,12 @@ def load_job(
     tail = "" if slicing is None else f"-slice{slicing.size}"
     out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / f"eval-{split}{tail}"
     check_out_folder(out)
+    check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
     model = load_yolo(run.weights, device)
     check_sliceable(slicing, model.task, "eval detect")
     classes = check_classes(model_names(model), gt, str(coco_path(prep_dir, split)))
-    claim_in_run(out)
+    claim_in_run(out, OUTPUT_KIND)
     size = imgsz or run.imgsz or checkpoint_imgsz(model)
-    out.mkdir(parents=True, exist_ok=True)
     return DetectJob(run, Path(prep_dir), split, gt, folder, manifest, out, model, classes, size, device, slicing)
 
 

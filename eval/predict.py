@@ -29,8 +29,12 @@ from wood.eval.coco_results import detection_results, images_table, write_json
 from wood.eval.predict_ids import image_ids
 from wood.eval.slicing import Predictor, SliceSettings, Timer, check_fits, check_sliceable, sliced_predictor
 from wood.eval.yolo_run import check_out_folder, checkpoint_imgsz, load_run, load_yolo, model_names
+from wood.outdir import atomic_output, check_replaceable
 from wood.prep.mvtec import IMAGE_EXTENSIONS
 from wood.runs import claim_in_run
+
+OUTPUT_KIND = "predict"
+"""The kind of output folder this command writes (its marker; wood.outdir)."""
 
 PALETTE = [
     (230, 25, 75),
@@ -139,6 +143,7 @@ def predict_images(
     for path in track(files, "check images"):  # a corrupt image stops here, before anything is written
         rgb = read_image_rgb(path)
         check_fits(slicing, [(rgb.shape[1], rgb.shape[0])], str(path))
+    check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
     model = load_yolo(run.weights, device)
     check_sliceable(slicing, getattr(model, "task", None), "wood predict")
     if prompts:
@@ -149,44 +154,45 @@ def predict_images(
     fixed = run.weights.suffix.lower() == ".onnx"  # an export's input size is fixed in the graph
     size = imgsz or (checkpoint_imgsz(model) if fixed else run.imgsz or checkpoint_imgsz(model))
     sliced = None if slicing is None else sliced_predictor(model, slicing, size, device, conf, MAX_DET)
-    out.mkdir(parents=True, exist_ok=True)
-    claim_in_run(out)
-    records, results, timer = [], [], Timer()
-    for path in track(files, "predict"):
-        rgb = read_image_rgb(path)
-        xyxy, scores, classes, masks = predict_one(model, rgb, size, conf, device, sliced, timer)
-        dets = [
-            {"class": names[c], "class_id": c, "score": round(s, 4), "bbox_xyxy": [round(v, 1) for v in box]}
-            for box, s, c in zip(xyxy.tolist(), scores.tolist(), classes.tolist())
-        ]
-        results += detection_results(ids[len(records)], xyxy.tolist(), classes.tolist(), scores.tolist(), masks)
-        overlay = draw_overlay(rgb, dets, masks)
-        target = out / f"{path.stem}_pred.png"
-        ok, png = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
-        if not ok:
-            raise DataError("could not encode overlay PNG", target)
-        target.write_bytes(png.tobytes())  # bytes, not cv2.imwrite: non-ASCII paths work
-        records.append(
-            {
-                "id": ids[len(records)],
-                "file": str(path),
-                "overlay": str(target),
-                "width": rgb.shape[1],
-                "height": rgb.shape[0],
-                "detections": dets,
-            }
-        )
-    out_json = out / "predictions.json"
-    summary = {
-        "weights": str(run.weights),
-        "conf": conf,
-        "imgsz": size,
-        "slice": None if slicing is None else slicing.record(),
-        "coco_gt": None if gt_file is None else str(gt_file),
-        "inference_ms_per_image": timer.ms_per_image,
-        "images": records,
-    }
-    out_json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    write_json(out / "predictions_coco.json", results)
-    write_json(out / "predictions_coco_images.json", images_table(records, names))
-    return out_json
+    final = out
+    claim_in_run(final, OUTPUT_KIND)
+    with atomic_output(final, OUTPUT_KIND, relocate=True) as out:  # the old output stays until the new is whole
+        records, coco, timer = [], [], Timer()
+        for path in track(files, "predict"):
+            rgb = read_image_rgb(path)
+            xyxy, scores, classes, masks = predict_one(model, rgb, size, conf, device, sliced, timer)
+            dets = [
+                {"class": names[c], "class_id": c, "score": round(s, 4), "bbox_xyxy": [round(v, 1) for v in box]}
+                for box, s, c in zip(xyxy.tolist(), scores.tolist(), classes.tolist())
+            ]
+            coco += detection_results(ids[len(records)], xyxy.tolist(), classes.tolist(), scores.tolist(), masks)
+            overlay = draw_overlay(rgb, dets, masks)
+            target = out / f"{path.stem}_pred.png"
+            ok, png = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+            if not ok:
+                raise DataError("could not encode overlay PNG", target)
+            target.write_bytes(png.tobytes())  # bytes, not cv2.imwrite: non-ASCII paths work
+            records.append(
+                {
+                    "id": ids[len(records)],
+                    "file": str(path),
+                    "overlay": str(target),
+                    "width": rgb.shape[1],
+                    "height": rgb.shape[0],
+                    "detections": dets,
+                }
+            )
+        out_json = out / "predictions.json"
+        summary = {
+            "weights": str(run.weights),
+            "conf": conf,
+            "imgsz": size,
+            "slice": None if slicing is None else slicing.record(),
+            "coco_gt": None if gt_file is None else str(gt_file),
+            "inference_ms_per_image": timer.ms_per_image,
+            "images": records,
+        }
+        out_json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        write_json(out / "predictions_coco.json", coco)
+        write_json(out / "predictions_coco_images.json", images_table(records, names))
+    return Path(final) / out_json.name

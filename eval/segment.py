@@ -41,7 +41,11 @@ from wood.errors import ConfigError, DataError, MisMatchError, WeightsError
 from wood.eval.coco_results import mask_results, write_json
 from wood.eval.mask_metrics import union_of
 from wood.eval.segment_scores import ImageResult, SegmentScorer, keep_confident
+from wood.outdir import check_replaceable
 from wood.runs import claim_in_run
+
+OUTPUT_KIND = "eval-segment"
+"""The kind of output folder this command writes (its marker; wood.outdir)."""
 
 DEFAULT_CONF = 0.25
 """Detector confidence threshold for `--boxes <yolo run>`: boxes below it count for segm mAP only."""
@@ -167,17 +171,25 @@ def evaluate(
     ``crop_to_box`` zeroes mask pixels outside each prompt box (+5% margin); point prompts
     (``--prompt points`` runs with GT) are never cropped.
     """
+    from dataclasses import replace
+
+    from wood.outdir import atomic_output, relocated
+
     job = load_job(run_dir, split, boxes, data, out, overlays, device, conf, crop_to_box, slicing)
-    scorer, results, drawn = SegmentScorer(job.categories), [], {}
-    for rgb, r, prompt_boxes, det_scores in predict_split(job):
-        results.extend(mask_results(r.image_id, r.pred_masks, r.pred_classes, r.pred_scores))
-        shown, shown_boxes = keep_confident(r, prompt_boxes, det_scores, job.conf)
-        scorer.add(shown)
-        write_overlay(job, drawn, rgb, shown, shown_boxes)
-    write_json(job.out / "predictions_segm.json", results)
-    summary = summarise(job, scorer, results)
-    write_summary(job.out, summary)
-    return summary
+    final = job.out
+    with atomic_output(final, OUTPUT_KIND, relocate=True) as tmp:  # the old output stays until the new is whole
+        job = replace(job, out=tmp)
+        (tmp / "overlays").mkdir()
+        scorer, results, drawn = SegmentScorer(job.categories), [], {}
+        for rgb, r, prompt_boxes, det_scores in predict_split(job):
+            results.extend(mask_results(r.image_id, r.pred_masks, r.pred_classes, r.pred_scores))
+            shown, shown_boxes = keep_confident(r, prompt_boxes, det_scores, job.conf)
+            scorer.add(shown)
+            write_overlay(job, drawn, rgb, shown, shown_boxes)
+        write_json(job.out / "predictions_segm.json", results)
+        summary = summarise(job, scorer, results)
+        write_summary(job.out, summary, final)
+    return relocated(summary, tmp, final)
 
 
 def check_options(split: str, conf: float, overlays: int) -> None:
@@ -223,6 +235,7 @@ def load_job(
     tail = ("" if boxes == "gt" else "-yolo") + ("" if slicing is None else f"-slice{slicing.size}")
     out = Path(out) if out is not None else run_dir / f"eval-{split}{tail}"
     check_out_folder(out)
+    check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
     cfg = read_run_config(run_dir)
     if not (run_dir / "weights" / DECODER_FILE).is_file():
         raise WeightsError(f"run has no weights/{DECODER_FILE}: training did not finish an epoch", run_dir)
@@ -234,8 +247,7 @@ def load_job(
     sliced = {} if slicing is None else {"slicing": slicing}
     detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, MAP_CONF, **sliced)  # before SAM
     sam, cfg = load_run(run_dir, device)
-    claim_in_run(out)  # only once every check has passed: a refused eval claims no name in the run
-    (out / "overlays").mkdir(parents=True, exist_ok=True)
+    claim_in_run(out, OUTPUT_KIND)  # only once every check has passed: a refused eval claims no name in the run
     gt_points = detector is None and cfg.prompt == "points"
     return SegmentJob(
         run_dir,
@@ -366,10 +378,10 @@ def summarise(job: SegmentJob, scorer: SegmentScorer, results: list[dict[str, An
     return summary
 
 
-def write_summary(out: Path, summary: dict[str, Any]) -> None:
+def write_summary(out: Path, summary: dict[str, Any], final: Path | None = None) -> None:
     (out / "segment_metrics.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     console.print(format_summary(summary))
-    console.print(f"metrics and overlays written to {out}")
+    console.print(f"metrics and overlays written to {final or out}")
 
 
 def _fmt(value: Any) -> str:

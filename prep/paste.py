@@ -29,7 +29,6 @@ from wood.prep.paste_check import check_instances
 from wood.prep.paste_config import PasteConfig
 from wood.prep.paste_image import PasteJob, make_image
 from wood.prep.paste_write import link_source, manifest_view, write_coco_train, write_new_image
-from wood.prep.pipeline import is_legacy_prep
 from wood.prep.stats import compute_stats
 from wood.prep.tree import write_previews
 from wood.procs import die_with_parent
@@ -46,9 +45,7 @@ def run_paste(cfg: PasteConfig) -> dict:
     """
     prep_dir = Path(os.path.abspath(cfg.prep.expanduser()))
     out = Path(os.path.abspath(cfg.out.expanduser()))
-    check_replaceable(
-        out, "prep", inputs=[prep_dir], legacy=is_legacy_prep, follow_link=True
-    )  # before reading anything
+    check_replaceable(out, "prep", inputs=[prep_dir], follow_link=True)  # before reading anything
     source = read_source(prep_dir)
     if not any(r["instances"] for r in source.images("train")):
         raise DataError("the prep has no instances in its train split: nothing to paste", prep_dir / "manifest.json")
@@ -70,7 +67,7 @@ def run_paste(cfg: PasteConfig) -> dict:
         )
     job = PasteJob(source, fitting, backgrounds, cfg, min_area, _prefix(source), _first_id(source))
 
-    with atomic_output(out, "prep", inputs=[prep_dir], legacy=is_legacy_prep) as tmp:
+    with atomic_output(out, "prep", inputs=[prep_dir]) as tmp:
         link_source(tmp, source)
         new_records: list[dict] = []
         counts: Counter = Counter()

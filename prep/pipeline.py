@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 from collections import defaultdict
@@ -40,7 +39,7 @@ def run_prep(cfg: PrepConfig) -> dict:
     """
     root = cfg.source.expanduser().resolve()
     out = cfg.out.expanduser().absolute()  # resolved (links, loops) by the output checks
-    check_replaceable(out, "prep", inputs=[root], legacy=is_legacy_prep, follow_link=True)  # before reading anything
+    check_replaceable(out, "prep", inputs=[root], follow_link=True)  # before reading anything
     samples = scan_category(root, include_train_good=cfg.train_good)
     category = cfg.category_of(root)
     types = defect_types(samples)
@@ -71,7 +70,7 @@ def run_prep(cfg: PrepConfig) -> dict:
     stats = compute_stats(images, classes)
     if tiling is not None:
         stats["tiles"] = tile_stats(records, images, tiling)
-    with atomic_output(out, "prep", inputs=[root], legacy=is_legacy_prep) as tmp:
+    with atomic_output(out, "prep", inputs=[root]) as tmp:
         write_tree(tmp, root, images, classes, category, full=None if tiling is None else records)
         write_standard_layout(tmp / "coco", tmp / "yolo" / "images")
         manifest = {  # after the files: a tile's sha256 is that of the PNG written
@@ -91,19 +90,6 @@ def run_prep(cfg: PrepConfig) -> dict:
         if cfg.preview:
             write_previews(tmp / "preview", tmp / "yolo" / "images", images, cfg.preview, dataset, classes)
     return stats
-
-
-PREP_ENTRIES = frozenset({"manifest.json", "stats.json", "yolo", "yolo-seg", "coco", "classify", "preview"})
-
-
-def is_legacy_prep(folder: Path) -> bool:
-    """A prep output written before output markers: our manifest format and only our entries."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    names = {p.name for p in folder.iterdir()}
-    return isinstance(manifest, dict) and manifest.get("format") == FORMAT and names <= PREP_ENTRIES
 
 
 def _process_all(root: Path, samples: list[Sample], options: ProcessOptions, workers: int) -> list[dict]:

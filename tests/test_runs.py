@@ -65,7 +65,7 @@ def test_create_run_dir_numbers_taken_names_and_opens_a_marker(tmp_path):
     (first / "weights").mkdir()
     finish_run_dir(first)
     marker = _marker(first)
-    assert marker["state"] == "complete" and "open" not in marker and marker["entries"] == ["weights"]
+    assert marker["state"] == "complete" and "open" not in marker and list(marker["entries"]) == ["weights"]
     for bad in ("", "a/b", "..", "."):
         with pytest.raises(ConfigError, match="plain folder name"):
             create_run_dir(tmp_path / "runs", bad)
@@ -136,8 +136,9 @@ def test_exist_ok_refuses_a_user_folder_and_user_files_in_a_run(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["yolo", "sam", "classify"])
-def test_exist_ok_replaces_a_legacy_run_of_each_trainer(tmp_path, kind):
-    """Runs written before markers are recognised by what each trainer wrote then."""
+def test_exist_ok_never_replaces_a_folder_without_a_run_marker(tmp_path, kind):
+    """What each trainer wrote before markers (config.yaml + args.yaml ...) is what a user's folder can
+    hold too: no marker, no replacing, whatever the names."""
     run = tmp_path / "r"
     run.mkdir()
     files = {
@@ -149,8 +150,10 @@ def test_exist_ok_replaces_a_legacy_run_of_each_trainer(tmp_path, kind):
         (run / name).write_text("adapter: lora\nlora_r: 4\n" if kind == "sam" and name == "config.yaml" else "x")
     if kind != "classify":
         (run / "weights").mkdir()
-    assert create_run_dir(tmp_path, "r", exist_ok=True) == run
-    assert sorted(p.name for p in run.iterdir()) == [MARKER]
+    before = sorted(p.name for p in run.iterdir())
+    with pytest.raises(DataError, match="not a wood run output"):
+        create_run_dir(tmp_path, "r", exist_ok=True)
+    assert sorted(p.name for p in run.iterdir()) == before
 
 
 def test_a_config_yaml_alone_is_not_a_legacy_sam_run(tmp_path):
@@ -185,7 +188,9 @@ def test_resume_needs_an_existing_run_and_keeps_user_files_the_users(tmp_path):
     assert _marker(run)["open"] is True and (run / USER_ENTRIES).is_file()
     (run / "checkpoints").mkdir()  # what the resumed training writes
     finish_run_dir(run)
-    assert _marker(run)["entries"] == ["checkpoints", "config.yaml", "weights"] and not (run / USER_ENTRIES).exists()
+    assert (
+        list(_marker(run)["entries"]) == ["checkpoints", "config.yaml", "weights"] and not (run / USER_ENTRIES).exists()
+    )
     with pytest.raises(DataError, match="notes.txt"):  # still the user's: never replaced
         create_run_dir(tmp_path, "r", exist_ok=True)
 
@@ -333,19 +338,24 @@ def test_bug2_eval_segment_from_another_folder_finds_the_dataset(sam_run, tmp_pa
 
 def test_evaluations_written_into_a_run_are_its_own(tmp_path):
     """`wood eval` writes eval-<split>/ into the run: --exist-ok may still replace the run, a user file not."""
-    from wood.outdir import check_replaceable, foreign_entries
+    from wood.outdir import check_replaceable, foreign_entries, write_marker
     from wood.runs import claim_in_run, create_run_dir, finish_run_dir
 
     run = create_run_dir(tmp_path / "runs", "detect")
     (run / "weights").mkdir()
     finish_run_dir(run)
     (run / "eval-test").mkdir()
-    claim_in_run(run / "eval-test")
+    (run / "eval-test" / "eval_detect.json").write_text("{}")
+    write_marker(run / "eval-test", "eval-detect")
+    claim_in_run(run / "eval-test", "eval-detect")
     assert foreign_entries(run, "run") == []
     check_replaceable(run, "run")
+    (run / "eval-test" / "mine.txt").write_text("mine")  # inside the nested output: still the user's
+    assert foreign_entries(run, "run") == ["eval-test/mine.txt"]
+    (run / "eval-test" / "mine.txt").unlink()
     (run / "notes.txt").write_text("mine")
     assert foreign_entries(run, "run") == ["notes.txt"]
     elsewhere = tmp_path / "user"
     elsewhere.mkdir()
-    claim_in_run(elsewhere / "eval-test")  # not a run folder: nothing is written there
+    claim_in_run(elsewhere / "eval-test", "eval-detect")  # not a run folder: nothing is written there
     assert list(elsewhere.iterdir()) == []

@@ -118,12 +118,15 @@ def test_a_file_the_user_added_to_a_prep_output_blocks_replacing_it(cat, tmp_pat
     assert (out / "notes.txt").read_text() == "my notes"
 
 
-def test_a_prep_output_from_before_markers_is_still_replaced(cat, tmp_path, capsys):
+def test_a_prep_output_without_a_marker_is_never_replaced(cat, tmp_path, capsys):
+    """Its manifest format and entry names prove nothing: a user's copy looks the same."""
     out = tmp_path / "p"
     assert run_cli(["prep", str(cat), "--out", str(out)], capsys)[0] == 0
-    (out / MARKER).unlink()  # what an older wood wrote: manifest format + only prep entries
-    assert run_cli(["prep", str(cat), "--out", str(out), "--seed", "3"], capsys)[0] == 0
-    assert complete_prep(out)["seed"] == 3
+    (out / MARKER).unlink()
+    before = snapshot(out)
+    code, err = run_cli(["prep", str(cat), "--out", str(out), "--seed", "3"], capsys)
+    assert code == 2 and "not a wood prep output" in err and len(err.strip().splitlines()) == 1
+    assert snapshot(out) == before
 
 
 def test_a_long_out_name_works_and_an_impossible_parent_is_one_line(cat, tmp_path, capsys):
@@ -365,8 +368,10 @@ def test_outputs_nested_in_a_demo_leave_no_foreign_entries(tmp_path):
 
     demo = tmp_path / "demo"
     demo.mkdir()
-    write_marker(demo, "demo", entries=["report"])
+    (demo / "report").mkdir()
+    write_marker(demo, "demo")
     (demo / ".wood-tmp-0123456789ab-99999999-abc").mkdir()
+    (demo / ".wood-lock-0123456789ab").write_text("")
     (demo / "notes.txt").write_text("mine")
     assert foreign_entries(demo, "demo") == ["notes.txt"]
 

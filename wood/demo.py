@@ -67,19 +67,15 @@ class DemoResult:
 
 
 DEMO_ENTRIES = ("data", "prepared", "runs", "report", "demo.json")
-"""What the demo writes at the top of its folder (and so all it may ever delete there)."""
-
-
-def _is_legacy_demo(folder: Path) -> bool:
-    """A demo folder written before output markers: demo.json and nothing but the demo's entries."""
-    return (folder / "demo.json").is_file() and {p.name for p in folder.iterdir()} <= set(DEMO_ENTRIES)
+"""What the demo writes at the top of its folder (while it runs, all its marker lets it fill)."""
 
 
 def _claim_out(out: Path, force: bool) -> None:
-    """Make ``out`` the demo's: empty or new, or (with ``force``) a previous demo wood can prove it wrote."""
+    """Make ``out`` the demo's: empty or new, or (with ``force``) a previous demo wood can prove it wrote,
+    every file in it unchanged (its marker lists them all; a file the user put anywhere inside is kept)."""
     prepare_parent(out)
     if out.is_dir() and any(out.iterdir()):
-        check_replaceable(out, "demo", legacy=_is_legacy_demo)
+        check_replaceable(out, "demo")
         if not force:
             raise DataError(
                 "a previous demo is there; pass --force to replace it or --out to choose another folder", out
@@ -88,7 +84,7 @@ def _claim_out(out: Path, force: bool) -> None:
     elif out.exists() or out.is_symlink():
         check_replaceable(out, "demo")  # a file: one line
     out.mkdir(parents=True, exist_ok=True)
-    write_marker(out, "demo", state="building", entries=DEMO_ENTRIES)
+    write_marker(out, "demo", state="building", entries=(), open_=True)
 
 
 def run_demo(
@@ -107,7 +103,7 @@ def run_demo(
     with writer_lock(out):
         _claim_out(out, force)
         result = _run_stages(out, stages, configs)
-        write_marker(out, "demo", entries=DEMO_ENTRIES)
+        write_marker(out, "demo", entries=[n for n in DEMO_ENTRIES if (out / n).exists()])
     return result
 
 

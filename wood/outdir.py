@@ -1,16 +1,19 @@
 """Output folders wood may replace: only those it can prove it wrote, swapped in atomically.
 
-Every folder wood builds carries a marker, ``.wood-output.json``, that names the format, the
-kind of output (``prep``, ``synth``, ``demo``, ``run``...) and the top-level entries wood put
-there. A folder is replaced or deleted only when
+Every folder wood builds carries a marker, ``.wood-output.json`` (:mod:`wood.marker`), that
+names the kind of output (``prep``, ``synth``, ``demo``, ``run``, ``export``...) and lists every
+path wood wrote there, at every depth, with size and sha256. A folder is replaced or deleted
+only when
 
 - it does not exist or is empty, or
-- its marker has the expected kind and every top-level entry is one the marker lists (a file
-  the user added next to wood's own is never deleted), and
+- its marker has the expected kind and every path in it is one the marker proves (a file the
+  user added or changed, at any depth, is never deleted), and
 - it neither is, contains, nor lies inside one of the command's inputs.
 
-A familiar file name (``manifest.json``, ``data/``) proves nothing. A caller may pass a
-``legacy`` test for outputs written before markers existed.
+A familiar file name (``manifest.json``, ``data/``, ``config.yaml``) proves nothing: folders
+without a marker are never replaced, whatever they hold. A single file wood writes into a
+folder it proves (:func:`replace_file`) may replace only a file that folder's marker lists,
+unchanged; anything else is refused.
 
 Replacing is one step: the new folder is built in a hidden sibling and exchanged with the old
 one by ``renameat2(RENAME_EXCHANGE)`` (Linux), so after a kill at any instant the destination
@@ -19,7 +22,8 @@ renames are used and a later run puts a left-over old copy back instead of delet
 
 One writer per destination: a lock file beside it (``flock``) makes a second concurrent writer
 stop with one line. Left-overs of dead processes are recognised by the pid in their name and
-their marker; another live process's temporary folder is never touched.
+their marker, and the next writer of the same destination removes them (or puts a complete old
+copy back); another live process's temporary folder is never touched.
 """
 
 from __future__ import annotations
@@ -31,15 +35,34 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from wood.errors import ConfigError, DataError
+from wood.marker import (
+    MARKER,
+    MARKER_FORMAT,
+    add_marker_entries,
+    alive,
+    foreign_entries,
+    prove,
+    read_marker,
+    replace_file,
+    write_marker,
+)
 from wood.names import check_path_length
 
-MARKER = ".wood-output.json"
-MARKER_FORMAT = "wood-output/1"
+__all__ = [
+    "MARKER",
+    "MARKER_FORMAT",
+    "add_marker_entries",
+    "atomic_output",
+    "foreign_entries",
+    "replace_file",
+    "write_marker",
+]
+
 NAME_MAX = 255
 
 
@@ -49,70 +72,10 @@ def _key(final: Path) -> str:
 
 
 def _read_marker(folder: Path) -> dict | None:
-    try:
-        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("format") == MARKER_FORMAT else None
+    return read_marker(folder)
 
 
-def write_marker(
-    folder: Path,
-    kind: str,
-    state: str = "complete",
-    entries: Iterable[str] | None = None,
-    open_: bool = False,
-) -> None:
-    """Write the marker into ``folder``; ``entries`` default to its current top-level names.
-
-    ``open_`` marks a folder wood created for another engine to fill (an Ultralytics run): every
-    entry in it counts as the output's own.
-    """
-    names = sorted(p.name for p in folder.iterdir() if p.name != MARKER) if entries is None else sorted(entries)
-    data = {"format": MARKER_FORMAT, "kind": kind, "state": state, "entries": names}
-    if open_:
-        data["open"] = True
-    tmp = folder / (MARKER + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(folder / MARKER)
-
-
-def add_marker_entries(folder: Path, kind: str, names: Iterable[str]) -> bool:
-    """Record more top-level entries wood wrote into ``folder``, a ``kind`` output it already marked
-    (an evaluation written into a run folder). False, and nothing written, for any other folder."""
-    marker = _read_marker(folder)
-    if marker is None or marker.get("kind") != kind:
-        return False
-    if not marker.get("open"):
-        write_marker(folder, kind, marker.get("state", "complete"), set(marker.get("entries", [])) | set(names))
-    return True
-
-
-def foreign_entries(folder: Path, kind: str, legacy: Callable[[Path], bool] | None = None) -> list[str] | None:
-    """Top-level entries of ``folder`` that wood cannot prove it wrote as a ``kind`` output.
-
-    Returns None when the folder is not a ``kind`` output at all (no marker of that kind, and
-    ``legacy`` does not recognise it); [] when every entry is wood's own.
-    """
-    names = sorted(p.name for p in folder.iterdir())
-    marker = _read_marker(folder)
-    if marker is not None and marker.get("kind") == kind:
-        if marker.get("open"):  # filled in place by another engine (Ultralytics): every entry is the run's
-            return []
-        own = set(marker.get("entries", [])) | {MARKER, MARKER + ".tmp"}
-        return [n for n in names if n not in own and not n.startswith(".wood-")]  # .wood-*: wood's own siblings
-    if marker is None and legacy is not None and legacy(folder):
-        return []
-    return None
-
-
-def check_replaceable(
-    final: Path,
-    kind: str,
-    inputs: Iterable[Path] = (),
-    legacy: Callable[[Path], bool] | None = None,
-    follow_link: bool = False,
-) -> None:
+def check_replaceable(final: Path, kind: str, inputs: Iterable[Path] = (), follow_link: bool = False) -> None:
     """Raise unless wood may replace ``final`` with a new ``kind`` output (see the module doc).
 
     A symbolic link is refused, unless ``follow_link``: then its target is checked (the caller
@@ -130,20 +93,41 @@ def check_replaceable(
         raise DataError("output path exists and is not a folder; choose another output folder", final)
     if not any(final.iterdir()):
         return
-    foreign = foreign_entries(final, kind, legacy)
-    if foreign is None:
+    proof = prove(final, kind)
+    if not proof.marked:
         raise DataError(
             f"folder exists and is not a wood {kind} output; wood replaces only folders it wrote "
             "(move it away or choose another output folder)",
             final,
         )
-    if foreign:
-        shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+    if proof.why == "live":
         raise DataError(
-            f"folder holds {len(foreign)} entr{'y' if len(foreign) == 1 else 'ies'} wood did not write ({shown}); "
-            "refusing to replace it (move them away or choose another output folder)",
+            f"another wood process (pid {proof.pid}) is still writing this folder; wait for it to finish "
+            "or choose another output folder",
             final,
         )
+    if not proof.foreign:
+        return
+    shown = ", ".join(proof.foreign[:3]) + (" ..." if len(proof.foreign) > 3 else "")
+    n = len(proof.foreign)
+    if proof.why == "old":
+        raise DataError(
+            f"folder was written by an older wood whose marker does not list what is inside {shown}; wood "
+            "cannot prove it wrote all of it, so it will not replace it (move it away or delete it yourself)",
+            final,
+        )
+    if proof.why == "unfinished":
+        raise DataError(
+            f"folder holds an unfinished wood {kind} output whose writer stopped; wood cannot tell the "
+            f"{n} entr{'y' if n == 1 else 'ies'} it left ({shown}) from files added since, so it will not "
+            "replace it (continue it with --resume where the command has one, or move it away)",
+            final,
+        )
+    raise DataError(
+        f"folder holds {n} entr{'y' if n == 1 else 'ies'} wood did not write or that changed since ({shown}); "
+        "refusing to replace it (move them away or choose another output folder)",
+        final,
+    )
 
 
 def output_target(final: Path) -> Path:
@@ -239,13 +223,7 @@ def writer_lock(final: Path) -> Iterator[None]:
 
 # ---------------------------------------------------------------- left-overs of killed runs
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return alive(pid)
 
 
 def _siblings(final: Path, prefix: str) -> list[tuple[Path, int]]:
@@ -282,8 +260,20 @@ def recover_leftovers(final: Path, kind: str) -> None:
 
 
 def remove_tree(path: Path) -> None:
-    """Delete a folder wood wrote (the one place that deletes trees; callers prove ownership)."""
-    shutil.rmtree(path)
+    """Delete a folder wood wrote (the one place that deletes trees; callers prove ownership).
+
+    The marker goes last, so a folder half-deleted by a kill is still recognised as wood's (and
+    the next run finishes the job)."""
+    path = Path(path)
+    for child in list(path.iterdir()):
+        if child.name == MARKER:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    (path / MARKER).unlink(missing_ok=True)
+    path.rmdir()
 
 
 # ---------------------------------------------------------------- the swap
@@ -326,20 +316,56 @@ def swap_into_place(tmp: Path, final: Path) -> Path | None:
     return old
 
 
+TEXT_SUFFIXES = (".json", ".md", ".yaml", ".txt", ".html", ".csv")
+
+
+def relocated(value, tmp: Path, final: Path):
+    """``value`` (str, Path, or dicts/lists of them) with paths inside the staging folder ``tmp``
+    pointing into ``final`` instead: what a result written while building records."""
+    head, dest = str(tmp), str(final)
+    if isinstance(value, Path):
+        return Path(relocated(str(value), tmp, final))
+    if isinstance(value, str):
+        return dest + value[len(head) :] if value == head or value.startswith(head + os.sep) else value
+    if isinstance(value, dict):
+        return {k: relocated(v, tmp, final) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(relocated(v, tmp, final) for v in value)
+    return value
+
+
+def _relocate_files(tmp: Path, final: Path) -> None:
+    """Rewrite the staging folder's name to the destination's in the text files built in it (paths
+    recorded in JSON or markdown), so the output names where it lies once swapped in. The staging
+    name is unique and ASCII, so nothing else can match it."""
+    token = tmp.name
+    new_json, new_text = json.dumps(final.name)[1:-1], final.name
+    for path in tmp.rglob("*"):
+        if path.suffix.lower() not in TEXT_SUFFIXES or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if token in text:
+            path.write_text(text.replace(token, new_json if path.suffix == ".json" else new_text), encoding="utf-8")
+
+
 @contextmanager
 def atomic_output(
     final: Path,
     kind: str,
     inputs: Iterable[Path] = (),
-    legacy: Callable[[Path], bool] | None = None,
     replace: bool = True,
+    relocate: bool = False,
 ) -> Iterator[Path]:
     """Build a ``kind`` output in a temporary sibling folder; on success it replaces ``final``.
 
     Checks first (inputs, ownership of an existing ``final``; with ``replace=False`` any
     non-empty ``final`` is refused), takes the writer lock, tidies left-overs of killed
     writers, and yields the temporary folder. On an error the temporary folder is removed and
-    ``final`` is untouched.
+    ``final`` is untouched. ``relocate``: paths into the temporary folder written into its text
+    files are rewritten to name ``final`` (see :func:`relocated` for returned values).
     """
     check_path_length(final)
     final = output_target(Path(final).expanduser().absolute())  # a link to an earlier output: its target
@@ -350,12 +376,14 @@ def atomic_output(
         recover_leftovers(final, kind)
         if not replace and final.is_dir() and any(final.iterdir()):
             raise DataError("folder exists and is not empty; choose another output folder", final)
-        check_replaceable(final, kind, inputs, legacy)  # ``final`` is a link's target by now
+        check_replaceable(final, kind, inputs)  # ``final`` is a link's target by now
         tmp = final.parent / f".wood-tmp-{_key(final)}-{os.getpid()}-{os.urandom(3).hex()}"
         tmp.mkdir()
         try:
             write_marker(tmp, kind, state="building", entries=())
             yield tmp
+            if relocate:
+                _relocate_files(tmp, final)
             write_marker(tmp, kind)
             os.chmod(tmp, 0o755)
             previous = swap_into_place(tmp, final)

@@ -5,12 +5,20 @@ Creating a run folder (one policy for every trainer)::
     <out>/<name>/        the first run of that name
     <out>/<name>-2/      the next one while <name> exists, then -3, ... (as Ultralytics numbers runs)
 
-- ``exist_ok`` replaces an existing ``<out>/<name>`` instead, but only a folder wood can prove is a
-  run it wrote (the ``run`` marker of :mod:`wood.outdir`, or a run written before markers, see
-  :func:`is_legacy_run`); anything else is refused and left as it is.
+- ``exist_ok`` replaces an existing ``<out>/<name>`` instead, but only a complete run wood can prove
+  it wrote: its ``run`` marker (:mod:`wood.marker`) lists every path in it, unchanged. Anything else
+  is refused and left as it is: a folder without a marker whatever it holds (``config.yaml`` and
+  ``args.yaml`` prove nothing), a run with a file the user added at any depth, a run another live
+  process is training, and an unfinished run whose trainer was killed (its files cannot be told
+  from files added since: ``--resume`` continues it).
 - ``resume`` continues ``<out>/<name>``, which must exist.
-- The folder carries an open ``run`` marker while the trainer (or Ultralytics) fills it;
-  :func:`finish_run_dir` closes it, listing what the run wrote.
+- The folder carries an open ``run`` marker (with the trainer's pid) while the trainer (or
+  Ultralytics) fills it; :func:`finish_run_dir` closes it, listing what the run wrote, less the
+  entries that were the user's when it was reopened.
+- Evaluations, predictions and exports written into a run are outputs of their own (their own
+  marker, replaced in one step); the run's marker records them as nested outputs
+  (:func:`claim_in_run`). Single files (classify's ``eval_<split>.json``) go through
+  :func:`write_in_run`.
 
 What every run folder holds:
 
@@ -36,15 +44,15 @@ from typing import Any
 import yaml
 
 from wood.errors import ConfigError, DataError
+from wood.marker import MARKER_FORMAT, RUN_NOTE, nested_outputs, prove, read_marker
 from wood.names import check_path_length
 from wood.outdir import (
-    MARKER,
     add_marker_entries,
     check_not_input,
     check_replaceable,
-    foreign_entries,
     prepare_parent,
     remove_tree,
+    replace_file,
     write_marker,
 )
 
@@ -57,7 +65,7 @@ METRICS_FILE = "metrics.json"
 INFO_FILE = "run_info.json"
 WEIGHTS = {"yolo": "weights/best.pt", "sam": "weights", "classify": "weights.pt"}
 """Where each kind keeps its trained weights, relative to the run folder."""
-USER_ENTRIES = ".wood-run-user-entries.json"
+USER_ENTRIES = RUN_NOTE
 """While a resumed run is open: the entries that were not the run's own when it was reopened."""
 
 
@@ -107,26 +115,6 @@ def choose_run_dir(out: str | Path, name: str, *, exist_ok: bool = False, resume
 
 
 # ---------------------------------------------------------------- creating and closing
-def is_legacy_run(folder: Path) -> bool:
-    """A run folder written before output markers, by what each trainer wrote then:
-
-    - yolo: wood's config.yaml beside Ultralytics' args.yaml;
-    - sam: a SAM config.yaml (adapter, lora_r) and weights/ or checkpoints/, with only metrics.json
-      and embeddings/ besides;
-    - classify: weights.pt, config.yaml, metrics.json and confusion_*.png, nothing else.
-    """
-    folder = Path(folder)
-    names = {p.name for p in folder.iterdir()}
-    if {"config.yaml", "args.yaml"} <= names and (folder / "config.yaml").is_file():
-        return True
-    sam = {"config.yaml", "metrics.json", "weights", "checkpoints", "embeddings"}
-    if "config.yaml" in names and names & {"weights", "checkpoints"} and names <= sam:
-        config, _ = _read_mapping(folder / "config.yaml", yaml.safe_load, "YAML")
-        return guess_kind(config or {}, None) == "sam"
-    classify = {"weights.pt", "config.yaml", "metrics.json"}
-    return classify <= names and all(n in classify or n.startswith("confusion_") for n in names)
-
-
 def create_run_dir(
     out: str | Path,
     name: str,
@@ -148,10 +136,10 @@ def create_run_dir(
     prepare_parent(run_dir)
     if exist_ok:
         if run_dir.is_dir() and any(run_dir.iterdir()):
-            check_replaceable(run_dir, MARKER_KIND, inputs, legacy=is_legacy_run)
+            check_replaceable(run_dir, MARKER_KIND, inputs)
             remove_tree(run_dir)
         elif run_dir.exists() or run_dir.is_symlink():
-            check_replaceable(run_dir, MARKER_KIND, inputs, legacy=is_legacy_run)  # a file: refused
+            check_replaceable(run_dir, MARKER_KIND, inputs)  # a file: refused
         run_dir.mkdir(exist_ok=True)
     else:
         while True:  # another process may take the same number between the listing and mkdir
@@ -168,40 +156,55 @@ def _reopen(run_dir: Path) -> Path:
     """Open an existing run for ``resume``; entries that are not the run's own stay the user's."""
     if not run_dir.is_dir():
         raise ConfigError("nothing to resume: the run folder does not exist; drop --resume to start it", run_dir)
-    user = foreign_entries(run_dir, MARKER_KIND)  # None: no run marker
-    if user is None:
-        return run_dir  # a run from before markers: resumed as it was, never claimed
-    if not (run_dir / USER_ENTRIES).is_file():  # an earlier resume that stopped already recorded them
-        _write_json(run_dir / USER_ENTRIES, {"user_entries": user})
-    write_marker(run_dir, MARKER_KIND, state="building", open_=True)
+    marker = read_marker(run_dir)
+    if marker is None or marker.get("kind") != MARKER_KIND or marker["format"] != MARKER_FORMAT:
+        return run_dir  # a run of an older wood: resumed as it was, never claimed
+    proof = prove(run_dir, MARKER_KIND)
+    if proof.why == "live":
+        raise DataError(f"another wood process (pid {proof.pid}) is training this run; wait for it to finish", run_dir)
+    # An earlier resume that stopped already recorded the user's entries; a killed first training
+    # (an open marker) left files that are the trainer's as far as anyone can tell.
+    if not marker.get("open") and not (run_dir / USER_ENTRIES).is_file():
+        _write_json(run_dir / USER_ENTRIES, {"user_entries": proof.foreign})
+    write_marker(run_dir, MARKER_KIND, state="building", entries=(), open_=True, outputs=nested_outputs(marker))
     return run_dir
 
 
 def finish_run_dir(run_dir: str | Path) -> None:
     """Close the run's marker: from now on only the entries present now are the run's to replace."""
     run_dir = Path(run_dir)
-    if foreign_entries(run_dir, MARKER_KIND) is None:
-        return  # a resumed run from before markers stays unmarked
+    marker = read_marker(run_dir)
+    if marker is None or marker.get("kind") != MARKER_KIND or marker["format"] != MARKER_FORMAT:
+        return  # a resumed run of an older wood stays as it was
     note = run_dir / USER_ENTRIES
     user: set[str] = set()
     if note.is_file():
         try:
-            user = set(json.loads(note.read_text(encoding="utf-8")).get("user_entries", []))
+            user = {str(n) for n in json.loads(note.read_text(encoding="utf-8")).get("user_entries", [])}
         except (OSError, ValueError, AttributeError):
             user = set()
-    names = {p.name for p in run_dir.iterdir()} - user - {MARKER, MARKER + ".tmp", USER_ENTRIES}
-    write_marker(run_dir, MARKER_KIND, state="complete", entries=names)
+    write_marker(run_dir, MARKER_KIND, state="complete", exclude=user, outputs=nested_outputs(marker))
     if note.is_file():
         note.unlink()  # wood's own note, written by _reopen
 
 
 # ---------------------------------------------------------------- writing
-def claim_in_run(path: str | Path) -> None:
-    """Record ``path``, an output wood writes directly inside a run folder (``eval-test/``,
-    ``predict/``, ``eval_test.json``), as the run's own, so `--exist-ok` may replace the run later.
-    Anywhere else (a user's --out folder) nothing is recorded."""
+def claim_in_run(path: str | Path, kind: str) -> None:
+    """Record ``path``, an output of ``kind`` wood writes (with :func:`wood.outdir.atomic_output`)
+    directly inside a run folder (``eval-test/``, ``predict/``, ``export/``), as a nested output of
+    the run, so `--exist-ok` may replace the run later while that output proves itself. Anywhere else
+    (a user's --out folder) nothing is recorded."""
     path = Path(path).absolute()
-    add_marker_entries(path.parent, MARKER_KIND, [path.name])
+    add_marker_entries(path.parent, MARKER_KIND, (), outputs={path.name: kind})
+
+
+def write_in_run(run_dir: str | Path, files: dict[str, bytes]) -> None:
+    """Write the files ``run_dir/<name>`` each in one step: new files, or ones the run's marker lists
+    unchanged (never a file wood did not write: one DataError line, and nothing written)."""
+    for name in files:
+        replace_file(Path(run_dir), MARKER_KIND, name, None)
+    for name, data in files.items():
+        replace_file(Path(run_dir), MARKER_KIND, name, data)
 
 
 def absolute_path(path: str | Path) -> str:

@@ -16,6 +16,7 @@ from wood.eval.export.deps import (
     EXPORT_JSON,
     FORMATS,
     INSTALL_OPENVINO,
+    OUTPUT_KIND,
     check_imgsz,
     has_module,
     require_onnx,
@@ -55,6 +56,7 @@ def export_run(
     """Export the run at ``run_dir`` (kind yolo or sam) and check it; return what export.json holds."""
     from wood.eval.yolo_run import check_out_folder
     from wood.names import check_path_length
+    from wood.outdir import atomic_output, check_replaceable, relocated
     from wood.runs import claim_in_run, load_run
 
     check_imgsz(imgsz)  # before any work: Ultralytics would round it (0 -> 64) or fail half-way (63)
@@ -68,7 +70,12 @@ def export_run(
     if run.kind == "yolo":
         from wood.eval.export.yolo import export_yolo
 
-        return export_yolo(run.path, out, fmt=fmt, imgsz=imgsz, half=half, n_images=n_images)
+        check_out_folder(out)
+        check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
+        claim_in_run(out, OUTPUT_KIND)
+        with atomic_output(out, OUTPUT_KIND, relocate=True) as tmp:  # the old export stays until the new is whole
+            result = export_yolo(run.path, tmp, fmt=fmt, imgsz=imgsz, half=half, n_images=n_images)
+        return relocated(result, tmp, out.expanduser().absolute())
     if run.kind == "sam":
         if fmt != "onnx" or half or imgsz is not None:
             raise ConfigError(
@@ -79,14 +86,14 @@ def export_run(
             raise WeightsError("SAM export is not available in this install")
         from wood.eval.export.sam import export_sam  # type: ignore[import-not-found]
 
-        out.mkdir(parents=True, exist_ok=True)
-        claim_in_run(out)
-
         if run.weights is None or not run.weights.exists():
             raise WeightsError("run folder has no weights/ (training did not finish?)", run.path)
-        return write_export_json(
-            out, {"run": str(run.path), "kind": "sam", "format": "onnx", **export_sam(run.path, out, n_images=n_images)}
-        )
+        check_replaceable(out, OUTPUT_KIND)
+        claim_in_run(out, OUTPUT_KIND)
+        with atomic_output(out, OUTPUT_KIND, relocate=True) as tmp:
+            record = {"run": str(run.path), "kind": "sam", "format": "onnx"}
+            result = write_export_json(tmp, {**record, **export_sam(run.path, tmp, n_images=n_images)})
+        return relocated(result, tmp, out.expanduser().absolute())
     raise DataError(
         f"cannot export a {run.kind} run; pass a folder `wood finetune yolo` or `wood finetune sam` wrote", run_dir
     )

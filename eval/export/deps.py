@@ -13,6 +13,8 @@ FORMATS = ("onnx", "openvino")
 INSTALL_EXPORT = "ONNX export needs onnx and onnxruntime: pip install 'wood[export]'"
 INSTALL_OPENVINO = "OpenVINO export needs the openvino package: pip install openvino (or use --format onnx)"
 EXPORT_JSON = "export.json"
+OUTPUT_KIND = "export"
+"""The kind of output folder `wood export` writes (its marker; wood.outdir)."""
 
 
 def require_onnx() -> None:

@@ -18,7 +18,6 @@ import numpy as np
 from wood.errors import DataError, WeightsError
 from wood.eval.export.parity import PARITY_CONF, SCORE_TOL, SCORE_TOL_HALF, match_image, parity_summary
 from wood.eval.yolo_run import check_out_folder, load_run, load_yolo, model_names
-from wood.runs import claim_in_run
 
 STEM = "model"
 """Exported files are named <out>/model.onnx (or <out>/model_openvino_model/)."""
@@ -147,8 +146,6 @@ def export_yolo(
     torch_model = load_yolo(run.weights, "cpu")
     check_imgsz(imgsz, model_stride(torch_model))  # a P6 model's largest stride is 64
     size = int(imgsz or run.imgsz or checkpoint_imgsz(torch_model))
-    out.mkdir(parents=True, exist_ok=True)
-    claim_in_run(out)
     exported = run_exporter(run.weights, out, fmt=fmt, imgsz=size, half=half)
     processing = describe_export(exported, torch_model.task, size, model_names(torch_model))
     from ultralytics import YOLO

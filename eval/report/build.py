@@ -75,19 +75,6 @@ def problems_section(collection: Collection) -> Section | None:
     return section
 
 
-REPORT_ENTRIES = frozenset({"report.md", "report.html", "images"})
-
-
-def is_legacy_report(folder: Path) -> bool:
-    """A report written before output markers: report.md, report.html and images/ of PNGs, nothing else."""
-    names = {p.name for p in folder.iterdir()}
-    images = folder / "images"
-    pngs_only = not images.exists() or (
-        images.is_dir() and all(p.suffix == ".png" and p.is_file() for p in images.iterdir())
-    )
-    return {"report.md", "report.html"} <= names <= REPORT_ENTRIES and pngs_only
-
-
 def build_report(
     run_dirs: list[Path], out: Path, prepared: Path | None = None, *, runs_root: Path | None = None, samples: int = 6
 ) -> dict[str, Any]:
@@ -106,7 +93,7 @@ def build_report(
     if samples < 0:
         raise ConfigError(f"samples must be >= 0, but got {samples}")
     out = Path(out).expanduser().absolute()
-    check_replaceable(out, "report", legacy=is_legacy_report, follow_link=True)  # before any work; again when swapping
+    check_replaceable(out, "report", follow_link=True)  # before any work; again when swapping
     collection = collect([Path(p) for p in run_dirs], Path(runs_root) if runs_root is not None else None)
     usable = [r for r in collection.runs if r.usable]
     if not usable and not collection.experiments:
@@ -135,7 +122,7 @@ def build_report(
         f"{counts['yolo']} detection, {counts['sam']} segmentation, {counts['classify']} classification run(s); "
         f"{len(collection.messages)} folder(s) skipped; written {stamp}."
     )
-    with atomic_output(out, "report", legacy=is_legacy_report) as tmp:
+    with atomic_output(out, "report") as tmp:
         md_path, html_path = write_report(TITLE, subtitle, sections, out, into=tmp)
     for message in collection.messages:  # once the report is written: an error stays the only line
         console.print(f"[yellow]skipped[/yellow] {escape(message)}", soft_wrap=True)

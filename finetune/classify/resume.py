@@ -29,6 +29,8 @@ from wood.outdir import foreign_entries, remove_tree, write_marker
 
 KIND = "classify-resume"
 PROGRESS = "progress.pt"
+FILLS = ("epoch-*", PROGRESS, PROGRESS + ".tmp")
+"""What the trainer writes into its checkpoint folder (and so all that counts as wood's there after a kill)."""
 FREE_FIELDS = ("resume", "exist_ok", "device", "out", "name")
 """Config fields a resumed run may change; every other one must equal the interrupted run's."""
 
@@ -52,7 +54,7 @@ def start_fresh(folder: Path) -> bool:
         remove_tree(folder)
         discarded = True
     folder.mkdir(parents=True)
-    write_marker(folder, KIND, state="building", open_=True)
+    write_marker(folder, KIND, state="building", open_=True, fills=FILLS)
     return discarded
 
 

@@ -51,8 +51,8 @@ from wood.finetune.classify.models import (
     unfreeze_all,
 )
 from wood.finetune.classify.predict import accuracy_on, batches, predict, recalibrate_batchnorm  # noqa: F401 - re-exported
-from wood.outdir import atomic_output
-from wood.runs import MARKER_KIND, choose_run_dir, is_legacy_run, write_metrics_json
+from wood.outdir import atomic_output, check_replaceable
+from wood.runs import MARKER_KIND, choose_run_dir, write_metrics_json
 
 WEIGHTS_FORMAT = "wood-classify/1"
 
@@ -325,6 +325,8 @@ def shared_run_dir(accelerator, cfg: ClassifyConfig) -> Path:
     if accelerator.is_main_process:
         try:
             final = run_dir_for(cfg)
+            if not cfg.resume:  # a refused --exist-ok stops here, before its checkpoint folder exists
+                check_replaceable(final.absolute(), MARKER_KIND, inputs=[cfg.data])
             if not cfg.resume and resume.start_fresh(resume.resume_dir(final)):
                 console.print(f"discarded the checkpoint of an unfinished run {final.name} (--resume continues one)")
         except WoodError as exc:
@@ -344,7 +346,7 @@ def write_run(setup: Setup, cfg: ClassifyConfig, final: Path) -> None:
 
     from wood.console import console
 
-    with atomic_output(final, MARKER_KIND, inputs=[cfg.data], legacy=is_legacy_run) as tmp:
+    with atomic_output(final, MARKER_KIND, inputs=[cfg.data]) as tmp:
         start = time.time()
         history, phase_log = fit(setup, cfg, final.name)
         bn_layers = recalibrate_after(setup, cfg)
