@@ -75,6 +75,13 @@ def test_five_attempts_quick_without_resnet18_weights_run_mobilenet_v2(tmp_path,
     saved = json.loads((tmp_path / "exp" / "table.json").read_text())
     assert [r["exp"] for r in saved["rows"]] == ["Baseline", "Attempt 1", "Attempt 2", "Attempt 3", "Attempt 4"]
 
+    from wood.eval.report.build import build_report
+
+    build_report([tmp_path / "exp"], tmp_path / "report")  # the report names the arch that ran, and why
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "| Attempt 3 | MobileNetV2 |" in report and "| Attempt 3 | ResNet18 |" not in report
+    assert "Attempt 4 ran MobileNetV2: ResNet18's ImageNet weights are not on disk" in report
+
 
 def pretrained_attempts_config(tmp_path):
     """The checked-in config with attempts 3 and 4 only."""

@@ -170,6 +170,7 @@ def table_row(
         "arch_id": cfg.arch,
         "arch_planned": ARCH_TEXT[attempt["cfg"].arch],
         "arch_note": arch_note,
+        "pretrained": cfg.needs_pretrained,
         "epochs": f"{cfg.epochs} + {cfg.finetune_epochs}" if two_phase else str(cfg.epochs),
         "optimizer": OPTIMIZER_TEXT[cfg.optimizer],
         "lr": f"{lr_text(cfg.lr)} then {lr_text(cfg.finetune_lr)}" if two_phase else lr_text(cfg.lr),
