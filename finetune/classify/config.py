@@ -170,7 +170,9 @@ class ExperimentsConfig:
     imgsz: int | None = _help("Every attempt's input size.", None, {"default_text": "each attempt's own"})
     device: str | None = _help(device_help(), None, {"default_text": "each attempt's own (auto)"})
     weights: str | None = _help(
-        "ResNet18 state dict (.pth) for the pretrained attempts.", None, {"default_text": "torchvision's hub cache"}
+        "ResNet18 state dict (.pth) for the pretrained attempts.",
+        None,
+        {"default_text": "torchvision's hub cache; with none there, MobileNetV2 from its packaged ImageNet weights"},
     )
     seed: int | None = _help("Every attempt's seed.", None, {"default_text": "each attempt's own"})
     precision: str | None = _help(
