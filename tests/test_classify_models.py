@@ -88,7 +88,7 @@ def test_simple_cnn_shapes():
     "kwargs, match",
     [
         ({"arch": "vgg"}, "arch must be one of"),
-        ({"strategy": "transfer", "arch": "simple-cnn"}, "resnet18 only"),
+        ({"strategy": "transfer", "arch": "simple-cnn"}, "resnet18 and mobilenet_v2 only"),
         ({"epochs": 0}, "epochs must be an integer >= 1"),
         ({"lr": 0}, "lr must be > 0"),
         ({"balance": "focal"}, "balance must be one of"),

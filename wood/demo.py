@@ -199,6 +199,9 @@ def _classify(r: DemoResult) -> None:
     r.runs["classify"] = r.out / "runs" / "classify"
     accs = [row.get("test_acc") for row in rows if row.get("test_acc") is not None]
     r.numbers["classify_best_test_acc"] = max(accs) if accs else None
+    for kind, pretrained in (("scratch", False), ("pretrained", True)):  # ImageNet transfer vs from scratch
+        some = [row["test_acc"] for row in rows if row.get("test_acc") is not None and pretrained is row["pretrained"]]
+        r.numbers[f"classify_best_{kind}_test_acc"] = max(some) if some else None
 
 
 def _report(r: DemoResult) -> None:

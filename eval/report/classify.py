@@ -1,5 +1,6 @@
 """The report's Classification section: the five-attempt table (`wood experiments classify`'s
-table.json, skipped rows included), other classify runs, and the confusion matrix of the best run."""
+table.json, skipped rows included, each row's Arch the one that ran, with a note where a pretrained
+attempt ran MobileNetV2 for ResNet18), other classify runs, and the confusion matrix of the best run."""
 
 from __future__ import annotations
 
@@ -156,6 +157,9 @@ def classification_section(tables: list[Experiments], runs: list[Run]) -> Sectio
             )
         )
         section.blocks.append(Table(COLUMNS, rows, caption=caption))
+        for r in table.rows:  # a pretrained attempt that ran another arch than the study's (Arch names it)
+            if r.get("arch_note"):
+                section.blocks.append(Text(f"{r.get('exp')} ran {r.get('arch')}: {r['arch_note']}.", "note"))
         skipped = [r for r in table.rows if r.get("status", "ok") != "ok"]
         for r in skipped:
             section.blocks.append(

