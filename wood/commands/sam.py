@@ -28,7 +28,16 @@ def finetune_sam(cfg: SamTrainConfig) -> None:
 
 
 def eval_segment(
-    run: Path = typer.Option(..., "--run", help="Run folder of `wood finetune sam`."),
+    run: Path = typer.Option(None, "--run", help="Run folder of `wood finetune sam` (or --model for zero-shot)."),
+    model: str = typer.Option(
+        None,
+        "--model",
+        help="Zero-shot instead of --run: score this pretrained SAM variant (litemedsam: the packaged LiteMedSAM) "
+        "untrained; needs --data.",
+    ),
+    checkpoint: Path = typer.Option(
+        None, "--checkpoint", help="With --model: its weights file.", show_default="the packaged or cached weights"
+    ),
     split: str = typer.Option("test", "--split", help="One of: train | val | test."),
     boxes: str = typer.Option(
         "gt", "--boxes", help="gt (oracle prompts) or a `wood finetune yolo` run folder (detect -> segment)."
@@ -40,7 +49,12 @@ def eval_segment(
         "(segm mAP uses every box >= 0.001).",
     ),
     data: Path = typer.Option(None, "--data", help="Prepared dataset folder.", show_default="the run's"),
-    out: Path = typer.Option(None, "--out", help="Output folder.", show_default="<run>/eval-<split>[-yolo][-slice<S>]"),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="Output folder.",
+        show_default="<run>/eval-<split>[-yolo][-slice<S>]; --model: runs/sam/<model>-zero-shot-<split>[-yolo]",
+    ),
     overlays: int = typer.Option(2, "--overlays", help="Overlay PNGs per class (and for good images)."),
     device: str = typer.Option("auto", "--device", help=device_help()),
     crop_to_box: bool = typer.Option(
@@ -54,8 +68,33 @@ def eval_segment(
 ) -> None:
     """Per-class IoU/Dice, mIoU, per-image scores, COCO segm mAP and pixel F1 (good images included);
     writes predictions_segm.json (COCO results)."""
+    from wood.errors import ConfigError
     from wood.eval.segment import evaluate
 
+    if (run is None) == (model is None):
+        raise ConfigError("give either --run <a `wood finetune sam` run> or --model <variant> (zero-shot), not both")
+    if model is not None:
+        from wood.eval.segment_zero_shot import evaluate_zero_shot
+
+        if data is None:
+            raise ConfigError("--model (zero-shot) needs --data <folder written by `wood prep`>")
+        zero = evaluate_zero_shot(
+            model,
+            data,
+            split,
+            boxes=boxes,
+            out=out,
+            overlays=overlays,
+            device=device,
+            conf=conf,
+            crop_to_box=crop_to_box,
+            slicing=slicing(slice_size, slice_overlap, slice_full, slice_merge, slice_drop_cut),
+            checkpoint=checkpoint,
+        )
+        typer.echo(zero["files"]["json"])
+        return
+    if checkpoint is not None:
+        raise ConfigError("--checkpoint goes with --model (zero-shot); a run records its own weights")
     result = evaluate(
         run,
         split,
