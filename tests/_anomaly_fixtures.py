@@ -17,7 +17,7 @@ def anomaly_prep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from wood.prep.pipeline import run_prep
     from wood.prep.synth_io import write_synth
 
-    root = write_synth(tmp_path_factory.mktemp("anomaly-synth") / "wood", size=64, per_defect=4, good=4, train_good=6)
+    root = write_synth(tmp_path_factory.mktemp("anomaly-synth") / "wood", size=64, per_defect=4, good=8, train_good=6)
     out = tmp_path_factory.mktemp("anomaly-prep") / "wood"
     run_prep(PrepConfig(source=root, out=out, workers=1, train_good=True))
     return out

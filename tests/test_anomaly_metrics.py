@@ -56,7 +56,7 @@ def hand_case():
 def test_pro_curve_and_aupro_hand_computed():
     masks, maps = hand_case()
     weights, regions = region_weights(masks)
-    assert regions == 2 and weights[0, 0, 0] == pytest.approx(0.25) and weights[0, 1, 3] == pytest.approx(0.5)
+    assert regions == 2 and weights[0] == pytest.approx(0.25) and weights[7] == pytest.approx(0.5)
     fpr, pro = pro_curve(masks, maps)
     # thresholds 0.9 (A), 0.8 (good), 0.7 (B), 0.6 (good), 0.5 (A), then the three other good pixels
     np.testing.assert_allclose(fpr, [0, 0, 0.2, 0.2, 0.4, 0.4, 0.6, 0.8, 1.0])
@@ -74,7 +74,13 @@ def test_aupro_regions_are_8_connected_and_span_images():
     weights, regions = region_weights(masks)
     assert regions == 2
     np.testing.assert_allclose(weights.sum(), 1.0)
-    assert weights[0, 0, 0] == pytest.approx(0.25) and weights[1, 3, 3] == pytest.approx(0.5)
+    assert weights[0] == pytest.approx(0.25) and weights[16 + 15] == pytest.approx(0.5)
+    # images of different sizes: the same curve as one stacked array
+    m, a = hand_case()
+    extra_mask, extra_map = np.zeros((3, 3), bool), np.full((3, 3), 0.05)
+    both = aupro([m[0], extra_mask], [a[0], extra_map])
+    fpr, pro = pro_curve([m[0], extra_mask], [a[0], extra_map])
+    assert fpr[2] == pytest.approx(1 / 14) and both > aupro(m, a)  # 9 more good pixels, all scored lowest
 
 
 def test_degenerate_inputs_raise_clear_errors():
@@ -85,7 +91,7 @@ def test_degenerate_inputs_raise_clear_errors():
     with pytest.raises(DegenerateMetricError, match="region"):
         aupro(np.zeros((1, 3, 3), bool), np.zeros((1, 3, 3)))
     with pytest.raises(ValueError, match="same shape"):
-        aupro(np.zeros((1, 3, 3), bool), np.zeros((1, 3, 4)))
+        aupro(np.ones((1, 3, 3), bool), np.zeros((1, 3, 4)))
     with pytest.raises(ValueError, match="NaN"):
         auroc([0, 1], [0.1, np.nan])
     with pytest.raises(DegenerateMetricError, match="good images"):

@@ -82,44 +82,48 @@ def f1_max(labels, scores, what: str = "F1-max") -> tuple[float, float]:
     return float(f1[best]), float(thr[best])
 
 
-def region_weights(masks: np.ndarray) -> tuple[np.ndarray, int]:
-    """For (N, H, W) boolean ground-truth masks: a float map giving each anomalous pixel
-    1 / (its region's size x the number of regions) (8-connected components per image), and the number of
-    regions. Summed over the pixels above a threshold it is the mean per-region overlap (PRO)."""
+def region_weights(masks) -> tuple[np.ndarray, int]:
+    """For ground-truth masks ((N, H, W) or a list of (H, W) of any sizes, boolean): the flat float array
+    (all images' pixels in order) giving each anomalous pixel 1 / (its region's size x the number of
+    regions) (8-connected components per image), and the number of regions. Summed over the pixels above
+    a threshold it is the mean per-region overlap (PRO)."""
     import cv2
 
-    masks = np.asarray(masks).astype(bool)
-    if masks.ndim != 3:
-        raise ValueError(f"masks must be (N, H, W), but got shape {masks.shape}")
-    weights = np.zeros(masks.shape, np.float64)
-    regions = 0
-    for k, mask in enumerate(masks):
-        if not mask.any():
-            continue
-        count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-        sizes = np.bincount(labels.ravel(), minlength=count)
-        sizes[0] = 0
-        weights[k] = np.where(labels > 0, 1.0 / np.maximum(sizes[labels], 1), 0.0)
-        regions += count - 1
-    if regions:
-        weights /= regions
-    return weights, regions
+    parts, regions = [], 0
+    for mask in masks:
+        mask = np.asarray(mask).astype(bool)
+        if mask.ndim != 2:
+            raise ValueError(f"each mask must be (H, W), but got shape {mask.shape}")
+        weights = np.zeros(mask.size, np.float64)
+        if mask.any():
+            count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+            sizes = np.bincount(labels.ravel(), minlength=count).astype(np.float64)
+            sizes[0] = np.inf
+            weights = (1.0 / sizes)[labels.ravel()]
+            regions += count - 1
+        parts.append(weights)
+    weights = np.concatenate(parts) if parts else np.zeros(0)
+    return (weights / regions if regions else weights), regions
 
 
 def pro_curve(masks, maps) -> tuple[np.ndarray, np.ndarray]:
-    """(fpr over good pixels, mean per-region overlap) at every distinct score, from (0, 0) up to (1, 1)."""
-    masks = np.asarray(masks).astype(bool)
-    maps = np.asarray(maps, dtype=np.float64)
-    if masks.shape != maps.shape:
-        raise ValueError(f"masks and maps must have the same shape, but got {masks.shape} and {maps.shape}")
+    """(fpr over good pixels, mean per-region overlap) at every distinct score, from (0, 0) up to (1, 1).
+    ``masks`` and ``maps``: (N, H, W) arrays or lists of (H, W) arrays, each map the size of its mask."""
+    masks = [np.asarray(m).astype(bool) for m in masks]
+    maps = [np.asarray(a, dtype=np.float64) for a in maps]
+    if len(masks) != len(maps) or any(m.shape != a.shape for m, a in zip(masks, maps)):
+        shapes = ([m.shape for m in masks][:3], [a.shape for a in maps][:3])
+        raise ValueError(f"masks and maps must have the same shape, but got {shapes[0]} and {shapes[1]}")
     weights, regions = region_weights(masks)
     if regions == 0:
         raise DegenerateMetricError("AUPRO needs at least one ground-truth region, but every mask is empty")
-    if masks.all():
+    flat_masks = np.concatenate([m.ravel() for m in masks])
+    flat_maps = np.concatenate([a.ravel() for a in maps])
+    if flat_masks.all():
         raise DegenerateMetricError("AUPRO needs good pixels, but every pixel is anomalous")
-    if not np.isfinite(maps).all():
+    if not np.isfinite(flat_maps).all():
         raise ValueError("AUPRO: maps hold NaN or infinite values")
-    pro, fp, _ = _cumulative(masks.ravel(), maps.ravel(), weights.ravel())
+    pro, fp, _ = _cumulative(flat_masks, flat_maps, weights)
     return np.r_[0.0, fp / fp[-1]], np.r_[0.0, pro]
 
 
