@@ -88,3 +88,20 @@ def test_padim_run_evaluates(anomaly_prep, tmp_path, capsys):
     assert code == 0, err
     s = json.loads((tmp_path / "padim-mobilenet_v2" / "eval-test" / "anomaly_metrics.json").read_text())
     assert s["method"] == "padim" and s["overlays"] == [] and s["overall"]["image_auroc"] is not None
+
+
+def test_report_has_an_anomaly_section_and_overview_row(patchcore_run, tmp_path):
+    from wood.eval.anomaly.evaluate import evaluate
+    from wood.eval.report.build import build_report
+
+    s = evaluate(patchcore_run, "test", out=patchcore_run / "eval-test", max_false_alarm=0.2, overlays=1)
+    result = build_report([patchcore_run], tmp_path / "report")
+    assert result["runs"]["anomaly"] == 1
+    md = Path(result["markdown"]).read_text()
+    overview = md.split("## Overview")[1].split("\n## ")[0]
+    assert "patchcore mobilenet_v2, good images only" in overview and "image AUROC" in overview
+    section = md.split("## Anomaly detection (good images only)")[1]
+    row = next(line for line in section.splitlines() if line.startswith("| **patchcore-mobilenet_v2**"))
+    for key in ("image_auroc", "pixel_auroc", "aupro"):
+        assert f"{s['overall'][key]:.3f}" in row
+    assert "Per defect type" in section and "images/anomaly_patchcore-mobilenet_v2_best_" in section
