@@ -51,7 +51,7 @@ def mahalanobis(features, state: dict[str, Any]):
     import torch
 
     b, _, h, w = features.shape
-    x = features[:, state["idx"]].flatten(2).permute(0, 2, 1)  # (B, P, d)
-    delta = x - state["mean"]
-    m = torch.einsum("bpi,pij,bpj->bp", delta, state["cov_inv"], delta)
-    return m.clamp_(min=0).sqrt_().view(b, h, w)
+    x = features[:, state["idx"]].flatten(2).permute(2, 0, 1)  # (P, B, d)
+    delta = x - state["mean"][:, None]
+    m = (torch.bmm(delta, state["cov_inv"]) * delta).sum(dim=2)  # (P, B)
+    return m.T.clamp(min=0).sqrt().reshape(b, h, w)
