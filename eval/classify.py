@@ -48,6 +48,9 @@ def evaluate_run(
     preds = predict(model, loaded.images, dev)
     result = split_metrics(loaded.labels.numpy(), preds, classes)
     result.update({"split": split, "data": str(data_dir), "run": str(run), "classes": classes})
+    from wood.eval.anomaly.scale import classify_scale  # image AUROC of 1 - p(good), as anomaly runs
+
+    result["anomaly_scale"] = classify_scale(model, loaded.images, loaded.labels.numpy(), classes, dev)
     claim_in_run(run / f"eval_{split}.json")
     claim_in_run(run / f"confusion_{split}.png")
     (run / f"eval_{split}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")

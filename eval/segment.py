@@ -168,14 +168,18 @@ def evaluate(
     (``--prompt points`` runs with GT) are never cropped.
     """
     job = load_job(run_dir, split, boxes, data, out, overlays, device, conf, crop_to_box, slicing)
-    scorer, results, drawn = SegmentScorer(job.categories), [], {}
+    from wood.eval.anomaly.scale import segment_row, segment_scale  # image/pixel AUROC, as anomaly runs
+
+    scorer, results, drawn, scale_rows = SegmentScorer(job.categories), [], {}, []
     for rgb, r, prompt_boxes, det_scores in predict_split(job):
         results.extend(mask_results(r.image_id, r.pred_masks, r.pred_classes, r.pred_scores))
+        scale_rows.append(segment_row(r))
         shown, shown_boxes = keep_confident(r, prompt_boxes, det_scores, job.conf)
         scorer.add(shown)
         write_overlay(job, drawn, rgb, shown, shown_boxes)
     write_json(job.out / "predictions_segm.json", results)
     summary = summarise(job, scorer, results)
+    summary["anomaly_scale"] = segment_scale(scale_rows, job.detector is None)
     write_summary(job.out, summary)
     return summary
 
