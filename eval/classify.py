@@ -49,6 +49,9 @@ def evaluate_run(
     preds = predict(model, loaded.images, dev)
     result = split_metrics(loaded.labels.numpy(), preds, classes)
     result.update({"split": split, "data": str(data_dir), "run": str(run), "classes": classes})
+    from wood.eval.anomaly.scale import classify_scale  # image AUROC of 1 - p(good), as anomaly runs
+
+    result["anomaly_scale"] = classify_scale(model, loaded.images, loaded.labels.numpy(), classes, dev)
     with tempfile.TemporaryDirectory() as scratch:  # drawn aside, then written into the run in one step
         png = Path(scratch) / "confusion.png"
         save_confusion_png(np.array(result["confusion"]), classes, png, f"{run.name} {split}")

@@ -226,6 +226,9 @@ def evaluate(
         files |= write_plots(job.out, coco["bbox"], matrix, names, split, conf)
         result = summarise(job, coco, ultra, inspection_view(job, max_score, conf), matrix, names, conf, files)
         result["inference_ms_per_image"] = timer.ms_per_image
+        from wood.eval.anomaly.scale import coco_scale  # image AUROC etc., comparable with anomaly runs
+
+        result["anomaly_scale"] = coco_scale(job.gt, job.manifest, boxes, masks if job.segment else None)
         if job.slice is not None and ultralytics_val:
             result["notes"].append("Ultralytics val skipped: it predicts whole images and cannot slice")
         write_result(job.out, result)

@@ -165,14 +165,18 @@ def evaluate(
 def run_job(job: SegmentJob, final: Path | None = None) -> dict[str, Any]:
     """Predict and score ``job``, writing its files into ``job.out``; the summary names them under ``final``
     (the folder ``job.out`` becomes, when it is a temporary one; default ``job.out``)."""
-    scorer, results, drawn = SegmentScorer(job.categories), [], {}
+    from wood.eval.anomaly.scale import segment_row, segment_scale  # image/pixel AUROC, as anomaly runs
+
+    scorer, results, drawn, scale_rows = SegmentScorer(job.categories), [], {}, []
     for rgb, r, prompt_boxes, det_scores in predict_split(job):
         results.extend(mask_results(r.image_id, r.pred_masks, r.pred_classes, r.pred_scores))
+        scale_rows.append(segment_row(r))
         shown, shown_boxes = keep_confident(r, prompt_boxes, det_scores, job.conf)
         scorer.add(shown)
         write_overlay(job, drawn, rgb, shown, shown_boxes)
     write_json(job.out / "predictions_segm.json", results)
     summary = summarise(job, scorer, results, final or job.out)
+    summary["anomaly_scale"] = segment_scale(scale_rows, job.detector is None)
     write_summary(job.out, summary, final or job.out)
     return summary
 

@@ -165,6 +165,8 @@ def test_cli_finetune_then_eval_on_prep_output(prepared, tmp_path, capsys):
     evaluated = json.loads((tmp_path / "r" / "eval_test.json").read_text())
     trained = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert evaluated["confusion"] == trained["test"]["confusion"]  # eval reproduces the run's own test numbers
+    scale = evaluated["anomaly_scale"]
+    assert scale["image_score"] == "1 - p(good)" and 0.0 <= scale["image_auroc"] <= 1.0
 
 
 def test_batchnorm_recalibration_uses_final_weights():

@@ -17,6 +17,7 @@ TINY = {
     "world": "model: yolov8n-worldv2.yaml\nworld: true\nepochs: 1\nimgsz: 64\nbatch: 8\nworkers: 0\nplots: false\n",
     "sam": "model: tiny\nrandom_init: true\nimgsz: 64\nadapter: lora\nepochs: 1\nmax_steps: 2\ndevice: cpu\n",
     "classify": "epochs: 1\nfinetune_epochs: 1\nimgsz: 32\n",
+    "anomaly": "method: patchcore\nimgsz: 64\n",
 }
 
 
@@ -33,15 +34,21 @@ def tiny_configs(tmp_path: Path) -> Path:
 def test_demo_runs_every_stage_offline_and_reports_each_run(tmp_path: Path, tiny_configs: Path):
     result = run_demo(tmp_path / "demo", configs=tiny_configs)
     summary = json.loads((tmp_path / "demo" / "demo.json").read_text())
-    assert list(summary["seconds"]) == ["synth", "prep", "yolo", "yolo-world", "sam", "classify", "report"]
+    assert list(summary["seconds"]) == ["synth", "prep", "yolo", "yolo-world", "sam", "classify", "anomaly", "report"]
     for key in ("yolo", "yolo-world", "sam"):
         assert (result.runs[key] / "config.yaml").is_file()
     html = (result.runs["report"] / "report.html").read_text()
     md = (result.runs["report"] / "report.md").read_text()
     assert "<table" in html and "http://" not in html.replace("http://www.w3.org", "")
-    for run in ("yolo", "yolo-world", "sam-lora", "baseline"):
+    for run in ("yolo", "yolo-world", "sam-lora", "baseline", "patchcore"):
         assert run in md
-    assert set(result.numbers) >= {"yolo_mAP50", "yolo-world_mAP50", "sam_mIoU_gt_boxes", "classify_best_test_acc"}
+    assert set(result.numbers) >= {
+        "yolo_mAP50",
+        "yolo-world_mAP50",
+        "sam_mIoU_gt_boxes",
+        "classify_best_test_acc",
+        "patchcore_image_auroc",
+    }
     with pytest.raises(DataError, match="--force"):
         run_demo(tmp_path / "demo", configs=tiny_configs)
 

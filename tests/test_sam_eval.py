@@ -102,6 +102,9 @@ def test_evaluate_gt_boxes_writes_metrics_and_overlays(tiny_run, capsys):
     assert result["pixel"]["good_images"] == 1 and result["pixel"]["good_images_with_false_alarm"] == 0
     assert set(result["per_class"]) == {"color", "hole", "scratch"}
     assert result["segm"]["mAP50-95"] is not None
+    scale = result["anomaly_scale"]
+    assert scale["images"] == 4 and scale["anomalous"] == 3 and "oracle" in scale["image_score"]
+    assert scale["image_auroc"] is not None and 0.0 <= scale["pixel_auroc"] <= 1.0
     overlays = sorted(p.name for p in (tiny_run / "eval-test" / "overlays").iterdir())
     assert overlays == ["color_000.png", "good_000.png", "hole_000.png", "scratch_000.png"]
 

@@ -68,6 +68,9 @@ def test_eval_detect_on_the_run(detect_run: Path, no_network, wood_home):  # noq
     assert comparison["ultralytics"] is not None
     assert comparison["difference"] == pytest.approx(comparison["coco"] - comparison["ultralytics"])
     assert saved["inspection"]["good_images"] >= 1 and saved["inspection"]["defective_images"] >= 1
+    scale = saved["anomaly_scale"]  # the scale anomaly runs are scored on
+    assert scale["images"] == saved["inspection"]["good_images"] + saved["inspection"]["defective_images"]
+    assert 0.0 <= scale["image_auroc"] <= 1.0 and 0.0 <= scale["pixel_auroc"] <= 1.0
     assert "| bbox mAP50 |" in (out / "eval_detect.md").read_text()
     again = evaluate(detect_run, "test", conf=0.25)  # into the same folder: its links are reused
     assert again["coco"]["bbox"]["mAP50"] == result["coco"]["bbox"]["mAP50"]
@@ -121,6 +124,7 @@ def test_segment_training_and_segm_eval(prepared: Path, tmp_path: Path, no_netwo
     result = evaluate(run, "val", conf=0.25, ultralytics_val=False)
     assert set(result["coco"]) == {"bbox", "segm"}
     assert (run / "eval-val" / "predictions_segm.json").is_file()
+    assert "masks covering" in result["anomaly_scale"]["map_score"]
 
 
 def test_detect_model_with_segment_task_is_refused(prepared: Path, tmp_path: Path, wood_home):  # noqa: F811

@@ -26,7 +26,7 @@ app.add_typer(finetune_app, name="finetune")
 app.add_typer(eval_app, name="eval")
 
 # Modules under wood/commands that define commands; each has register(app, finetune_app, eval_app).
-COMMAND_MODULES = ["synth", "prep", "paste", "yolo", "classify", "sam", "export", "demo", "report"]
+COMMAND_MODULES = ["synth", "prep", "paste", "yolo", "classify", "sam", "export", "demo", "report", "anomaly"]
 COMMAND_MODULES += ["label", "labels_import"]  # the labelling loop: wood label, wood import
 
 

@@ -1,7 +1,7 @@
 """`wood demo`: the whole pipeline on synthetic data, offline, small enough for 2 CPU cores.
 
 synth -> prep -> YOLO -> YOLO-World -> SAM (pretrained LiteMedSAM zero-shot, then LoRA) -> classification
-(quick) -> eval -> report.
+(quick) -> PatchCore (good images only) -> eval -> report.
 Each stage's settings come from a checked-in config (datasets/demo_*.yaml), read by the one loader
 (wood.config.build_config into the stage's dataclass, so a typo is one line naming the file and key);
 the demo only fills in where the data and runs live. Every stage runs under ``block_network``: a network
@@ -35,6 +35,7 @@ def demo_config(name: str, folder: Path | None = None) -> Path:
 
 def stage_config_classes() -> dict[str, type]:
     """The config dataclass of each datasets/demo_<name>.yaml (imported here: the classes are light)."""
+    from wood.finetune.anomaly.config import AnomalyConfig
     from wood.finetune.classify.config import ExperimentsConfig
     from wood.finetune.sam.config import SamTrainConfig
     from wood.finetune.yolo.config import YoloConfig
@@ -48,6 +49,7 @@ def stage_config_classes() -> dict[str, type]:
         "world": YoloConfig,
         "sam": SamTrainConfig,
         "classify": ExperimentsConfig,
+        "anomaly": AnomalyConfig,
     }
 
 
@@ -117,6 +119,7 @@ def _run_stages(out: Path, stages: tuple[str, ...] | None, configs: Path | None)
         ("yolo-world", _world),
         ("sam", _sam),
         ("classify", _classify),
+        ("anomaly", _anomaly),
         ("report", _report),
     ]
     with block_network() as attempts:
@@ -215,6 +218,26 @@ def _classify(r: DemoResult) -> None:
     for kind, pretrained in (("scratch", False), ("pretrained", True)):  # ImageNet transfer vs from scratch
         some = [row["test_acc"] for row in rows if row.get("test_acc") is not None and pretrained is row["pretrained"]]
         r.numbers[f"classify_best_{kind}_test_acc"] = max(some) if some else None
+
+
+def _anomaly(r: DemoResult) -> None:
+    from wood.errors import DataError as _DataError
+    from wood.eval.anomaly.evaluate import evaluate, format_summary
+    from wood.finetune.anomaly.train import train
+
+    cfg = stage_config(
+        "anomaly", r.configs, data=str(r.out / "prepared"), out=str(r.out / "runs" / "anomaly"), name="patchcore"
+    )
+    run = train(cfg)
+    r.runs["anomaly"] = run
+    try:
+        result = evaluate(run, "test")
+    except _DataError as exc:  # a tiny demo split may hold no defective val image: no threshold to choose
+        console.print(f"[yellow]{exc}[/yellow]; evaluating without a threshold")
+        result = evaluate(run, "test", threshold=False)
+    console.print(format_summary(result))
+    r.numbers["patchcore_image_auroc"] = result["overall"]["image_auroc"]
+    r.numbers["patchcore_pixel_auroc"] = result["overall"]["pixel_auroc"]
 
 
 def _report(r: DemoResult) -> None:

@@ -24,9 +24,10 @@ What every run folder holds:
 
 - ``config.yaml``: the resolved config of the trainer, its dataset (``data``) as an absolute path,
   so eval and report work from any working folder;
-- ``metrics.json``: ``{"kind": "yolo" | "sam" | "classify", "schema": SCHEMA, ...}`` plus the
+- ``metrics.json``: ``{"kind": "yolo" | "sam" | "classify" | "anomaly", "schema": SCHEMA, ...}`` plus the
   trainer's own numbers (written atomically by :func:`write_metrics_json`);
-- weights: ``weights/best.pt`` (yolo), ``weights/`` (sam: adapter, decoder...), ``weights.pt`` (classify).
+- weights: ``weights/best.pt`` (yolo), ``weights/`` (sam: adapter, decoder...), ``weights.pt`` (classify;
+  anomaly: backbone state, memory bank or Gaussians and preprocessing).
 
 :func:`load_run` reads any run folder into a :class:`Run`. It takes the kind from metrics.json;
 only runs written before ``kind`` existed fall back to guessing it from their keys
@@ -58,12 +59,12 @@ from wood.outdir import (
 
 SCHEMA = 1
 """Version of the metrics.json layout written by :func:`write_metrics_json`."""
-KINDS = ("yolo", "sam", "classify")
+KINDS = ("yolo", "sam", "classify", "anomaly")
 MARKER_KIND = "run"
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
 INFO_FILE = "run_info.json"
-WEIGHTS = {"yolo": "weights/best.pt", "sam": "weights", "classify": "weights.pt"}
+WEIGHTS = {"yolo": "weights/best.pt", "sam": "weights", "classify": "weights.pt", "anomaly": "weights.pt"}
 """Where each kind keeps its trained weights, relative to the run folder."""
 USER_ENTRIES = RUN_NOTE
 """While a resumed run is open: the entries that were not the run's own when it was reopened."""

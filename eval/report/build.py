@@ -5,7 +5,7 @@
 and writes ``out/report.md`` (figures in ``out/images/``) and ``out/report.html`` (one
 self-contained file: CSS inline, figures as base64 data URIs, no scripts, opens from disk with no
 server and no network). Sections: Overview (headline metric and cost of every run), Dataset,
-Detection, Segmentation, Classification, and Runs not included. Every table row names its run
+Detection, Segmentation, Classification, Anomaly detection, and Runs not included. Every table row names its run
 folder and links its config.yaml.
 
 A run folder without (readable) metrics is listed with the reason and printed on the console;
@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import ConfigError, DataError
+from wood.eval.report.anomaly import anomaly_section
+from wood.eval.report.anomaly import approach as anomaly_approach
+from wood.eval.report.anomaly import headline as anomaly_headline
 from wood.eval.report.classify import approach as classify_approach
 from wood.eval.report.classify import classification_section
 from wood.eval.report.classify import headline as classify_headline
@@ -39,13 +42,14 @@ APPROACH = {
     "yolo": (detect_approach, detect_headline),
     "sam": (sam_approach, sam_headline),
     "classify": (classify_approach, classify_headline),
+    "anomaly": (anomaly_approach, anomaly_headline),
 }
 
 
 def overview_section(collection: Collection) -> Section:
     """One row per usable run: approach, headline metric and the cost columns."""
     rows = []
-    for kind in ("yolo", "sam", "classify"):
+    for kind in ("yolo", "sam", "classify", "anomaly"):
         name_of, headline = APPROACH[kind]
         for run in collection.of_kind(kind):
             metric, value, split = headline(run)
@@ -54,7 +58,8 @@ def overview_section(collection: Collection) -> Section:
     section.blocks.append(
         Text(
             "One row per run. Detection: COCO box mAP50; segmentation: SAM mIoU; classification: "
-            "test accuracy. The sections below give the full numbers and where they come from."
+            "test accuracy; anomaly (good images only): image AUROC. The sections below give the full numbers "
+            "and where they come from."
         )
     )
     section.blocks.append(
@@ -112,14 +117,16 @@ def build_report(
         detection_section(collection.of_kind("yolo")),
         segmentation_section(collection.of_kind("sam")),
         classification_section(collection.experiments, collection.of_kind("classify")),
+        anomaly_section(collection.of_kind("anomaly")),
     ]
     problems = problems_section(collection)
     if problems is not None:
         sections.append(problems)
-    counts = {kind: len(collection.of_kind(kind)) for kind in ("yolo", "sam", "classify")}
+    counts = {kind: len(collection.of_kind(kind)) for kind in ("yolo", "sam", "classify", "anomaly")}
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     subtitle = (
-        f"{counts['yolo']} detection, {counts['sam']} segmentation, {counts['classify']} classification run(s); "
+        f"{counts['yolo']} detection, {counts['sam']} segmentation, {counts['classify']} classification, "
+        f"{counts['anomaly']} anomaly run(s); "
         f"{len(collection.messages)} folder(s) skipped; written {stamp}."
     )
     with atomic_output(out, "report") as tmp:

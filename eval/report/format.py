@@ -150,5 +150,15 @@ def classify_cost(run: Run) -> list[str]:
     ]
 
 
+def anomaly_cost(run: Run) -> list[str]:
+    """[fit time, device, params trained: none (PatchCore and PaDiM fit statistics, no gradient step)]."""
+    m = run.metrics or {}
+    return [
+        duration(m.get("train_time_s")),
+        str(m.get("device") or run.config.get("device") or DASH),
+        "0 (no training)",
+    ]
+
+
 def cost(run: Run) -> list[str]:
-    return {"yolo": yolo_cost, "sam": sam_cost, "classify": classify_cost}[run.kind](run)
+    return {"yolo": yolo_cost, "sam": sam_cost, "classify": classify_cost, "anomaly": anomaly_cost}[run.kind](run)

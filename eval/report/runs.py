@@ -8,7 +8,8 @@ The report adds the evaluations found inside the run folder:
 
 - ``yolo``: ``**/eval_detect.json``;
 - ``sam``: ``**/segment_metrics.json`` (GT-box or detector-box prompts);
-- ``classify``: ``eval_*.json``.
+- ``classify``: ``eval_*.json``;
+- ``anomaly``: ``**/anomaly_metrics.json`` (`wood eval anomaly`).
 
 A folder with a config but no readable metrics.json is kept with a ``problems`` message, so the
 report can say so instead of failing.
@@ -80,7 +81,9 @@ def find_eval_files(run_dir: Path, filename: str, max_depth: int = 3) -> list[Pa
 
 
 def _load_evals(run: Run) -> None:
-    filename = {"yolo": "eval_detect.json", "sam": "segment_metrics.json"}.get(run.kind)
+    filename = {"yolo": "eval_detect.json", "sam": "segment_metrics.json", "anomaly": "anomaly_metrics.json"}.get(
+        run.kind
+    )
     paths = find_eval_files(run.path, filename) if filename else sorted(run.path.glob("eval_*.json"))
     for path in paths:
         data, problem = _read_json(path)

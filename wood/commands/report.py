@@ -32,7 +32,7 @@ def report(
     skipped = f"; {len(result['messages'])} folder(s) skipped (listed in the report)" if result["messages"] else ""
     console.print(
         f"report: {counts['yolo']} detection, {counts['sam']} segmentation, {counts['classify']} "
-        f"classification run(s){skipped}",
+        f"classification, {counts.get('anomaly', 0)} anomaly run(s){skipped}",
         soft_wrap=True,
     )
     print(Path(result["html"]).resolve())

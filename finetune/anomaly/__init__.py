@@ -1,0 +1,1 @@
+"""`wood finetune anomaly`: PatchCore and PaDiM, learnt from good images only."""
