@@ -30,6 +30,8 @@ import numpy as np
 from wood.errors import ConfigError, DataError
 from wood.eval.anomaly import metrics as M
 
+OUTPUT_KIND = "eval-anomaly"  # the marker kind of an evaluation folder (inside a run, or a user's --out)
+
 SPLITS = ("train", "val", "test")
 
 
@@ -189,6 +191,7 @@ def evaluate(
     from wood.device import resolve_device
     from wood.eval.yolo_run import check_out_folder
     from wood.finetune.anomaly.model import load
+    from wood.outdir import atomic_output, check_replaceable, relocated
     from wood.runs import claim_in_run
 
     check_options(split, max_false_alarm, overlays)
@@ -196,8 +199,9 @@ def evaluate(
     data = Path(data).expanduser().resolve() if data is not None else run.data
     if data is None:
         raise DataError("the run names no dataset; pass --data", run.path)
-    out = Path(out) if out is not None else run.path / f"eval-{split}"
+    out = (Path(out) if out is not None else run.path / f"eval-{split}").absolute()
     check_out_folder(out)
+    check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
     rows = split_truth(data, split)
     model = load(run.weights, torch.device(resolve_device(device)))
     chosen = val_threshold(model, data, max_false_alarm, batch) if threshold else None
@@ -218,14 +222,11 @@ def evaluate(
             ],
         }
     )
-    if out.parent == run.path:
-        claim_in_run(out)  # only once every check has passed
-    out.mkdir(parents=True, exist_ok=True)
-    summary["overlays"] = write_overlays(rows, out / "overlays", overlays)
-    summary["files"] = {"json": str(out / "anomaly_metrics.json"), "overlays": str(out / "overlays")}
-    tmp = out / "anomaly_metrics.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    tmp.replace(out / "anomaly_metrics.json")
+    claim_in_run(out, OUTPUT_KIND)  # only once every check has passed (recorded only inside a run folder)
+    with atomic_output(out, OUTPUT_KIND) as tmp:  # the old output stays until the new one is whole
+        summary["overlays"] = relocated(write_overlays(rows, tmp / "overlays", overlays), tmp, out)
+        summary["files"] = {"json": str(out / "anomaly_metrics.json"), "overlays": str(out / "overlays")}
+        (tmp / "anomaly_metrics.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
 
 

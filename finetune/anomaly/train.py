@@ -26,7 +26,7 @@ from wood.config import config_to_dict, write_config
 from wood.errors import ConfigError, MisMatchError
 from wood.finetune.anomaly.config import AnomalyConfig
 from wood.outdir import atomic_output
-from wood.runs import CONFIG_FILE, MARKER_KIND, METRICS_FILE, choose_run_dir, is_legacy_run, write_metrics_json
+from wood.runs import CONFIG_FILE, MARKER_KIND, METRICS_FILE, choose_run_dir, write_metrics_json
 
 RESUME_IGNORED = ("resume", "exist_ok", "device", "batch")
 """Options that may differ between a run and its --resume (they do not change the model)."""
@@ -75,7 +75,7 @@ def train(cfg: AnomalyConfig) -> Path:
     device = torch.device(resolve_device(cfg.device))
     paths = good_train_images(cfg.data)
     backbone, source = load_backbone(cfg.backbone, cfg.weights, cfg.pretrained, cfg.seed)
-    with atomic_output(final, MARKER_KIND, inputs=[cfg.data], legacy=is_legacy_run) as tmp:
+    with atomic_output(final, MARKER_KIND, inputs=[cfg.data]) as tmp:
         progress = lambda items: track(items, f"{cfg.method} {final.name}")  # noqa: E731
         model, record = anomaly_model.fit(cfg, backbone, paths, device, progress)
         anomaly_model.save(model, tmp / "weights.pt", source)
