@@ -16,7 +16,8 @@ output that proves itself, or when it is one of the exact names wood gives its o
 marker (and its ``.tmp``), a run's ``.wood-run-user-entries.json`` at the top, and the staging
 siblings ``.wood-tmp-<key>-<pid>-<n>`` / ``.wood-old-<key>-<pid>-<n>`` (of a process no longer
 alive) and lock files ``.wood-lock-<key>`` of nested outputs. Any other ``.wood-*`` name is the
-user's like any other name.
+user's like any other name. Engine caches (:data:`ENGINE_CACHES`: Ultralytics' label caches in a
+prepared folder) are the output's too.
 
 An output that is being filled carries ``"open": true`` and the writer's ``pid``:
 
@@ -57,6 +58,11 @@ INTERNAL = frozenset({MARKER, MARKER + ".tmp", RUN_NOTE})
 """Names wood writes at the top of an output besides what it lists (the marker, the run's note)."""
 STAGING = re.compile(r"\.wood-(?:tmp|old)-[0-9a-f]{12}-(\d+)-[0-9a-z]+")
 LOCK = re.compile(r"\.wood-lock-[0-9a-f]{12}")
+ENGINE_CACHES = {"prep": ("yolo/labels/*.cache", "yolo-seg/labels/*.cache")}
+"""Per kind, files another engine writes into a wood output while reading it, and rebuilds whenever
+they are missing: Ultralytics' label caches (``labels/<split>.cache``) in a prepared folder that was
+trained on directly. They count as the output's, so a re-prep replaces them (a stale cache must not
+outlive the labels it indexed); nothing else of that name or place is ever the user's work."""
 
 
 def alive(pid: int) -> bool:
@@ -227,6 +233,8 @@ def prove(folder: Path, kind: str) -> Proof:
         if rec is not None and not _matches(path, st, rec, hashes):
             foreign.append(rel)
             return False
+        if rec is None and not is_dir and any(fnmatch.fnmatchcase(rel, p) for p in ENGINE_CACHES.get(kind, ())):
+            return True
         if rec is None and not is_dir:
             foreign.append(rel)
             return False
