@@ -133,6 +133,7 @@ def write_yolo_run(prepared: Path, run: Path, *, world: bool, jitter: float, see
             for k in ("mAP50", "mAP50-95")
         },
         "inspection": inspection,
+        "anomaly_scale": {"image_auroc": 0.813, "pixel_auroc": 0.687, "aupro": 0.5, "image_score": "max conf"},
         "confusion_matrix": {"names": names, "rows_true_cols_pred": matrix.tolist(), "conf": 0.25, "iou": 0.5},
         "notes": [],
         "files": {"pr_curve": str(out / "pr_curve.png")},

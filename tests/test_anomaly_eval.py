@@ -99,7 +99,9 @@ def test_report_has_an_anomaly_section_and_overview_row(patchcore_run, tmp_path)
     assert result["runs"]["anomaly"] == 1
     md = Path(result["markdown"]).read_text()
     overview = md.split("## Overview")[1].split("\n## ")[0]
-    assert "patchcore mobilenet_v2, good images only" in overview and "image AUROC" in overview
+    assert "patchcore mobilenet_v2, good images only" in overview and "pixel AUROC" in overview
+    row = next(line for line in overview.splitlines() if "patchcore mobilenet_v2, good images only" in line)
+    assert f"{s['overall']['image_auroc']:.3f}" in row and f"{s['overall']['pixel_auroc']:.3f}" in row
     section = md.split("## Anomaly detection (good images only)")[1]
     row = next(line for line in section.splitlines() if line.startswith("| **patchcore-mobilenet_v2**"))
     for key in ("image_auroc", "pixel_auroc", "aupro"):

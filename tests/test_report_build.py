@@ -138,6 +138,8 @@ def test_numbers_are_the_run_folders_numbers_with_their_config(built, report_run
     ins = ev["inspection"]
     assert f"({round(ins['false_alarm_rate'] * ins['good_images'])}/{ins['good_images']})" in row
     assert "12.5 s" in row and "cpu" in row  # cost columns: train_seconds and the config's device
+    overview = rows_naming(parse(out / "report.html").tables["All runs"], "detect")[0]
+    assert "0.813" in overview and "0.687" in overview  # the eval's anomaly_scale: image / pixel AUROC
     html = (out / "report.html").read_text(encoding="utf-8")
     href = re.search(r'<b>detect</b> <a href="([^"]+)">config.yaml</a>', html).group(1)
     assert (out / href).resolve() == (detect / "config.yaml").resolve()

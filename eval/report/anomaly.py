@@ -27,6 +27,29 @@ def headline(run: Run) -> tuple[str, str, str]:
     return "image AUROC", num((ev.get("overall") or {}).get("image_auroc")), str(ev.get("split"))
 
 
+def scale_cells(run: Run, kind: str) -> list[str]:
+    """[image AUROC, pixel AUROC] of the run's headline evaluation: one anomaly scale for every approach.
+
+    Anomaly runs: their own evaluation. YOLO, SAM and classification runs: the ``anomaly_scale`` their
+    eval writes (highest detection confidence, mask or box score maps, 1 - p(good)). SAM prefers the
+    evaluation with a detector's boxes; with GT boxes only, its image AUROC is an upper bound (only
+    defective images get prompts), and the cell says so.
+    """
+    if kind == "anomaly":
+        ev = pick_eval(run)
+        scale = (ev or {}).get("overall") or {}
+    elif kind == "sam":
+        ev = pick_eval(run, "detector") or pick_eval(run, "gt")
+        scale = (ev or {}).get("anomaly_scale") or {}
+    else:
+        ev = pick_eval(run)
+        scale = (ev or {}).get("anomaly_scale") or {}
+    image, pixel = num(scale.get("image_auroc")), num(scale.get("pixel_auroc"))
+    if kind == "sam" and ev is not None and ev.get("boxes", "gt") == "gt" and scale.get("image_auroc") is not None:
+        image += " (GT boxes: upper bound)"
+    return [image, pixel]
+
+
 def _memory(m: dict[str, Any]) -> str:
     if m.get("method") == "patchcore":
         return f"bank {m.get('bank', '?')} patches ({m.get('bank_mb', '?')} MB)"

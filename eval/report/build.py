@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import ConfigError, DataError
-from wood.eval.report.anomaly import anomaly_section
+from wood.eval.report.anomaly import anomaly_section, scale_cells
 from wood.eval.report.anomaly import approach as anomaly_approach
 from wood.eval.report.anomaly import headline as anomaly_headline
 from wood.eval.report.classify import approach as classify_approach
@@ -53,17 +53,22 @@ def overview_section(collection: Collection) -> Section:
         name_of, headline = APPROACH[kind]
         for run in collection.of_kind(kind):
             metric, value, split = headline(run)
-            rows.append([run_ref(run), name_of(run), metric, value, split] + cost(run))
+            rows.append([run_ref(run), name_of(run), metric, value, split] + scale_cells(run, kind) + cost(run))
     section = Section("Overview")
     section.blocks.append(
         Text(
             "One row per run. Detection: COCO box mAP50; segmentation: SAM mIoU; classification: "
-            "test accuracy; anomaly (good images only): image AUROC. The sections below give the full numbers "
-            "and where they come from."
+            "test accuracy; anomaly (good images only): image AUROC. Image and pixel AUROC put every approach on "
+            "the anomaly-detection scale (a run's evaluation scores images and pixels as anomaly maps would be). "
+            "The sections below give the full numbers and where they come from."
         )
     )
     section.blocks.append(
-        Table(["run", "approach", "metric", "value", "split"] + COST_COLUMNS, rows, caption="All runs")
+        Table(
+            ["run", "approach", "metric", "value", "split", "image AUROC", "pixel AUROC"] + COST_COLUMNS,
+            rows,
+            caption="All runs",
+        )
     )
     return section
 
