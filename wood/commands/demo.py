@@ -14,7 +14,7 @@ def demo(
     """Run synth -> prep -> YOLO -> YOLO-World -> SAM LoRA -> classification -> PatchCore -> eval -> report.
 
     Everything runs offline (network access is blocked while it runs) on synthetic data sized
-    for a 2-core CPU: about 10 minutes. Settings come from datasets/demo_*.yaml.
+    for a 2-core CPU: about 14 minutes. Settings come from datasets/demo_*.yaml.
     """
     from wood.console import console
     from wood.demo import run_demo
