@@ -100,6 +100,26 @@ def snapshot(*folders: Path) -> dict[str, str]:
     return out
 
 
+def assert_refused_and_unchanged(argv: list, folders: tuple[Path, ...], capsys, needle: str = "") -> None:
+    """Run ``wood ARGV`` in-process: exit 2, exactly one ``error:`` line containing ``needle``, no traceback,
+    and every file under ``folders`` byte-identical afterwards (nothing created, removed or changed)."""
+    from _cli import run_cli
+
+    before = snapshot(*folders)
+    code, err = run_cli(argv, capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert needle in lines[0]
+    after = snapshot(*folders)
+    assert after == before, {
+        "created": sorted(set(after) - set(before)),
+        "removed": sorted(set(before) - set(after)),
+        "changed": sorted(k for k in before if k in after and before[k] != after[k]),
+    }
+
+
 def prep_copy(w: World, tmp: Path, *remove: str) -> Path:
     """A copy of the prepared folder with the relative paths ``remove`` deleted."""
     copy = tmp / "prep-copy"

@@ -21,7 +21,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _cli import run_cli
-from _hostile_world import World, png, prep_copy, snapshot, src_copy, user_folder, world, write_file, yolo_checkpoint  # noqa: F401 (fixtures)
+from _hostile_world import (  # noqa: F401 (fixtures)
+    World,
+    assert_refused_and_unchanged,
+    png,
+    prep_copy,
+    snapshot,
+    src_copy,
+    user_folder,
+    world,
+    write_file,
+    yolo_checkpoint,
+)
 
 from wood.errors import ConfigError
 
@@ -314,19 +325,7 @@ def test_hostile_input(case: Callable[[World, Path], list], world: World, tmp_pa
     monkeypatch.chdir(tmp_path)  # anything written relative to the cwd lands in the snapshot too
     write_file(tmp_path / "out" / "user.txt", "the user's own file\n")
     argv = case(world, tmp_path)
-    before = snapshot(world.root, tmp_path)
-    code, err = run_cli(argv, capsys)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert "Traceback" not in err
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert NEEDLES.get(request.node.callspec.id, "") in lines[0]
-    after = snapshot(world.root, tmp_path)
-    assert after == before, {
-        "created": sorted(set(after) - set(before)),
-        "removed": sorted(set(before) - set(after)),
-        "changed": sorted(k for k in before if k in after and before[k] != after[k]),
-    }
+    assert_refused_and_unchanged(argv, (world.root, tmp_path), capsys, NEEDLES.get(request.node.callspec.id, ""))
 
 
 def test_table_size():

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _cli import run_cli
 from _hostile_world import (  # noqa: F401 (world, yolo_checkpoint: fixtures)
     World,
+    assert_refused_and_unchanged,
     dangling_link,
     edited_prep,
     first,
@@ -366,19 +366,7 @@ def test_hostile_input(case: Callable[[World, Path], list], world: World, tmp_pa
     write_file(tmp_path / "out" / "user.txt", "the user's own file\n")
     png(tmp_path / "out" / "user.png", np.full((8, 8, 3), 7, np.uint8))
     argv = case(world, tmp_path)
-    before = snapshot(world.root, tmp_path)
-    code, err = run_cli(argv, capsys)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert "Traceback" not in err
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert NEEDLES.get(request.node.callspec.id, "") in lines[0]
-    after = snapshot(world.root, tmp_path)
-    assert after == before, {
-        "created": sorted(set(after) - set(before)),
-        "removed": sorted(set(before) - set(after)),
-        "changed": sorted(k for k in before if k in after and before[k] != after[k]),
-    }
+    assert_refused_and_unchanged(argv, (world.root, tmp_path), capsys, NEEDLES.get(request.node.callspec.id, ""))
 
 
 def test_table_size():
