@@ -73,40 +73,26 @@ def eval_segment(
 
     if (run is None) == (model is None):
         raise ConfigError("give either --run <a `wood finetune sam` run> or --model <variant> (zero-shot), not both")
+    common = {  # what a zero-shot and a run's evaluation share
+        "boxes": boxes,
+        "out": out,
+        "overlays": overlays,
+        "device": device,
+        "conf": conf,
+        "crop_to_box": crop_to_box,
+    }
+    sliced = (slice_size, slice_overlap, slice_full, slice_merge, slice_drop_cut)  # checked after --data/--checkpoint
     if model is not None:
         from wood.eval.segment_zero_shot import evaluate_zero_shot
 
         if data is None:
             raise ConfigError("--model (zero-shot) needs --data <folder written by `wood prep`>")
-        zero = evaluate_zero_shot(
-            model,
-            data,
-            split,
-            boxes=boxes,
-            out=out,
-            overlays=overlays,
-            device=device,
-            conf=conf,
-            crop_to_box=crop_to_box,
-            slicing=slicing(slice_size, slice_overlap, slice_full, slice_merge, slice_drop_cut),
-            checkpoint=checkpoint,
-        )
+        zero = evaluate_zero_shot(model, data, split, checkpoint=checkpoint, slicing=slicing(*sliced), **common)
         typer.echo(zero["files"]["json"])
         return
     if checkpoint is not None:
         raise ConfigError("--checkpoint goes with --model (zero-shot); a run records its own weights")
-    result = evaluate(
-        run,
-        split,
-        boxes=boxes,
-        data=data,
-        out=out,
-        overlays=overlays,
-        device=device,
-        conf=conf,
-        crop_to_box=crop_to_box,
-        slicing=slicing(slice_size, slice_overlap, slice_full, slice_merge, slice_drop_cut),
-    )
+    result = evaluate(run, split, data=data, slicing=slicing(*sliced), **common)
     typer.echo(result["files"]["json"])
 
 
