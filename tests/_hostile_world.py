@@ -1,6 +1,7 @@
-"""The shared inputs of the hostile-input tables (tests/test_hostile_inputs*.py): a tiny synthetic
-category, its `wood prep` output and run folders of every kind, built once per module, plus the helpers
-every row uses (a byte snapshot of folders, copies of the inputs, user files).
+"""The shared inputs of the hostile-input table (tests/test_hostile.py, rows in tests/_hostile_rows_*.py): a
+tiny synthetic category, a hand-made 32 px one, the first's `wood prep` output and run folders of every kind,
+built once per module, plus the helpers every row uses (a byte snapshot of folders, copies of the inputs,
+user files) and the one check every row passes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class World:
     classify_run: Path  # a real (1 epoch, 16 px) classification run
     image: Path  # one good PNG
     text: Path  # a text file
+    cat: Path  # a hand-made 32 px MVTec category (tests/_mvtec_fixtures.py): 2 defect types x 3, 3 good
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +49,8 @@ def yolo_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, yolo_checkpoint: Path) -> World:
+    from _mvtec_fixtures import make_category
+
     from wood.config import build_config
     from wood.finetune.classify.config import ClassifyConfig
     from wood.finetune.classify.train import train
@@ -83,7 +87,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, yolo_checkpoint: Path) -> Wo
     shutil.copy(next((prep / "yolo" / "images" / "test").glob("good_*.png")), image)
     text = root / "notes.txt"
     text.write_text("not an image\n", encoding="utf-8")
-    return World(root, src, prep, yolo_run, sam_run, classify_run, image, text)
+    cat = make_category(root / "cat" / "wood")
+    return World(root, src, prep, yolo_run, sam_run, classify_run, image, text, cat)
 
 
 # ---------------------------------------------------------------- helpers
@@ -100,9 +105,9 @@ def snapshot(*folders: Path) -> dict[str, str]:
     return out
 
 
-def assert_refused_and_unchanged(argv: list, folders: tuple[Path, ...], capsys, needle: str = "") -> None:
-    """Run ``wood ARGV`` in-process: exit 2, exactly one ``error:`` line containing ``needle``, no traceback,
-    and every file under ``folders`` byte-identical afterwards (nothing created, removed or changed)."""
+def assert_refused_and_unchanged(argv: list, folders: tuple[Path, ...], capsys, needles: tuple[str, ...] = ()) -> None:
+    """Run ``wood ARGV`` in-process: exit 2, exactly one ``error:`` line containing every one of ``needles``, no
+    traceback, and every file under ``folders`` byte-identical afterwards (nothing created, removed or changed)."""
     from _cli import run_cli
 
     before = snapshot(*folders)
@@ -111,7 +116,8 @@ def assert_refused_and_unchanged(argv: list, folders: tuple[Path, ...], capsys, 
     assert code == 2, err
     assert "Traceback" not in err
     assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert needle in lines[0]
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
     after = snapshot(*folders)
     assert after == before, {
         "created": sorted(set(after) - set(before)),
@@ -136,6 +142,13 @@ def src_copy(w: World, tmp: Path) -> Path:
     return copy
 
 
+def cat_copy(w: World, tmp: Path) -> Path:
+    """A copy of the hand-made 32 px category (rows edit it)."""
+    copy = tmp / "src" / "wood"
+    shutil.copytree(w.cat, copy, symlinks=True)
+    return copy
+
+
 def write_file(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -155,7 +168,7 @@ def user_folder(tmp: Path, name: str = "mine") -> Path:
     return tmp / name
 
 
-# ---------------------------------------------------------------- round two (tests/test_hostile_round2.py)
+# ---------------------------------------------------------------- output paths, edited prep outputs, links
 def long_name(tmp: Path) -> Path:
     """An output folder whose name is 300 bytes (NAME_MAX is 255)."""
     return tmp / "out" / ("n" * 300)

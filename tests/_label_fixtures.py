@@ -21,10 +21,9 @@ def tiny_seg_run(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 def brush_module():
     """label-studio-sdk's ``converter/brush.py`` loaded on its own (it needs numpy and Pillow only; the
-    package's ``__init__`` pulls in its HTTP client). Skips when label-studio-sdk is not installed."""
+    package's ``__init__`` pulls in its HTTP client). label-studio-sdk comes from requirements-interop.txt."""
     spec = importlib.util.find_spec("label_studio_sdk")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("label-studio-sdk is not installed (it is not in the test extra: it pins opencv-python-headless)")
+    assert spec is not None and spec.submodule_search_locations, "pip install --no-deps -r requirements-interop.txt"
     path = Path(list(spec.submodule_search_locations)[0]) / "converter" / "brush.py"
     module_spec = importlib.util.spec_from_file_location("label_studio_brush", path)
     module = importlib.util.module_from_spec(module_spec)

@@ -193,7 +193,6 @@ def test_corrupt_onnx_given_to_predict(prepared: Path, tmp_path: Path, capsys):
 # ---------------------------------------------------------------- SAM runs through the command
 @pytest.mark.slow
 def test_export_command_on_a_tiny_sam_run(tmp_path: Path, capsys):
-    pytest.importorskip("wood.eval.export.sam")
     import torch
     from _sam_fixtures import make_prep_dataset
 

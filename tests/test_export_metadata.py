@@ -8,11 +8,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 import pytest
 from _label_fixtures import tiny_seg_run  # noqa: F401 - pytest fixture
 from _sam_fixtures import make_prep_dataset, train_tiny_sam
-
-ort = pytest.importorskip("onnxruntime")
 
 
 def letterbox(rgb: np.ndarray, size: int, pad: int) -> tuple[np.ndarray, float, int, int]:

@@ -22,8 +22,6 @@ from wood.finetune.sam.data import resized_shape
 from wood.finetune.sam.io import load_run
 from wood.finetune.sam.models import decode_masks
 
-pytest.importorskip("onnxruntime")
-
 SIZE = 64
 
 

@@ -111,7 +111,8 @@ def test_the_loop_label_then_import_then_prep(
 ):
     """Pre-label a batch for CVAT, read the zip with datumaro (the counts wood wrote) and bring it back with
     `wood import` as MVTec masks (the path corrected labels take), end to end."""
-    dm = pytest.importorskip("datumaro")
+    import datumaro as dm
+
     from wood.prep.coco_masks import segmentation_to_mask
 
     argv = ["label", new_images, "--run", tiny_seg_run, "--sam", tiny_sam_run, *LOW, "--device", "cpu"]

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from _mvtec_fixtures import make_category, write_png
-from test_prep_bad_inputs import expect_error
+from test_prep_inputs import expect_error
 from test_prep_yolo_seg import read_back
 
 from wood.errors import DataError

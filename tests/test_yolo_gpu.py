@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from _yolo_fixtures import no_network, tiny_cfg, wood_home  # noqa: F401 - pytest fixtures
-
-torch = pytest.importorskip("torch")
 
 
 @pytest.mark.gpu
