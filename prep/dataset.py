@@ -76,9 +76,7 @@ class PreparedDataset:
         FORMAT, or has no ``images`` or ``classes`` list."""
         folder = Path(folder)
         if not folder.is_dir():
-            raise DataError(
-                "prepared folder does not exist or is not a folder (run `wood prep SRC --out DIR` first)", folder
-            )
+            raise DataError("prepared dataset folder does not exist or is not a folder (run `wood prep` first)", folder)
         dataset = cls.read(folder)
         if dataset is None:
             raise DataError("no manifest.json: not a `wood prep` output folder (run `wood prep SRC --out DIR`)", folder)

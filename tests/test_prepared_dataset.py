@@ -92,7 +92,7 @@ def test_from_manifest_is_pure():
 
 def test_missing_folder_and_missing_manifest(tmp_path):
     assert error(PreparedDataset.open, tmp_path / "nope") == (
-        f"{tmp_path / 'nope'}: prepared folder does not exist or is not a folder (run `wood prep SRC --out DIR` first)"
+        f"{tmp_path / 'nope'}: prepared dataset folder does not exist or is not a folder (run `wood prep` first)"
     )
     (tmp_path / "empty").mkdir()
     assert error(PreparedDataset.open, tmp_path / "empty") == (
