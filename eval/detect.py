@@ -323,7 +323,7 @@ def write_plots(
 
 def notes_for(job: DetectJob, coco: dict[str, Any], ultra: dict[str, Any]) -> list[str]:
     """What a reader of the numbers must know: COCOeval's notes, a different dataset, a failed Ultralytics val."""
-    from wood.finetune.yolo.data import manifest_sha256
+    from wood.prep.dataset import manifest_sha256
 
     notes = [res["note"] for res in coco.values() if res.get("note")]
     trained_sha = job.run.info.get("manifest_sha256")

@@ -7,35 +7,21 @@ needs full images calls ``require_full_images`` first and stops with one line (e
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from wood.errors import DataError
-
-
-def prep_tiling(manifest: dict[str, Any]) -> dict[str, Any] | None:
-    """The tiling settings of a prep manifest (its ``tile`` dict), or None for an untiled prep."""
-    tile = manifest.get("tile") if isinstance(manifest, dict) else None
-    return tile if isinstance(tile, dict) else None
+from wood.prep.dataset import PreparedDataset, manifest_path, tiled_splits
 
 
 def read_prep_tiling(prep_dir: str | Path) -> dict[str, Any] | None:
-    """``prep_tiling`` of ``prep_dir/manifest.json``; None where there is no readable manifest (the stage's
+    """The tiling of ``prep_dir``'s manifest; None where there is no readable manifest (the stage's
     own checks report a missing or broken one)."""
     try:
-        manifest = json.loads((Path(prep_dir) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        dataset = PreparedDataset.read(prep_dir)
+    except DataError:
         return None
-    return prep_tiling(manifest)
-
-
-def tiled_splits(tiling: dict[str, Any] | None) -> list[str]:
-    """The splits holding tiles (train and val as prep writes them); [] for an untiled prep."""
-    if tiling is None:
-        return []
-    splits = tiling.get("splits")
-    return [str(s) for s in splits] if isinstance(splits, list) else ["train", "val"]
+    return None if dataset is None else dataset.tiling
 
 
 def require_full_images(prep_dir: str | Path, what: str, split: str | None = None) -> None:
@@ -54,5 +40,5 @@ def require_full_images(prep_dir: str | Path, what: str, split: str | None = Non
     raise DataError(
         f"{what} needs full images, but this is a tiled prep (--tile {size}: {which} {size}x{size} tiles); "
         f"{instead}a prep without --tile",
-        Path(prep_dir) / "manifest.json",
+        manifest_path(prep_dir),
     )

@@ -1,9 +1,10 @@
 """The ``images`` of a prepared folder's manifest.json, checked before any of it is used as a path.
 
-Every reader of a manifest (paste, eval, report) takes the records from :func:`checked_records`:
-each is a JSON object whose ``name`` is a plain file name, ``split`` one of train/val/test and
-``defect`` a plain folder name (wood.names), with a sha256 and a positive size where a reader
-relies on them, so an edited manifest is one line naming it, never a read or write outside the folder.
+Every reader of a manifest takes the records from :func:`checked_records` (through
+wood.prep.dataset.PreparedDataset): each is a JSON object whose ``name`` is a plain file name,
+``split`` one of train/val/test and ``defect`` a plain folder name (wood.names), with a sha256 and a
+positive size where a reader relies on them, so an edited manifest is one line naming it, never a read
+or write outside the folder.
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ from wood.errors import DataError
 from wood.fsutil import write_json
 from wood.outdir import atomic_output, check_replaceable
 from wood.prep.coco_layout import write_standard_layout
-from wood.prep.paste_bank import FORMAT, build_bank, fits, pick_backgrounds, read_source
+from wood.prep.dataset import FORMAT, MANIFEST, STATS
+from wood.prep.paste_bank import build_bank, fits, pick_backgrounds, read_source
 from wood.prep.paste_check import check_instances
 from wood.prep.paste_config import PasteConfig
 from wood.prep.paste_image import PasteJob, make_image
@@ -48,9 +49,9 @@ def run_paste(cfg: PasteConfig) -> dict:
     check_replaceable(out, "prep", inputs=[prep_dir], follow_link=True)  # before reading anything
     source = read_source(prep_dir)
     if not any(r["instances"] for r in source.images("train")):
-        raise DataError("the prep has no instances in its train split: nothing to paste", prep_dir / "manifest.json")
+        raise DataError("the prep has no instances in its train split: nothing to paste", source.dataset.path)
     check_instances(prep_dir, source.images())  # the manifest's boxes are copied: they must be the masks'
-    min_area = cfg.min_area if cfg.min_area is not None else int(source.manifest.get("options", {}).get("min_area", 4))
+    min_area = cfg.min_area if cfg.min_area is not None else int(source.dataset.options.get("min_area", 4))
     backgrounds, kind = pick_backgrounds(source, cfg.backgrounds)
     bank = build_bank(source, min_area, with_context=cfg.match_colour)
     if not bank:
@@ -91,8 +92,8 @@ def run_paste(cfg: PasteConfig) -> dict:
             },
             "images": source.images() + [manifest_view(r) for r in new_records],
         }
-        write_json(tmp / "manifest.json", manifest)
-        write_json(tmp / "stats.json", stats)
+        write_json(tmp / MANIFEST, manifest)
+        write_json(tmp / STATS, stats)
         if cfg.preview:
             dataset = load_dataset_config(str(source.manifest.get("category", "")))
             write_previews(tmp / "preview", tmp / "yolo" / "images", new_records, cfg.preview, dataset, source.classes)

@@ -18,11 +18,9 @@ import numpy as np
 from wood.console import track
 from wood.errors import DataError
 from wood.prep.coco_masks import segmentation_to_mask
-from wood.prep.full_images import prep_tiling
+from wood.prep.dataset import PreparedDataset
 from wood.prep.imageio import decode, read_bytes, to_rgb8
-from wood.prep.manifest_records import checked_records
 
-FORMAT = "wood-prep/1"  # the same string as wood.prep.pipeline.FORMAT (not imported: that module is heavy)
 CONTEXT_PX = 8
 """Width of the ring around an instance whose colour statistics stand for its surroundings."""
 MIN_CONTEXT_PIXELS = 16
@@ -30,22 +28,32 @@ MIN_CONTEXT_PIXELS = 16
 
 @dataclass
 class SourcePrep:
-    """A `wood prep` output folder, read: its manifest and the COCO train annotations per image id."""
+    """A `wood prep` output folder, read: its dataset (manifest) and the COCO train annotations per image id."""
 
-    folder: Path
-    manifest: dict
-    manifest_sha256: str
+    dataset: PreparedDataset
     train_annotations: dict[int, list[dict]]
 
     @property
+    def folder(self) -> Path:
+        return self.dataset.folder
+
+    @property
+    def manifest(self) -> dict:
+        return self.dataset.manifest
+
+    @property
+    def manifest_sha256(self) -> str:
+        return self.dataset.sha256
+
+    @property
     def classes(self) -> list[str]:
-        return list(self.manifest["classes"])
+        return self.dataset.classes
 
     def images(self, split: str | None = None) -> list[dict]:
-        return [r for r in self.manifest["images"] if split is None or r["split"] == split]
+        return self.dataset.images(split)
 
     def image_path(self, record: dict) -> Path:
-        return self.folder / "yolo" / "images" / record["split"] / record["name"]
+        return self.dataset.image_path(record)
 
 
 @dataclass
@@ -74,32 +82,15 @@ class Background:
 
 def read_source(folder: Path) -> SourcePrep:
     """Read and check a `wood prep` output folder; a DataError naming the file when it is not one."""
-    path = folder / "manifest.json"
-    if not folder.is_dir():
-        raise DataError(
-            "prepared folder does not exist or is not a folder (run `wood prep SRC --out DIR` first)", folder
-        )
-    if not path.is_file():
-        raise DataError("no manifest.json: not a `wood prep` output folder (run `wood prep SRC --out DIR`)", folder)
-    data = read_bytes(path)
-    try:
-        manifest = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        problem = f"manifest.json is not valid JSON ({exc.__class__.__name__}); re-run `wood prep`"
-        raise DataError(problem, path) from exc
-    fmt = manifest.get("format") if isinstance(manifest, dict) else None
-    if fmt != FORMAT:
-        raise DataError(f"manifest format is {fmt!r}, not {FORMAT!r}: an older/other format; re-run `wood prep`", path)
-    if not isinstance(manifest.get("images"), list) or not isinstance(manifest.get("classes"), list):
-        raise DataError("manifest.json has no `images` or `classes` list; re-run `wood prep`", path)
-    checked_records(manifest, path, full=True)  # names are data: checked before any is joined to a folder
-    if (tiling := prep_tiling(manifest)) is not None:  # a pasted tile defect would show its cut edge
+    dataset = PreparedDataset.open(folder)
+    dataset.check_full()  # names are data: checked before any is joined to a folder
+    if (tiling := dataset.tiling) is not None:  # a pasted tile defect would show its cut edge
         raise DataError(
             f"wood paste needs full images (it pastes whole defects onto whole backgrounds), but this is a tiled "
             f"prep (--tile {tiling.get('size')}); paste onto a prep without --tile",
-            path,
+            dataset.path,
         )
-    coco_path = folder / "coco" / "train.json"
+    coco_path = dataset.coco_path("train")
     try:
         coco = json.loads(read_bytes(coco_path).decode("utf-8"))
         annotations: dict[int, list[dict]] = {}
@@ -107,7 +98,7 @@ def read_source(folder: Path) -> SourcePrep:
             annotations.setdefault(int(ann["image_id"]), []).append(ann)
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"not a readable COCO file ({exc.__class__.__name__}); re-run `wood prep`", coco_path) from exc
-    return SourcePrep(folder, manifest, hashlib.sha256(data).hexdigest(), annotations)
+    return SourcePrep(dataset, annotations)
 
 
 def read_checked(source: SourcePrep, record: dict) -> np.ndarray:

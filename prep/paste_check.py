@@ -15,6 +15,7 @@ import numpy as np
 from wood.errors import DataError
 from wood.prep.coco_masks import segmentation_to_mask
 from wood.prep.coco_split import read_coco
+from wood.prep.dataset import manifest_path
 from wood.prep.splits import SPLITS
 
 
@@ -28,7 +29,7 @@ def mask_box(mask: np.ndarray) -> list[int]:
 
 def check_instances(folder: Path, records: list[dict]) -> None:
     """Every record's ``instances`` (class_id, bbox_xyxy, area) against its COCO annotations' masks."""
-    manifest = folder / "manifest.json"
+    manifest = manifest_path(folder)
     for split in SPLITS:
         coco_file = folder / "coco" / f"{split}.json"
         coco = read_coco(folder, split)

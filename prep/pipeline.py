@@ -18,6 +18,7 @@ from wood.fsutil import write_json
 from wood.outdir import atomic_output, check_replaceable
 from wood.prep.coco_layout import write_standard_layout
 from wood.prep.config import TILED_SPLITS, PrepConfig
+from wood.prep.dataset import FORMAT, MANIFEST, STATS
 from wood.prep.mvtec import Sample, defect_types, scan_category
 from wood.prep.process import ProcessOptions, process_sample
 from wood.prep.splits import SplitSpec, assign_splits
@@ -26,7 +27,6 @@ from wood.prep.tile_records import tile_stats, tiled_records
 from wood.prep.tree import manifest_record, write_previews, write_tree
 from wood.procs import die_with_parent
 
-FORMAT = "wood-prep/1"
 PARALLEL_FROM = 16
 """Below this many images, worker processes cost more than they save."""
 
@@ -85,8 +85,8 @@ def run_prep(cfg: PrepConfig) -> dict:
         }
         if tiling is not None:  # the full train/val images the tiles were cut from (classify/ holds them)
             manifest["full_images"] = [manifest_record(r) for r in records if r["split"] in TILED_SPLITS]
-        write_json(tmp / "manifest.json", manifest)
-        write_json(tmp / "stats.json", stats)
+        write_json(tmp / MANIFEST, manifest)
+        write_json(tmp / STATS, stats)
         if cfg.preview:
             write_previews(tmp / "preview", tmp / "yolo" / "images", images, cfg.preview, dataset, classes)
     return stats

@@ -29,6 +29,7 @@ import numpy as np
 
 from wood.errors import ConfigError, DataError
 from wood.eval.anomaly import metrics as M
+from wood.prep.dataset import manifest_path
 
 OUTPUT_KIND = "eval-anomaly"  # the marker kind of an evaluation folder (inside a run, or a user's --out)
 
@@ -92,7 +93,7 @@ def val_threshold(model, data: Path, max_false_alarm: float, batch: int) -> dict
     rows = split_truth(data, "val")
     bad = sum(r["anomalous"] for r in rows)
     good = len(rows) - bad
-    where = Path(data) / "manifest.json"
+    where = manifest_path(data)
     if bad == 0 or good == 0:
         missing = "defective" if bad == 0 else "good"
         raise DataError(

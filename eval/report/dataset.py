@@ -11,8 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from wood.errors import DataError
 from wood.eval.report.plots import class_count_chart, encode_png
 from wood.eval.report.render import Figure, Gallery, Section, Table, Text
+from wood.prep.dataset import STATS, PreparedDataset
 
 SPLITS = ("train", "val", "test")
 
@@ -25,16 +27,32 @@ def _load_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def load_stats(prepared: Path, manifest: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str]:
+def _read_dataset(prepared: Path, section: Section) -> PreparedDataset | None:
+    """``prepared``'s dataset, any format; None (as without one) where its manifest.json is unreadable, and
+    None with a warning in ``section`` where a record is not plain: its names are data, never opened."""
+    try:
+        dataset = PreparedDataset.read(prepared)
+    except DataError:
+        return None
+    if dataset is not None:
+        try:
+            dataset.images()
+        except DataError as exc:
+            section.blocks.append(Text(f"manifest.json not used: {exc}", "warn"))
+            return None
+    return dataset
+
+
+def load_stats(prepared: Path, dataset: PreparedDataset | None) -> tuple[dict[str, Any] | None, str]:
     """(stats, where they came from): stats.json, else recomputed from the manifest, else (None, why)."""
-    stats = _load_json(prepared / "stats.json")
+    stats = _load_json(prepared / STATS)
     if stats is not None and "splits" in stats:
         return stats, "stats.json"
-    if manifest is not None and isinstance(manifest.get("images"), list):
+    if dataset is not None:
         from wood.prep.stats import compute_stats
 
-        records = [{**im, "flags": im.get("flags", [])} for im in manifest["images"]]
-        return compute_stats(records, list(manifest.get("classes", []))), "manifest.json (no stats.json)"
+        records = [{**im, "flags": im.get("flags", [])} for im in dataset.images()]
+        return compute_stats(records, dataset.classes), "manifest.json (no stats.json)"
     return None, "neither stats.json nor manifest.json is readable"
 
 
@@ -64,31 +82,31 @@ def counts_table(stats: dict[str, Any]) -> Table:
     )
 
 
-def overlay_samples(prepared: Path, manifest: dict[str, Any], n: int) -> tuple[list[Figure], list[str]]:
+def overlay_samples(dataset: PreparedDataset, n: int) -> tuple[list[Figure], list[str]]:
     """Up to ``n`` ground-truth overlays (round-robin over defect types) and any problems met."""
     from wood.dataset_config import load_dataset_config
     from wood.errors import WoodError
     from wood.prep.imageio import read_image_rgb
     from wood.prep.preview import draw_overlay, pick_preview_records
 
-    classes = list(manifest.get("classes", []))
-    records = [im for im in manifest.get("images", []) if im.get("instances")]
+    classes = dataset.classes
+    records = [im for im in dataset.images() if im.get("instances")]
     picked = pick_preview_records(records, n)
     problems: list[str] = []
     try:
-        dataset = load_dataset_config(str(manifest.get("category", "")))
+        colours = load_dataset_config(str(dataset.category or ""))
     except WoodError as exc:
         problems.append(f"dataset colours not loaded ({exc}); palette colours used")
         from wood.dataset_config import DatasetConfig
 
-        dataset = DatasetConfig(category=str(manifest.get("category", "")), classes={})
+        colours = DatasetConfig(category=str(dataset.category or ""), classes={})
     coco: dict[str, dict[int, list[dict[str, Any]]]] = {}
     names: dict[int, str] = {}
     figures = []
     for record in picked:
         split = record.get("split")
         if split not in coco:
-            gt = _load_json(prepared / "coco" / f"{split}.json") or {}
+            gt = _load_json(dataset.coco_path(split)) or {}
             names.update({c["id"]: c["name"] for c in gt.get("categories", [])})
             by_image: dict[int, list[dict[str, Any]]] = {}
             for ann in gt.get("annotations", []):
@@ -111,13 +129,13 @@ def overlay_samples(prepared: Path, manifest: dict[str, Any], n: int) -> tuple[l
                     "area": int(ann["area"]),
                 }
             )
-        path = prepared / "yolo" / "images" / split / record["name"]
+        path = dataset.image_path(record)
         try:
             rgb = read_image_rgb(path)
         except WoodError as exc:
             problems.append(str(exc))
             continue
-        overlay = draw_overlay(rgb, {**record, "instances": instances}, dataset, classes)
+        overlay = draw_overlay(rgb, {**record, "instances": instances}, colours, classes)
         figures.append(
             Figure(
                 f"gt_{Path(record['name']).stem}",
@@ -155,19 +173,10 @@ def dataset_section(prepared_dirs: list[Path], samples: int = 6) -> Section:
             )
         )
         return section
-    manifest = _load_json(prepared / "manifest.json")
-    if manifest is not None:  # its names are data: a record that is not plain is reported, never opened
-        from wood.errors import DataError
-        from wood.prep.manifest_records import checked_records
-
-        try:
-            checked_records(manifest, prepared / "manifest.json")
-        except DataError as exc:
-            section.blocks.append(Text(f"manifest.json not used: {exc}", "warn"))
-            manifest = None
-    stats, source = load_stats(prepared, manifest)
-    category = (manifest or {}).get("category") or "?"
-    classes = ", ".join((manifest or {}).get("classes", []) or (stats or {}).get("classes", []))
+    dataset = _read_dataset(prepared, section)
+    stats, source = load_stats(prepared, dataset)
+    category = (dataset.category if dataset is not None else None) or "?"
+    classes = ", ".join((dataset.classes if dataset is not None else []) or (stats or {}).get("classes", []))
     section.blocks.append(
         Text(f"Prepared folder {prepared} (category {category}; detection classes {classes}); counts from {source}.")
     )
@@ -178,8 +187,8 @@ def dataset_section(prepared_dirs: list[Path], samples: int = 6) -> Section:
         chart = class_count_chart(stats)
         if chart is not None:
             section.blocks.append(Figure("class_counts", chart, "Class counts per split (bars labelled with counts)"))
-    if manifest is not None and samples > 0:
-        figures, problems = overlay_samples(prepared, manifest, samples)
+    if dataset is not None and samples > 0:
+        figures, problems = overlay_samples(dataset, samples)
         if figures:
             section.blocks.append(
                 Gallery(
@@ -190,6 +199,6 @@ def dataset_section(prepared_dirs: list[Path], samples: int = 6) -> Section:
             )
         for problem in problems:
             section.blocks.append(Text(problem, "warn"))
-    elif manifest is None:
+    elif dataset is None:
         section.blocks.append(Text(f"No manifest.json in {prepared}: no sample overlays.", "warn"))
     return section

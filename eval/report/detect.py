@@ -8,14 +8,15 @@ per evaluation, side by side, with the image size, the tiling of its training da
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
+from wood.errors import DataError
 from wood.eval.report.format import COST_COLUMNS, DASH, cost, num, run_ref
 from wood.eval.report.plots import read_results_csv, thumbnail, yolo_training_curves
 from wood.eval.report.render import Figure, Gallery, Section, Table, Text
 from wood.eval.report.runs import Run, pick_eval
+from wood.prep.dataset import PreparedDataset, manifest_path
 
 
 def approach(run: Run) -> str:
@@ -43,13 +44,13 @@ def recall(inspection: dict[str, Any]) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _manifest_tile(manifest: Path, mtime_ns: int) -> tuple[bool, Any]:
+def _manifest_tile(prepared: Path, mtime_ns: int) -> tuple[bool, Any]:
     """(readable, the ``tile`` record) of a prepared folder's manifest.json (``mtime_ns`` keys the cache)."""
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        dataset = PreparedDataset.read(prepared)
+    except DataError:
         return False, None
-    return isinstance(data, dict), data.get("tile") if isinstance(data, dict) else None
+    return (False, None) if dataset is None else (True, dataset.tile)
 
 
 def tile_cell(run: Run) -> str:
@@ -57,9 +58,8 @@ def tile_cell(run: Run) -> str:
     full images beside them), 'none' for full images, a dash when its training data (or its manifest.json) is gone."""
     if run.data is None:
         return DASH
-    manifest = Path(run.data) / "manifest.json"
     try:
-        readable, tile = _manifest_tile(manifest, manifest.stat().st_mtime_ns)
+        readable, tile = _manifest_tile(Path(run.data), manifest_path(run.data).stat().st_mtime_ns)
     except OSError:
         return DASH
     if not readable:

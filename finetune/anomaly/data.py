@@ -8,41 +8,23 @@ images, and eval scores whole images).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from wood.errors import DataError
+from wood.prep.dataset import PreparedDataset, manifest_path
 from wood.prep.full_images import require_full_images
-
-
-def read_manifest(prep_dir: str | Path) -> dict[str, Any]:
-    path = Path(prep_dir) / "manifest.json"
-    if not Path(prep_dir).is_dir():
-        raise DataError("prepared dataset folder does not exist; run `wood prep` first", prep_dir)
-    if not path.is_file():
-        raise DataError("no manifest.json: not a `wood prep` output; run `wood prep` first", path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"not valid JSON ({exc.__class__.__name__}); re-run `wood prep`", path) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise DataError("manifest has no 'images' list; re-run `wood prep`", path)
-    return data
 
 
 def split_images(prep_dir: str | Path, split: str, defect: str | None = None) -> list[tuple[Path, dict[str, Any]]]:
     """(image file, manifest entry) of every image of ``split`` (only ``defect`` ones when given), in manifest
     order; a listed file that is missing is a DataError."""
-    prep_dir = Path(prep_dir)
-    manifest = read_manifest(prep_dir)
+    dataset = PreparedDataset.open(prep_dir)
     out = []
-    for entry in manifest["images"]:
-        if not isinstance(entry, dict) or entry.get("split") != split:
-            continue
+    for entry in dataset.images(split):
         if defect is not None and entry.get("defect") != defect:
             continue
-        path = prep_dir / "yolo" / "images" / split / str(entry.get("name"))
+        path = dataset.image_path(entry)
         if not path.is_file():
             raise DataError("image listed in manifest.json does not exist; re-run `wood prep`", path)
         out.append((path, entry))
@@ -57,6 +39,6 @@ def good_train_images(prep_dir: str | Path) -> list[Path]:
         raise DataError(
             "no good images in the train split: anomaly models learn from good images only; "
             "re-run `wood prep --train-good` on a category with train/good images",
-            Path(prep_dir) / "manifest.json",
+            manifest_path(prep_dir),
         )
     return paths

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from wood.console import console
 from wood.errors import DataError
 from wood.finetune.yolo.config import YoloConfig
 from wood.fsutil import link_or_copy
+from wood.prep.dataset import PreparedDataset
 from wood.prep.mvtec import IMAGE_EXTENSIONS
 
 
@@ -46,25 +45,12 @@ def read_prep_data_yaml(prep_dir: Path, subdir: str) -> dict[str, Any]:
 def check_prep_folder(prep_dir: Path, subdir: str) -> dict[str, Any]:
     """Check a `wood prep` output before any run folder exists; return its ``subdir/data.yaml``.
 
-    Needs manifest.json of format ``wood-prep/1``, ``subdir/data.yaml`` and, for train and val,
-    ``subdir/images/<split>/`` with at least one image and ``subdir/labels/<split>/`` with label
-    files. Each problem is one DataError naming the missing or wrong file or folder.
+    Needs a manifest.json of format ``wood-prep/1`` (wood.prep.dataset.PreparedDataset.open), ``subdir/data.yaml``
+    and, for train and val, ``subdir/images/<split>/`` with at least one image and ``subdir/labels/<split>/`` with
+    label files. Each problem is one DataError naming the missing or wrong file or folder.
     """
-    from wood.prep.pipeline import FORMAT
-
     prep_dir = Path(prep_dir)
-    if not prep_dir.is_dir():
-        raise DataError("prepared dataset folder does not exist (run `wood prep` first)", prep_dir)
-    manifest = prep_dir / "manifest.json"
-    if not manifest.is_file():
-        raise DataError("no manifest.json: not a `wood prep` output folder (run `wood prep SRC --out DIR`)", prep_dir)
-    try:
-        fmt = json.loads(manifest.read_text(encoding="utf-8")).get("format")
-    except (ValueError, UnicodeDecodeError, AttributeError) as exc:
-        problem = exc.__class__.__name__
-        raise DataError(f"manifest.json is not a JSON object ({problem}); re-run `wood prep`", manifest) from exc
-    if fmt != FORMAT:
-        raise DataError(f"manifest format must be {FORMAT!r}, but got {fmt!r}; re-run `wood prep`", manifest)
+    PreparedDataset.open(prep_dir)
     data = read_prep_data_yaml(prep_dir, subdir)
     root = prep_dir / subdir
     for split in ("train", "val"):
@@ -156,12 +142,6 @@ def link_splits(root: Path, run_dir: Path, splits: list[str]) -> None:
 
 def _is_label(path: Path) -> bool:
     return path.suffix == ".txt"
-
-
-def manifest_sha256(prep_dir: Path) -> str | None:
-    """sha256 of the prep folder's manifest.json (identifies the dataset a run was trained on)."""
-    path = Path(prep_dir) / "manifest.json"
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def tiled_imgsz_warning(tiling: dict[str, Any] | None, imgsz: int) -> str | None:

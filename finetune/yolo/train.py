@@ -31,11 +31,11 @@ from wood.errors import ConfigError, DataError
 from wood.finetune.yolo.config import YoloConfig
 from wood.finetune.yolo.data import (
     check_prep_folder,
-    manifest_sha256,
     tiled_imgsz_warning,
     write_run_data_yaml,
 )
 from wood.finetune.yolo.model import check_train_args, load_model, resolve_model, train_kwargs
+from wood.prep.dataset import manifest_sha256
 from wood.prep.full_images import read_prep_tiling
 from wood.runs import absolute_path, create_run_dir, finish_run_dir, write_metrics_json
 from wood.torchutil import param_counts

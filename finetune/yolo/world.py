@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from wood.config import read_yaml
 from wood.errors import ConfigError, DataError, WoodError
 from wood.finetune.yolo.text_encoders import DEFAULT_ENCODER, TEXT_DIM, check_encoder_name, class_embeddings
+from wood.prep.dataset import PreparedDataset
 
 if TYPE_CHECKING:
     import torch
@@ -105,7 +106,7 @@ def dataset_names_and_category(data_yaml: str | Path) -> tuple[list[str], str | 
     if not isinstance(names, list) or not names:
         raise DataError("data.yaml has no `names` list", data_yaml)
     root = Path(str(data.get("path", Path(data_yaml).parent)))
-    return [str(n) for n in names], _manifest_category(root.parent / "manifest.json")
+    return [str(n) for n in names], _manifest_category(root.parent)
 
 
 # ---------------------------------------------------------------- the hook
@@ -234,7 +235,7 @@ def train_world(cfg: Any, data_yaml: str | Path, run_dir: str | Path):
         model.train(resume=True, trainer=world_trainer_class(info["encoder"], info["prompts"]))
         return model
     names, _ = dataset_names_and_category(data_yaml)
-    category = _manifest_category(Path(cfg.data) / "manifest.json")
+    category = _manifest_category(Path(cfg.data))
     encoder = check_encoder_name(cfg.text_encoder)
     prompts = resolve_prompts(names, category, cfg.prompts)
     # Encode now (or read the keyed cache): a missing encoder fails before any training starts,
@@ -259,11 +260,13 @@ def train_world(cfg: Any, data_yaml: str | Path, run_dir: str | Path):
     return model
 
 
-def _manifest_category(manifest: Path) -> str | None:
+def _manifest_category(prep_dir: Path) -> str | None:
+    """The category ``prep_dir``'s manifest records; None without a readable one (a hint, never an error)."""
     try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("category")
-    except (OSError, ValueError, AttributeError):
+        dataset = PreparedDataset.read(prep_dir)
+    except DataError:
         return None
+    return None if dataset is None else dataset.category
 
 
 # ---------------------------------------------------------------- load / predict
