@@ -142,7 +142,8 @@ def test_predict_writes_coco_results_beside_predictions_json(tmp_path, monkeypat
     mask = np.zeros((1, 32, 40), np.float32)
     mask[0, 4:10, 6:16] = 1
     result = SimpleNamespace(
-        boxes=SimpleNamespace(xyxy=_Arr([[6, 4, 16, 10]]), conf=_Arr([0.9]), cls=_Arr([1.0])),
+        # float boxes and float class ids, as Ultralytics' Boxes give them
+        boxes=SimpleNamespace(xyxy=_Arr([[6.0, 4.0, 16.0, 10.0]]), conf=_Arr([0.9]), cls=_Arr([1.0])),
         masks=SimpleNamespace(data=_Arr(mask)),
     )
     model = SimpleNamespace(names={0: "knot", 1: "crack"}, predict=lambda *a, **k: [result])
