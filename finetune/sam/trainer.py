@@ -170,7 +170,10 @@ class SamTrainer:
         samples = [make_sample(im, self.images.get(im), cfg, self.target, rng, flip) for im in batch]
         with torch.set_grad_enabled(grad):
             outputs = self.forward(samples, grad)
-            return [sam_loss(logits, iou, s.target.to(self.device)).total for s, (logits, iou) in zip(samples, outputs)]
+            return [
+                sam_loss(logits, iou, s.target.to(self.device)).total
+                for s, (logits, iou) in zip(samples, outputs, strict=True)
+            ]
 
     # ------------------------------------------------------------------ steps
     def local_share(self, batch: list[SamImage]) -> tuple[list[SamImage], float]:
@@ -296,7 +299,7 @@ class SamTrainer:
         names = {n for n, p in self.sam.named_parameters() if p.requires_grad}
         if set(state) != names:
             raise MisMatchError("the checkpoint's trainable parameters differ from this model's; start a new run")
-        self.sam.load_state_dict(state, strict=False)
+        self.sam.load_state_dict(state, strict=True)
         models.clear()
 
     def rng_state(self) -> dict[str, Any]:
