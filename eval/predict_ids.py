@@ -92,7 +92,7 @@ def image_ids(files: list[Path], coco: Path | None = None) -> tuple[list[int], P
         return ids, Path(coco)
     gt_path = prepared_gt(files)
     if gt_path is not None:
-        ids = ids_from(files, gt_path, read_gt(gt_path), strict=True)
+        ids = ids_from(files, gt_path, read_gt(gt_path), strict=False)
         if ids is not None:
             return ids, gt_path
     return list(range(1, len(files) + 1)), None

@@ -65,7 +65,7 @@ def build_backbone(name: str, state: dict[str, Any] | None = None):
     elif name in ("resnet18", "wide_resnet50_2"):
         full = _resnet(name)
         if state is not None:
-            full.load_state_dict(state, strict=True)
+            full.load_state_dict(state, strict=False)
         stem = nn.Sequential(full.conv1, full.bn1, full.relu, full.maxpool, full.layer1, full.layer2)
         model = _two_stage(stem, full.layer3)
     else:

@@ -156,7 +156,7 @@ def load_pretrained_backbone(model, path: str | Path) -> dict[str, Any]:
             path,
         )
     unexpected = sorted(k for k in backbone if k not in own)
-    model.load_state_dict({k: v for k, v in backbone.items() if k in own}, strict=True)
+    model.load_state_dict({k: v for k, v in backbone.items() if k in own}, strict=False)
     skipped = sorted(set(state) - set(backbone)) + unexpected
     return {"path": str(path), "loaded": len(backbone) - len(unexpected), "skipped": skipped}
 

@@ -135,7 +135,7 @@ def read_run_config(run_dir: str | Path) -> SamTrainConfig:
 
 def _load_part(module: torch.nn.Module, path: Path) -> None:
     state = read_state_dict(path)
-    missing, unexpected = module.load_state_dict(state, strict=True)
+    missing, unexpected = module.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise WeightsError(f"weights do not fit: missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]}", path)
 
@@ -176,7 +176,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[Any, SamTrainCon
     elif cfg.adapter == "adapter":
         add_bottleneck_adapters(sam, cfg.adapter_dim, list(cfg.adapter_positions))
         path = wood_adapter_path(weights)
-        missing, unexpected = sam.load_state_dict(read_state_dict(path), strict=True)
+        missing, unexpected = sam.load_state_dict(read_state_dict(path), strict=False)
         if unexpected or any(".adapter." in k for k in missing):
             raise WeightsError("adapter weights do not fit the run's model", path)
     for p in sam.parameters():

@@ -299,7 +299,7 @@ class SamTrainer:
         names = {n for n, p in self.sam.named_parameters() if p.requires_grad}
         if set(state) != names:
             raise MisMatchError("the checkpoint's trainable parameters differ from this model's; start a new run")
-        self.sam.load_state_dict(state, strict=True)
+        self.sam.load_state_dict(state, strict=False)
         models.clear()
 
     def rng_state(self) -> dict[str, Any]:
