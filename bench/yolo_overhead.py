@@ -137,7 +137,7 @@ def main() -> None:
     ratio_min = min(times["wood"]) / min(times["bare"])  # least disturbed by other load on the machine
     # wood's own time (outside Ultralytics' train call) is immune to the noise of training itself
     # outside Model.train: both build YOLO(model); wood also validates, resolves, writes its files
-    own = {k: [total - i for total, i in zip(times[k], inner[k])] for k in times}
+    own = {k: [total - i for total, i in zip(times[k], inner[k], strict=True)] for k in times}
     extra = statistics.median(own["wood"]) - statistics.median(own["bare"])
     ratio_own = (statistics.median(times["bare"]) + extra) / statistics.median(times["bare"])
     print(

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from wood.errors import DataError, MisMatchError
+from wood.eval.boxes import box_iou_xyxy
 
 IOU_TYPES = ("bbox", "segm")
 SIZE_RANGES = {"APs": (0, 32**2), "APm": (32**2, 96**2)}
@@ -174,19 +175,6 @@ def _summary(
     if note:
         out["note"] = note
     return out
-
-
-def box_iou_xyxy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix (N, M) of boxes ``a`` (N, 4) and ``b`` (M, 4), both in XYXY pixel-edge format."""
-    a = np.asarray(a, dtype=float).reshape(-1, 4)
-    b = np.asarray(b, dtype=float).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(axis=2)
-    area_a = (a[:, 2:] - a[:, :2]).clip(0).prod(axis=1)
-    area_b = (b[:, 2:] - b[:, :2]).clip(0).prod(axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def confusion_matrix(

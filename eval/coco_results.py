@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from wood.eval.detections import Detections
 from wood.prep.coco_masks import encode_rle
 
 
@@ -41,21 +42,38 @@ def mask_bbox(mask: np.ndarray) -> list[float]:
 
 
 def detection_results(
-    image_id: int,
-    boxes_xyxy: list[list[float]],
-    class_ids: list[int],
-    scores: list[float],
-    masks: np.ndarray | None = None,
+    image_id: int, detections: Detections, score_digits: int | None = None, with_masks: bool = True
 ) -> list[dict[str, Any]]:
-    """COCO results of one image's detections (class ids from 0); with ``masks`` (N, H, W) bool, each
-    detection also gets its mask as RLE."""
+    """COCO results of one image's detections (bbox results, category id = class id + 1, the box rounded to
+    2 digits, the score to ``score_digits`` when given); where the detections carry masks and ``with_masks``,
+    each result also gets its mask as RLE."""
+    masks = detections.masks if with_masks else None
     out = []
-    for k, (box, c, s) in enumerate(zip(boxes_xyxy, class_ids, scores)):
-        res = {"image_id": int(image_id), "category_id": int(c) + 1, "bbox": xyxy_to_xywh(box), "score": float(s)}
-        if masks is not None and k < len(masks):
+    rows = zip(detections.xyxy.tolist(), detections.class_ids.tolist(), detections.scores.tolist(), strict=True)
+    for k, (box, c, s) in enumerate(rows):
+        score = float(s) if score_digits is None else round(s, score_digits)
+        res = {"image_id": int(image_id), "category_id": int(c) + 1, "bbox": xyxy_to_xywh(box), "score": score}
+        if masks is not None:
             res["segmentation"] = encode_rle(masks[k])
         out.append(res)
     return out
+
+
+def segm_results(image_id: int, detections: Detections, score_digits: int | None = None) -> list[dict[str, Any]]:
+    """COCO segm results of the masks of one image's detections, without boxes (``{"image_id", "category_id",
+    "segmentation", "score"}``, category id = class id + 1); none when the detections carry no masks."""
+    if detections.masks is None:
+        return []
+    rows = zip(detections.masks, detections.class_ids.tolist(), detections.scores.tolist(), strict=True)
+    return [
+        {
+            "image_id": int(image_id),
+            "category_id": int(c) + 1,
+            "segmentation": encode_rle(m),
+            "score": float(s) if score_digits is None else round(s, score_digits),
+        }
+        for m, c, s in rows
+    ]
 
 
 def mask_results(
@@ -70,7 +88,7 @@ def mask_results(
             "score": float(s),
             "segmentation": encode_rle(m),
         }
-        for m, c, s in zip(masks, category_ids, scores)
+        for m, c, s in zip(masks, category_ids, scores, strict=True)
     ]
 
 

@@ -31,20 +31,19 @@ from wood.console import console, track
 from wood.device import check_device
 from wood.errors import DataError, MisMatchError
 from wood.eval.coco_metrics import check_gt, coco_eval, confusion_matrix, image_level
+from wood.eval.coco_results import detection_results, segm_results
 from wood.eval.detect_text import markdown
+from wood.eval.detections import COCO_MIN_CONF, Detections
 from wood.eval.manifest import manifest_entries
 from wood.eval.slicing import Predictor, SliceSettings, Timer, check_fits, check_sliceable, sliced_predictor
 from wood.eval.yolo_run import check_out_folder, check_split, checkpoint_imgsz, load_run, load_yolo, model_names
 from wood.outdir import check_replaceable
-from wood.prep.coco_masks import encode_rle
 from wood.prep.coco_split import coco_path, images_dir, read_coco
 from wood.runs import claim_in_run
 
 OUTPUT_KIND = "eval-detect"
 """The kind of output folder this command writes (its marker; wood.outdir)."""
 
-PREDICT_CONF = 0.001
-"""Score floor for mAP predictions (the same as Ultralytics val): AP needs the low-score tail."""
 MAX_DET = 100
 """COCO evaluates at most 100 detections per image."""
 
@@ -100,27 +99,17 @@ def predict_split(
             raise MisMatchError(f"image is {size}", path)
         if sliced is not None:
             with timer:
-                xyxy, scores, classes = sliced(rgb)
-            result = None
+                found = sliced(rgb)
         else:
-            kwargs = dict(imgsz=imgsz, conf=PREDICT_CONF, max_det=MAX_DET, verbose=False, retina_masks=segment)
+            kwargs = dict(imgsz=imgsz, conf=COCO_MIN_CONF, max_det=MAX_DET, verbose=False, retina_masks=segment)
             if device is not None:
                 kwargs["device"] = device
             with timer:
                 result = model.predict(np.ascontiguousarray(rgb[:, :, ::-1]), **kwargs)[0]
-            xyxy = result.boxes.xyxy.cpu().numpy()
-            scores = result.boxes.conf.cpu().numpy()
-            classes = result.boxes.cls.cpu().numpy().astype(int)
-        max_score[im["id"]] = float(scores.max()) if len(scores) else 0.0
-        for (x0, y0, x1, y1), s, c in zip(xyxy.tolist(), scores.tolist(), classes.tolist()):
-            bbox = [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)]
-            boxes.append({"image_id": im["id"], "category_id": c + 1, "bbox": bbox, "score": round(s, 5)})
-        if segment and result is not None and result.masks is not None:
-            data = result.masks.data.cpu().numpy() > 0.5
-            for m, s, c in zip(data, scores.tolist(), classes.tolist()):
-                masks.append(
-                    {"image_id": im["id"], "category_id": c + 1, "segmentation": encode_rle(m), "score": round(s, 5)}
-                )
+            found = Detections.from_ultralytics(result, masks=segment)
+        max_score[im["id"]] = float(found.scores.max()) if len(found) else 0.0
+        boxes += detection_results(im["id"], found, score_digits=5, with_masks=False)
+        masks += segm_results(im["id"], found, score_digits=5)
     return boxes, masks, max_score
 
 
@@ -143,7 +132,7 @@ def ultralytics_val(
         split=split,
         imgsz=imgsz,
         batch=4,
-        conf=PREDICT_CONF,
+        conf=COCO_MIN_CONF,
         plots=False,
         project=str(out),
         name="ultralytics_val",
@@ -214,7 +203,7 @@ def evaluate(
         job = replace(job, out=tmp)
         sliced = None
         if job.slice is not None:
-            sliced = sliced_predictor(job.model, job.slice, job.imgsz, job.device, PREDICT_CONF, MAX_DET)
+            sliced = sliced_predictor(job.model, job.slice, job.imgsz, job.device, COCO_MIN_CONF, MAX_DET)
         timer = Timer()
         boxes, masks, max_score = predict_split(
             job.model, job.gt, job.images_dir, job.imgsz, job.device, job.segment, sliced, timer

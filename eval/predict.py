@@ -26,6 +26,7 @@ from wood.console import track
 from wood.device import check_device
 from wood.errors import DataError
 from wood.eval.coco_results import detection_results, images_table, write_json
+from wood.eval.detections import Detections
 from wood.eval.predict_ids import image_ids
 from wood.eval.slicing import Predictor, SliceSettings, Timer, check_fits, check_sliceable, sliced_predictor
 from wood.eval.yolo_run import check_out_folder, checkpoint_imgsz, load_run, load_yolo, model_names
@@ -89,20 +90,18 @@ MAX_DET = 300
 
 def predict_one(
     model, rgb: np.ndarray, imgsz: int, conf: float, device: str | None, sliced: Predictor | None, timer: Timer
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """One image's (xyxy (N, 4) pixels, scores, class ids, masks (N, H, W) bool or None), timed by ``timer``."""
+) -> Detections:
+    """One image's Detections (pixels of ``rgb``; a segment model's masks (N, H, W) bool at full size),
+    timed by ``timer``."""
     if sliced is not None:
         with timer:
-            xyxy, scores, classes = sliced(rgb)
-        return xyxy, scores, classes, None
+            return sliced(rgb)
     kwargs = dict(imgsz=imgsz, conf=conf, verbose=False, retina_masks=True)
     if device is not None:
         kwargs["device"] = device
     with timer:
         result = model.predict(np.ascontiguousarray(rgb[:, :, ::-1]), **kwargs)[0]
-    boxes = result.boxes
-    masks = result.masks.data.cpu().numpy() > 0.5 if result.masks is not None else None
-    return boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(int), masks
+    return Detections.from_ultralytics(result)
 
 
 def predict_images(
@@ -160,13 +159,14 @@ def predict_images(
         records, coco, timer = [], [], Timer()
         for path in track(files, "predict"):
             rgb = read_image_rgb(path)
-            xyxy, scores, classes, masks = predict_one(model, rgb, size, conf, device, sliced, timer)
+            found = predict_one(model, rgb, size, conf, device, sliced, timer)
+            rows = zip(found.xyxy.tolist(), found.scores.tolist(), found.class_ids.tolist(), strict=True)
             dets = [
                 {"class": names[c], "class_id": c, "score": round(s, 4), "bbox_xyxy": [round(v, 1) for v in box]}
-                for box, s, c in zip(xyxy.tolist(), scores.tolist(), classes.tolist())
+                for box, s, c in rows
             ]
-            coco += detection_results(ids[len(records)], xyxy.tolist(), classes.tolist(), scores.tolist(), masks)
-            overlay = draw_overlay(rgb, dets, masks)
+            coco += detection_results(ids[len(records)], found)
+            overlay = draw_overlay(rgb, dets, found.masks)
             target = out / f"{path.stem}_pred.png"
             ok, png = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
             if not ok:

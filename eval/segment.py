@@ -14,7 +14,7 @@ Metrics (all at the original image resolution, masks binarised at logit 0):
   confidence with YOLO boxes), via `wood.eval.coco_metrics.coco_eval`.
 Overlay PNGs (GT contours green, predictions red, prompt boxes yellow) for a few images per class.
 
-With a YOLO run's boxes, the detector runs at ``MAP_CONF`` (0.001, COCO's protocol, as `eval detect`)
+With a YOLO run's boxes, the detector runs at ``COCO_MIN_CONF`` (0.001, COCO's protocol, as `eval detect`)
 and SAM segments every box: segm mAP is scored on all of them (a PR curve cut at 0.25 is truncated:
 mask mAP50 0.2823 vs 0.3433 on the same runs), while IoU/Dice, pixel scores, per-image rows and
 overlays keep only boxes with confidence >= ``--conf`` (0.25). The JSON says both (``conf``,
@@ -32,13 +32,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from wood.console import console, track
 from wood.errors import ConfigError, DataError, MisMatchError, WeightsError
 from wood.eval.coco_results import mask_results, write_json
+from wood.eval.detections import COCO_MIN_CONF, Detections
 from wood.eval.segment_overlay import _write_png, draw_overlay
 from wood.eval.segment_scores import ImageResult, SegmentScorer, keep_confident
 from wood.outdir import check_replaceable
@@ -49,8 +50,6 @@ OUTPUT_KIND = "eval-segment"
 
 DEFAULT_CONF = 0.25
 """Detector confidence threshold for `--boxes <yolo run>`: boxes below it count for segm mAP only."""
-MAP_CONF = 0.001
-"""Detector score floor for segm mAP with `--boxes <yolo run>` (COCO's protocol; eval detect's PREDICT_CONF)."""
 MAX_DET = 100
 """COCO evaluates at most 100 detections per image."""
 SAM_CHUNK = 16
@@ -75,10 +74,10 @@ def crop_masks_to_boxes(masks: np.ndarray, boxes_xyxy: np.ndarray, margin: float
 
 def yolo_predictor(
     yolo_run: str | Path, categories: dict[int, str], device: str, conf: float, slicing: Any = None
-) -> Any:
-    """A function rgb -> (boxes xyxy (N, 4) pixel coords, category ids, scores) from a YOLO run;
-    ``slicing`` (wood.eval.slicing.SliceSettings): sliced inference, boxes merged to the full image."""
-    from wood.eval.slicing import sliced_predictor, with_category_ids
+) -> Callable[[np.ndarray], Detections]:
+    """A function rgb -> Detections (boxes xyxy (N, 4) pixel coords, scores, class ids; no masks) from a YOLO
+    run; ``slicing`` (wood.eval.slicing.SliceSettings): sliced inference, boxes merged to the full image."""
+    from wood.eval.slicing import sliced_predictor
     from wood.eval.yolo_run import checkpoint_imgsz, load_run, load_yolo, model_names
 
     run = load_run(Path(yolo_run))
@@ -91,14 +90,13 @@ def yolo_predictor(
     # Ultralytics spells cuda:0 as "0"
     yolo_device = "cpu" if device == "cpu" else (device.split(":", 1)[1] if ":" in device else "0")
     if slicing is not None:
-        return with_category_ids(sliced_predictor(model, slicing, imgsz, yolo_device, conf, MAX_DET))
+        return sliced_predictor(model, slicing, imgsz, yolo_device, conf, MAX_DET)
 
-    def predict(rgb: np.ndarray) -> tuple[np.ndarray, list[int], list[float]]:
+    def predict(rgb: np.ndarray) -> Detections:
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
         res = model.predict(bgr, imgsz=imgsz, conf=conf, max_det=MAX_DET, verbose=False, device=yolo_device)[0]
-        boxes = res.boxes.xyxy.cpu().numpy().astype(np.float32)
-        classes = [int(k) + 1 for k in res.boxes.cls.cpu().numpy()]
-        return boxes, classes, [float(s) for s in res.boxes.conf.cpu().numpy()]
+        found = Detections.from_ultralytics(res, masks=False)
+        return Detections(found.xyxy.astype(np.float32), found.scores, found.class_ids)
 
     return predict
 
@@ -234,7 +232,8 @@ def load_job(
     gt_coco = read_coco(data, split)
     defects = defect_types(data, split)  # a tiled split is refused here
     sliced = {} if slicing is None else {"slicing": slicing}
-    detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, MAP_CONF, **sliced)  # before SAM
+    # the detector loads before SAM
+    detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, COCO_MIN_CONF, **sliced)
     sam, cfg = load_run(run_dir, device)
     claim_in_run(out, OUTPUT_KIND)  # only once every check has passed: a refused eval claims no name in the run
     gt_points = detector is None and cfg.prompt == "points"
@@ -276,8 +275,9 @@ def prompt_source(job: SegmentJob, image: Any, rgb: np.ndarray) -> tuple[np.ndar
 
     target = job.predictor.target
     if job.detector is not None:
-        boxes, classes, scores = job.detector(rgb)
-        return boxes, classes, scores, box_prompts(boxes, image.original_size, target)
+        found = job.detector(rgb)
+        scores = [float(s) for s in found.scores]
+        return found.xyxy, found.category_ids(), scores, box_prompts(found.xyxy, image.original_size, target)
     boxes = np.stack([i.bbox_xyxy for i in image.instances]) if image.instances else np.zeros((0, 4), np.float32)
     classes = [i.category_id for i in image.instances]
     prompts = build_prompts(image.instances, image.original_size, target, job.prompt, job.n_points) if classes else {}
@@ -293,7 +293,7 @@ def predict_image(job: SegmentJob, image: Any, rgb: np.ndarray) -> tuple[ImageRe
         masks, iou = sam_masks(job.predictor, rgb, prompts, job.embeddings, image.path)
         if job.crop:
             masks = crop_masks_to_boxes(masks, prompt_boxes, CROP_MARGIN)
-        scores = [q * s for q, s in zip(iou, det_scores)]
+        scores = [q * s for q, s in zip(iou, det_scores, strict=True)]
     gt_masks = np.zeros((0, *image.original_size), bool)
     if image.instances:
         gt_masks = np.stack([i.mask for i in image.instances])
@@ -363,7 +363,7 @@ def summarise(
             "boxes": "gt" if job.detector is None else str(job.boxes),
             "prompt": job.prompt if job.detector is None else "box",
             "conf": job.conf,
-            "map_conf": None if job.detector is None else MAP_CONF,
+            "map_conf": None if job.detector is None else COCO_MIN_CONF,
             "images": len(job.images),
             "crop_to_box": job.crop,
             "slice": None if job.slicing is None else job.slicing.record(),
@@ -371,7 +371,7 @@ def summarise(
     )
     if job.detector is not None:
         summary["notes"] = [
-            f"segm mAP from every detection with confidence >= {MAP_CONF} (COCO's protocol, as eval detect); "
+            f"segm mAP from every detection with confidence >= {COCO_MIN_CONF} (COCO's protocol, as eval detect); "
             f"IoU/Dice, pixel scores, per-image rows and overlays from detections >= {job.conf}"
         ]
     summary["files"] = {

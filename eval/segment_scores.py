@@ -78,7 +78,7 @@ class SegmentScorer:
             self.good_images += 1
             self.good_with_false_alarm += int(pred_all.any())
         if r.paired:
-            for k, (gt, pred, c) in enumerate(zip(r.gt_masks, r.pred_masks, r.gt_classes)):
+            for k, (gt, pred, c) in enumerate(zip(r.gt_masks, r.pred_masks, r.gt_classes, strict=True)):
                 counts = pixel_counts(pred, gt)
                 self.instances.append(
                     {
@@ -157,5 +157,5 @@ def rle_results(r: ImageResult) -> list[dict[str, Any]]:
     """COCO segm results (RLE with string counts) for the predictions of one image."""
     return [
         {"image_id": r.image_id, "category_id": int(c), "segmentation": encode_rle(mask), "score": float(s)}
-        for mask, c, s in zip(r.pred_masks, r.pred_classes, r.pred_scores)
+        for mask, c, s in zip(r.pred_masks, r.pred_classes, r.pred_scores, strict=True)
     ]

@@ -82,8 +82,9 @@ def evaluate_zero_shot(
     the prepared dataset ``data``, prompted as `wood.eval.segment.evaluate` is. Writes ``out`` (default
     `default_out`) and returns the metrics dict (``zero_shot: true``)."""
     from wood.device import resolve_device
+    from wood.eval.detections import COCO_MIN_CONF
     from wood.eval.manifest import defect_types
-    from wood.eval.segment import DEFAULT_CONF, MAP_CONF, SegmentJob, check_options, run_job, yolo_predictor
+    from wood.eval.segment import DEFAULT_CONF, SegmentJob, check_options, run_job, yolo_predictor
     from wood.eval.slicing import check_fits
     from wood.eval.yolo_run import check_out_folder
     from wood.finetune.sam.data import load_split
@@ -113,7 +114,7 @@ def evaluate_zero_shot(
     gt_coco = read_coco(data, split)
     defects = defect_types(data, split)
     sliced = {} if slicing is None else {"slicing": slicing}
-    detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, MAP_CONF, **sliced)
+    detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, COCO_MIN_CONF, **sliced)
     sam, source = load_sam(model, checkpoint)
     sam = sam.to(device).eval()
     for p in sam.parameters():

@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from wood.errors import ConfigError
+from wood.eval.detections import Detections
 
 MIN_SLICE = 32
 """Smallest slice side (px): YOLO's largest stride."""
@@ -194,6 +195,7 @@ def sahi_model(model: Any, imgsz: int, device: str | None, conf: float, drop_cut
                         self._object_prediction_list_per_image,
                         self._original_shapes,
                         fix_full_shape_list(full_shape_list),
+                        strict=True,
                     )
                 ]
 
@@ -204,29 +206,20 @@ def sahi_model(model: Any, imgsz: int, device: str | None, conf: float, drop_cut
     )
 
 
-def merged_boxes(predictions: list[Any], max_det: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """sahi ObjectPredictions (already shifted to the full image) -> (xyxy (N, 4) float32, scores (N,),
-    class ids (N,) from 0), best score first, at most ``max_det``."""
-    rows = sorted(
-        ((p.bbox.to_xyxy(), float(p.score.value), int(p.category.id)) for p in predictions), key=lambda r: -r[1]
-    )[:max_det]
-    xyxy = np.array([r[0] for r in rows], np.float32).reshape(-1, 4)
-    return xyxy, np.array([r[1] for r in rows], np.float32), np.array([r[2] for r in rows], np.int64)
-
-
-Predictor = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+Predictor = Callable[[np.ndarray], Detections]
 
 
 def sliced_predictor(
     model: Any, settings: SliceSettings, imgsz: int, device: str | None, conf: float, max_det: int
 ) -> Predictor:
-    """A function RGB (H, W, 3) uint8 -> (xyxy (N, 4) in full-image pixels, scores, class ids from 0)."""
+    """A function RGB (H, W, 3) uint8 -> its merged Detections (boxes in full-image pixels, best score first,
+    at most ``max_det``; no masks)."""
     from sahi.predict import get_sliced_prediction
 
     wrapped = sahi_model(model, imgsz, device, conf, settings.drop_cut)
     post, metric = MERGES[settings.merge]
 
-    def predict(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def predict(rgb: np.ndarray) -> Detections:
         quiet = logging.getLogger("sahi")
         level = quiet.level
         quiet.setLevel(logging.ERROR)  # sahi warns once per clipped box
@@ -249,19 +242,9 @@ def sliced_predictor(
             )
         finally:
             quiet.setLevel(level)
-        return merged_boxes(result.object_prediction_list, max_det)
+        return Detections.from_sahi(result.object_prediction_list, max_det)
 
     return predict
-
-
-def with_category_ids(predict: Predictor) -> Callable[[np.ndarray], tuple[np.ndarray, list[int], list[float]]]:
-    """``predict`` as `wood eval segment` calls its detector: (xyxy, COCO category ids = class id + 1, scores)."""
-
-    def boxes(rgb: np.ndarray) -> tuple[np.ndarray, list[int], list[float]]:
-        xyxy, scores, classes = predict(rgb)
-        return xyxy, [int(k) + 1 for k in classes], [float(s) for s in scores]
-
-    return boxes
 
 
 class Timer:

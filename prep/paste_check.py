@@ -53,7 +53,7 @@ def _check_record(record: dict, anns: list[dict], where: str, manifest: Path, co
             "re-run `wood prep`",
             manifest,
         )
-    for k, (inst, ann) in enumerate(zip(instances, anns)):
+    for k, (inst, ann) in enumerate(zip(instances, anns, strict=True)):
         mask = segmentation_to_mask(ann.get("segmentation"), record["height"], record["width"], coco_file)
         box, area = mask_box(mask), int(mask.sum())
         x0, y0, x1, y1 = box

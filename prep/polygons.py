@@ -47,7 +47,7 @@ def edge_rings(component: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         raise ValueError("component is empty")
     outer: np.ndarray | None = None
     holes: list[np.ndarray] = []
-    for contour, (_, _, _, parent) in zip(contours, hierarchy[0]):
+    for contour, (_, _, _, parent) in zip(contours, hierarchy[0], strict=True):
         ring = _to_corners(contour[:, 0, :] - 1)
         if parent < 0:
             if outer is not None:

@@ -76,7 +76,7 @@ def assign_splits(
     members: dict[str, list[str]] = defaultdict(list)
     group_stratum: dict[str, str] = {}
     forced: dict[str, str] = {}
-    for key, stratum, group in zip(keys, strata, groups):
+    for key, stratum, group in zip(keys, strata, groups, strict=True):
         members[group].append(key)
         group_stratum.setdefault(group, stratum)  # a mixed group follows its first stratum
         if key in fixed:

@@ -37,7 +37,7 @@ def compute_stats(records: list[dict], classes: list[str]) -> dict:
         areas = np.array([i["area"] for r in records for i in r["instances"] if i["class"] == c], dtype=np.int64)
         hist = {
             _bin_label(lo, hi): int(((areas >= lo) & ((areas < hi) if hi is not None else True)).sum())
-            for lo, hi in zip(edges[:-1], edges[1:])
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True)
         }
         sizes[c] = {
             "count": int(areas.size),

@@ -118,7 +118,7 @@ def clip_to_tiles(mask: np.ndarray | None, width: int, height: int, spec: TileSp
         return out
     visible = visible_areas(labels, len(areas), tiles, spec.size)
     keep = keep_visible(visible, areas, spec.min_visible, min_area)
-    for t, ((x, y), tile) in enumerate(zip(tiles, out)):
+    for t, ((x, y), tile) in enumerate(zip(tiles, out, strict=True)):
         shown = np.flatnonzero(visible[t, 1:]) + 1
         tile["touched"] = bool(shown.size)
         crop = labels[y : y + spec.size, x : x + spec.size]

@@ -96,7 +96,7 @@ def test_saved_model_scores_like_the_fitted_one(anomaly_prep, tmp_path):
     am.save(model, tmp_path / "weights.pt", source)
     again = am.load(tmp_path / "weights.pt")
     tests = [p for p, _ in split_images(anomaly_prep, "test")][:3]
-    for (_, m1, s1), (_, m2, s2) in zip(model.predict(tests), again.predict(tests)):
+    for (_, m1, s1), (_, m2, s2) in zip(model.predict(tests), again.predict(tests), strict=True):
         assert m1.shape == (64, 64) and s1 == pytest.approx(s2) and s1 == pytest.approx(float(m1.max()))
         np.testing.assert_allclose(m1, m2, rtol=1e-5)
 

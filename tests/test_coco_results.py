@@ -16,6 +16,7 @@ import pytest
 from _sam_fixtures import make_prep_dataset
 
 from wood.eval.coco_results import detection_results, images_table, mask_results
+from wood.eval.detections import Detections
 from wood.eval.segment_scores import ImageResult, SegmentScorer, keep_confident
 
 
@@ -70,9 +71,9 @@ def load_both(gt: dict, results: list[dict], iou_type: str) -> list[float]:
 def test_detection_and_mask_results_load_in_pycocotools_and_faster_coco_eval():
     gt = _gt([[_mask(2, 2, 12, 12)], [_mask(10, 5, 30, 20)]])
     masks = np.stack([_mask(2, 2, 12, 12)])
-    det = detection_results(1, [[2, 2, 12, 12]], [0], [0.9], masks) + detection_results(
-        2, [[10, 5, 30, 20]], [0], [0.8]
-    )
+    first = Detections(np.array([[2, 2, 12, 12]], float), np.array([0.9]), np.array([0]), masks)
+    second = Detections(np.array([[10, 5, 30, 20]], float), np.array([0.8]), np.array([0]))
+    det = detection_results(1, first) + detection_results(2, second)
     assert det[0]["bbox"] == [2.0, 2.0, 10.0, 10.0] and det[0]["category_id"] == 1
     assert isinstance(det[0]["segmentation"]["counts"], str) and "segmentation" not in det[1]
     assert load_both(gt, det, "bbox") == pytest.approx([1.0] * len(load_both(gt, det, "bbox")))
@@ -140,7 +141,8 @@ def test_predict_writes_coco_results_beside_predictions_json(tmp_path, monkeypat
     mask = np.zeros((1, 32, 40), np.float32)
     mask[0, 4:10, 6:16] = 1
     result = SimpleNamespace(
-        boxes=SimpleNamespace(xyxy=_Arr([[6, 4, 16, 10]]), conf=_Arr([0.9]), cls=_Arr([1.0])),
+        # float boxes and float class ids, as Ultralytics' Boxes give them
+        boxes=SimpleNamespace(xyxy=_Arr([[6.0, 4.0, 16.0, 10.0]]), conf=_Arr([0.9]), cls=_Arr([1.0])),
         masks=SimpleNamespace(data=_Arr(mask)),
     )
     model = SimpleNamespace(names={0: "knot", 1: "crack"}, predict=lambda *a, **k: [result])
@@ -194,7 +196,7 @@ def test_eval_segment_scores_map_at_0001_views_at_conf_and_writes_coco(tiny_sam,
     def fake_predictor(yolo_run, categories, device, conf):
         seen["conf"] = conf
         boxes = np.array([[0, 0, 32, 32], [16, 16, 64, 64]], np.float32)
-        return lambda rgb: (boxes, [1, 2], [0.7, 0.1])
+        return lambda rgb: Detections(boxes, np.array([0.7, 0.1]), np.array([0, 1]))
 
     monkeypatch.setattr(seg, "yolo_predictor", fake_predictor)
     out = seg.evaluate(run, "test", boxes="yolo-run", out=tmp_path / "ev", overlays=0, device="cpu")

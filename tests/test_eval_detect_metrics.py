@@ -7,7 +7,8 @@ import pytest
 from _yolo_fixtures import box_gt, det
 
 from wood.errors import DataError, MisMatchError
-from wood.eval.coco_metrics import box_iou_xyxy, check_gt, coco_eval, confusion_matrix, image_level
+from wood.eval.boxes import box_iou_xyxy
+from wood.eval.coco_metrics import check_gt, coco_eval, confusion_matrix, image_level
 
 A, B = [10, 10, 20, 20], [60, 60, 20, 20]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import yaml
 from _cli import run_cli
 from _yolo_fixtures import no_network, tiny_cfg, wood_home  # noqa: F401 - pytest fixtures
 
+from wood.eval.detections import Detections
 from wood.eval.export.parity import CONF, MATCH_IOU, SCORE_TOL, SCORE_TOL_HALF, match_image, parity_summary
 
 PREDICT_IOU = 0.9
@@ -95,14 +97,14 @@ def test_parity_beyond_tolerance_exits_1_naming_it(tiny_run: Path, tmp_path: Pat
     assert not written["ok"] and written["problems"]
 
 
-def detections(pred_json: Path) -> list[dict[str, np.ndarray]]:
+def detections(pred_json: Path) -> list[Detections]:
     images = json.loads(pred_json.read_text())["images"]
     return [
-        {
-            "boxes": np.array([d["bbox_xyxy"] for d in im["detections"]]).reshape(-1, 4),
-            "scores": np.array([d["score"] for d in im["detections"]]),
-            "classes": np.array([d["class_id"] for d in im["detections"]], dtype=int),
-        }
+        Detections(
+            np.array([d["bbox_xyxy"] for d in im["detections"]], float).reshape(-1, 4),
+            np.array([d["score"] for d in im["detections"]], float),
+            np.array([d["class_id"] for d in im["detections"]], dtype=int),
+        )
         for im in images
     ]
 
@@ -115,8 +117,9 @@ def test_predict_with_onnx_gives_the_pt_boxes(tiny_run: Path, exported: dict, pr
     by_pt = predict_images(None, images, weights=tiny_run / "weights" / "best.pt", out=tmp_path / "pt", conf=0.001)
     by_onnx = predict_images(None, images, weights=Path(exported["files"]["model"]), out=tmp_path / "onnx", conf=0.001)
     a, b = detections(by_pt), detections(by_onnx)
-    assert sum(len(d["scores"]) for d in a) > 0
-    summary = parity_summary([match_image(x, y, iou=PREDICT_IOU) for x, y in zip(a, b)], score_tol=PREDICT_SCORE_TOL)
+    assert sum(len(d) for d in a) > 0
+    pairs = zip(a, b, strict=True)
+    summary = parity_summary([match_image(x, y, iou=PREDICT_IOU) for x, y in pairs], score_tol=PREDICT_SCORE_TOL)
     assert summary["ok"], summary["problems"]
     for name in ("predictions_coco.json", "predictions_coco_images.json"):
         assert (tmp_path / "onnx" / name).is_file()
@@ -126,18 +129,18 @@ def test_predict_with_onnx_gives_the_pt_boxes(tiny_run: Path, exported: dict, pr
 
 # ---------------------------------------------------------------- parity, pure
 def test_parity_matches_same_boxes_and_flags_differences():
-    ref = {"boxes": np.array([[0, 0, 10, 10], [20, 20, 40, 40.0]]), "scores": np.array([0.9, 0.3]), "classes": [0, 1]}
-    same = parity_summary([match_image(ref, {**ref, "scores": ref["scores"] + 0.005})])
+    ref = Detections(np.array([[0, 0, 10, 10], [20, 20, 40, 40.0]]), np.array([0.9, 0.3]), np.array([0, 1]))
+    same = parity_summary([match_image(ref, replace(ref, scores=ref.scores + 0.005))])
     assert same["ok"] and same["matched"] == 2 and same["max_score_diff"] == pytest.approx(0.005)
-    moved = {**ref, "boxes": ref["boxes"] + np.array([[0, 0, 0, 0], [1, 0, 1, 0]])}
+    moved = replace(ref, xyxy=ref.xyxy + np.array([[0, 0, 0, 0], [1, 0, 1, 0]]))
     bad = parity_summary([match_image(ref, moved)])
     assert not bad["ok"] and bad["unmatched_pytorch_above_conf"] == 1 and bad["unmatched_export_above_conf"] == 1
-    other_class = parity_summary([match_image(ref, {**ref, "classes": [1, 1]})])
+    other_class = parity_summary([match_image(ref, replace(ref, class_ids=np.array([1, 1])))])
     assert not other_class["ok"] and other_class["matched"] == 1
-    scores = parity_summary([match_image(ref, {**ref, "scores": ref["scores"] - 0.02})])
+    scores = parity_summary([match_image(ref, replace(ref, scores=ref.scores - 0.02))])
     assert not scores["ok"] and "score difference" in scores["problems"][0]
-    low = {"boxes": np.array([[0, 0, 5, 5.0]]), "scores": np.array([0.1]), "classes": [0]}
-    empty = {"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "classes": np.zeros(0, int)}
+    low = Detections(np.array([[0, 0, 5, 5.0]]), np.array([0.1]), np.array([0]))
+    empty = Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int))
     assert parity_summary([match_image(low, empty)])["ok"]  # an unmatched box under CONF is tolerated
 
 

@@ -14,6 +14,9 @@ from _label_fixtures import tiny_seg_run  # noqa: F401 - pytest fixture
 from _sam_fixtures import make_prep_dataset, train_tiny_sam
 
 
+from wood.eval.boxes import box_iou_xyxy
+
+
 def letterbox(rgb: np.ndarray, size: int, pad: int) -> tuple[np.ndarray, float, int, int]:
     """The letterbox export.json states: (NCHW float32 input, r, left, top)."""
     h, w = rgb.shape[:2]
@@ -31,14 +34,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
     while order:
         i = order.pop(0)
         keep.append(i)
-        x0 = np.maximum(boxes[i, 0], boxes[order, 0])
-        y0 = np.maximum(boxes[i, 1], boxes[order, 1])
-        x1 = np.minimum(boxes[i, 2], boxes[order, 2])
-        y1 = np.minimum(boxes[i, 3], boxes[order, 3])
-        inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-        area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
-        ious = inter / (area(boxes[i]) + area(boxes[order]) - inter + 1e-9)
-        order = [j for j, v in zip(order, ious) if v <= iou]
+        ious = box_iou_xyxy(boxes[i : i + 1], boxes[order])[0]
+        order = [j for j, v in zip(order, ious, strict=True) if v <= iou]
     return keep
 
 
@@ -106,7 +103,7 @@ def test_yolo_onnx_carries_its_processing_and_following_it_gives_ultralytics_box
     assert top > 0
     # Ultralytics' segment predictor also drops detections whose mask comes out empty (stated in export.json),
     # so every one of its boxes is among those found by hand, with the same score and class
-    for box, score, cls in zip(ref.xyxy.numpy()[:top], ref.conf.numpy()[:top], ref.cls.numpy()[:top]):
+    for box, score, cls in zip(ref.xyxy.numpy()[:top], ref.conf.numpy()[:top], ref.cls.numpy()[:top], strict=True):
         same = (np.abs(boxes - box).max(1) < 0.05) & (np.abs(scores - score) < 1e-6) & (classes == int(cls))
         assert same.any(), (box, score, cls)
     assert len(scores) >= len(ref)

@@ -16,7 +16,8 @@ from _sam_fixtures import make_prep_dataset, train_tiny_sam
 from wood.config import write_config
 from wood.errors import ConfigError, DataError, WeightsError
 from wood.eval.export import sam as export
-from wood.eval.export.sam_parity import MASK_IOU_MIN, MAX_LOGIT_DIFF, mask_iou, problems_of
+from wood.eval.export.sam_parity import MASK_IOU_MIN, MAX_LOGIT_DIFF, problems_of
+from wood.eval.mask_metrics import iou as mask_iou
 from wood.finetune.sam.config import SamTrainConfig
 from wood.finetune.sam.data import resized_shape
 from wood.finetune.sam.io import load_run

@@ -40,7 +40,7 @@ def instances_by_image(prepared: Path) -> dict[str, list[tuple[str, bytes]]]:
             anns = [a for a in coco["annotations"] if a["image_id"] == im["id"]]
             masks = [segmentation_to_mask(a["segmentation"], im["height"], im["width"]) for a in anns]
             out[sha[im["file_name"]]] = sorted(
-                (names[a["category_id"]], np.packbits(m).tobytes()) for a, m in zip(anns, masks)
+                (names[a["category_id"]], np.packbits(m).tobytes()) for a, m in zip(anns, masks, strict=True)
             )
     return out
 

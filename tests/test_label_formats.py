@@ -104,7 +104,7 @@ def _check_against(records, rows):
     key = lambda t: (t[0], t[1], -1 if t[2] is None else int(t[2].sum()))  # noqa: E731
     got, want = sorted(rows, key=key), sorted(_expected(records), key=key)
     assert [(n, c) for n, c, _, _ in got] == [(n, c) for n, c, _, _ in want]
-    for (_, _, mask, bbox), (_, _, wood_mask, box) in zip(got, want):
+    for (_, _, mask, bbox), (_, _, wood_mask, box) in zip(got, want, strict=True):
         if wood_mask is None:
             x0, y0, x1, y1 = box
             assert mask is None and bbox == pytest.approx([x0, y0, x1 - x0, y1 - y0])
@@ -163,10 +163,10 @@ def test_label_studio_tasks_decode_with_label_studio_sdk(records, tmp_path: Path
     ]
     config = (out / "labeling_config.xml").read_text()
     assert '<BrushLabels name="label" toName="image">' in config and '<Label value="hole"/>' in config
-    for task, record in zip(tasks, records):
+    for task, record in zip(tasks, records, strict=True):
         (prediction,) = task["predictions"]
         assert prediction["model_version"] == "det+sam" and prediction["score"] == scores[record["file_name"]]
-        for region, label in zip(prediction["result"], record["labels"]):
+        for region, label in zip(prediction["result"], record["labels"], strict=True):
             assert region["score"] == label["score"]
             if label["mask"] is None:
                 assert region["type"] == "rectanglelabels" and region["value"]["width"] == pytest.approx(25.0)

@@ -113,8 +113,10 @@ def check_round_trip(prepared: Path, source: Path) -> int:
             assert iou >= 0.999, img["name"]
         else:
             assert (union & ~mask).sum() == 0 and (mask & ~union).sum() < min_area * 50
-        labels = (prepared / "yolo" / "labels" / img["split"] / f"{Path(img['name']).stem}.txt").read_text().split("\n")
-        for line, ann in zip(labels, anns):
+        labels = (
+            (prepared / "yolo" / "labels" / img["split"] / f"{Path(img['name']).stem}.txt").read_text().splitlines()
+        )
+        for line, ann in zip(labels, anns, strict=True):
             _, xc, yc, bw, bh = (float(v) for v in line.split())
             x0, y0, bw_px, bh_px = ann["bbox"]
             got = np.array([(xc - bw / 2) * w, (yc - bh / 2) * h, (xc + bw / 2) * w, (yc + bh / 2) * h])

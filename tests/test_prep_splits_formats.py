@@ -40,7 +40,7 @@ def test_groups_share_a_split_and_fixed_keys_pull_their_group():
     groups = ["g0", "g0", "g0", "g1", "g2", "g3", "g4", "g5"]
     for seed in range(20):
         a = assign_splits(keys, strata, groups, SplitSpec(seed=seed))
-        assert len({a[k] for k, g in zip(keys, groups) if g == "g0"}) == 1
+        assert len({a[k] for k, g in zip(keys, groups, strict=True) if g == "g0"}) == 1
     fixed = assign_splits(keys, strata, groups, SplitSpec(), fixed={"hole_1": "train"})
     assert fixed["hole_0"] == fixed["hole_2"] == "train"
     with pytest.raises(ValueError, match="equal lengths"):

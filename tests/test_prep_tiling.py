@@ -5,6 +5,7 @@ bad inputs, and the stages that need full images refusing a tiled prep."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def test_grid_covers_every_pixel_with_at_least_the_overlap(length, overlap):
         covered[o : o + size] += 1
     assert covered.min() >= 1
     assert offsets == sorted(set(offsets))
-    for a, b in zip(offsets, offsets[1:]):
+    for a, b in itertools.pairwise(offsets):
         assert a + size - b >= overlap * size - 1e-9  # neighbours share at least overlap * size pixels
     grid = tile_grid(length, 96, size, overlap)
     assert len(grid) == len(offsets) * len(axis_offsets(96, size, overlap))

@@ -180,7 +180,7 @@ def test_a_batched_step_equals_the_mean_of_the_per_image_steps(tmp_path):
     assert trainer.rng_state() != start  # the flips and the jitter did draw
     assert batched == pytest.approx(np.mean(single), rel=0, abs=1e-6)
     assert len(set(single)) == 3
-    for mine, theirs in zip(grads, [p.grad for p in trainer.params]):
+    for mine, theirs in zip(grads, [p.grad for p in trainer.params], strict=True):
         torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-7)
     assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0
 
@@ -202,7 +202,7 @@ def test_bf16_autocast_runs_on_cpu_with_a_finite_loss(tmp_path):
     losses = [trainer.train_step(images[:2]), trainer.train_step(images[1:])]
     assert trainer.accelerator.mixed_precision == "bf16" and torch.bfloat16 in dtypes
     assert all(np.isfinite(losses)) and all(p.dtype == torch.float32 for p in trainer.params)
-    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.params))
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.params, strict=True))
 
 
 @pytest.mark.slow
@@ -303,7 +303,7 @@ def test_mixed_precision_trains_on_cuda(tmp_path, precision):
     losses = [trainer.train_step(images) for _ in range(3)]
     assert trainer.device.type == "cuda" and (trainer.accelerator.scaler is not None) == (precision == "fp16")
     assert all(np.isfinite(losses)) and all(p.dtype == torch.float32 for p in trainer.params)
-    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.params))
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.params, strict=True))
 
 
 @pytest.mark.slow
@@ -325,5 +325,5 @@ def test_grad_checkpoint_recomputes_the_encoder_blocks_with_the_same_gradients(t
         trainer.backward_batch(images[:2])
         grads.append([p.grad.clone() for p in trainer.params])
     assert calls.count(False) == 1 and calls.count(True) == 2  # forward, then again in backward
-    for plain, recomputed in zip(*grads):
+    for plain, recomputed in zip(*grads, strict=True):
         torch.testing.assert_close(recomputed, plain, rtol=0, atol=1e-7)

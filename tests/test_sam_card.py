@@ -61,7 +61,7 @@ def test_card_code_reproduces_eval_segment_masks(tmp_path: Path, box_mask_prompt
         ]
         card_masks = got[str(im.image_id)]
         assert card_masks.shape == (len(expected), *im.original_size)
-        for a, b in zip(card_masks, expected):
+        for a, b in zip(card_masks, expected, strict=True):
             assert np.array_equal(a, b)
             checked += 1
     assert checked == sum(len(im.instances) for im in images) > 0

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from _sam_fixtures import make_prep_dataset
 
+from wood.eval.detections import Detections
 from wood.eval.mask_metrics import dice, iou, pixel_counts, precision_recall_f1, union_of
 from wood.eval.segment_scores import ImageResult, SegmentScorer, rle_results
 
@@ -67,7 +68,7 @@ def test_perfect_rle_predictions_give_segm_ap_1():
         "categories": [{"id": 1, "name": "color"}, {"id": 2, "name": "hole"}],
         "annotations": [
             {**res, "id": k + 1, "area": int(m.sum()), "bbox": [0, 0, 1, 1], "iscrowd": 0}
-            for k, (res, m) in enumerate(zip(rle_results(r), gt_masks))
+            for k, (res, m) in enumerate(zip(rle_results(r), gt_masks, strict=True))
         ],
     }
     for a in gt["annotations"]:
@@ -116,7 +117,9 @@ def test_evaluate_with_detector_boxes_counts_false_alarms(tiny_run, tmp_path, mo
 
     def fake_predictor(run, categories, device, conf):
         assert run == "yolo-run" and categories[1] == "color"
-        return lambda rgb: (np.array([[0, 0, rgb.shape[1], rgb.shape[0]]], np.float32), [1], [0.7])
+        return lambda rgb: Detections(
+            np.array([[0, 0, rgb.shape[1], rgb.shape[0]]], np.float32), np.array([0.7]), np.array([0])
+        )
 
     monkeypatch.setattr(seg, "yolo_predictor", fake_predictor)
     out = seg.evaluate(tiny_run, "test", boxes="yolo-run", out=tmp_path / "ev", overlays=0, device="cpu")

@@ -44,7 +44,7 @@ def test_tiny_random_init_warns_and_checkpoint_round_trips(tmp_path, capsys):
     torch.save(sam.state_dict(), path)
     again, source = load_sam("tiny", checkpoint=path, image_size=SIZE)
     assert source == str(path)
-    for (k, a), (_, b) in zip(sam.state_dict().items(), again.state_dict().items()):
+    for (k, a), (_, b) in zip(sam.state_dict().items(), again.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
 
 

@@ -56,17 +56,17 @@ def test_a_small_object_comes_back_in_full_image_pixels():
     settings = SliceSettings(64, overlap=0.25, full=False, merge="nms")
     predict = sliced_predictor(model, settings, imgsz=64, device="cpu", conf=0.001, max_det=100)
     # slices start at 0, 48, 96, 144, 192: the square lies whole in two slices (y 96 and 144), cut by none
-    xyxy, scores, classes = predict(image_with_square(120, 150, 10))
-    assert xyxy.tolist() == [[120.0, 150.0, 130.0, 160.0]]  # one box after NMS, in full-image pixels
-    assert classes.tolist() == [0] and scores.tolist() == pytest.approx([0.9])
+    found = predict(image_with_square(120, 150, 10))
+    assert found.xyxy.tolist() == [[120.0, 150.0, 130.0, 160.0]]  # one box after NMS, in full-image pixels
+    assert found.class_ids.tolist() == [0] and found.scores.tolist() == pytest.approx([0.9])
     assert set(model.calls) == {(64, 64)} and len(model.calls) == len(slice_windows(256, 256, settings))
 
 
 def test_full_image_pass_adds_one_whole_image_prediction():
     model = BrightBoxModel()
     settings = SliceSettings(128, overlap=0.0, full=True)
-    xyxy, _, _ = sliced_predictor(model, settings, 128, "cpu", 0.001, 100)(image_with_square(10, 20, 8))
-    assert xyxy.tolist() == [[10.0, 20.0, 18.0, 28.0]]
+    found = sliced_predictor(model, settings, 128, "cpu", 0.001, 100)(image_with_square(10, 20, 8))
+    assert found.xyxy.tolist() == [[10.0, 20.0, 18.0, 28.0]]
     assert model.calls.count((256, 256)) == 1 and model.calls.count((128, 128)) == 4
 
 
@@ -74,8 +74,8 @@ def test_nmm_joins_an_object_cut_by_a_slice_border_nms_does_not():
     # slices of 64 with overlap 0.25 start at 0, 48, 96, ...: a square at x 56..76 (y 20..40, in the first
     # row only) is cut by the first slice (x < 64: a part 8 px wide, IoU 0.4) and whole in the second (48..112)
     image = image_with_square(56, 20, 20)
-    nms = sliced_predictor(BrightBoxModel(), SliceSettings(64, 0.25, False, "nms"), 64, "cpu", 0.001, 100)(image)[0]
-    nmm = sliced_predictor(BrightBoxModel(), SliceSettings(64, 0.25, False, "nmm"), 64, "cpu", 0.001, 100)(image)[0]
+    nms = sliced_predictor(BrightBoxModel(), SliceSettings(64, 0.25, False, "nms"), 64, "cpu", 0.001, 100)(image).xyxy
+    nmm = sliced_predictor(BrightBoxModel(), SliceSettings(64, 0.25, False, "nmm"), 64, "cpu", 0.001, 100)(image).xyxy
     assert sorted(nms.tolist()) == [[56.0, 20.0, 64.0, 40.0], [56.0, 20.0, 76.0, 40.0]]  # the cut part survives NMS
     assert nmm.tolist() == [[56.0, 20.0, 76.0, 40.0]]
 
@@ -87,15 +87,15 @@ def test_drop_cut_keeps_the_whole_object_and_drops_its_fragments():
     image = np.full((256, 256, 3), 40, np.uint8)
     image[20:30, 70:170] = 255
     plain = SliceSettings(64, 0.25, True, "nms")
-    kept = sliced_predictor(BrightBoxModel(), plain, 64, "cpu", 0.001, 100)(image)[0].tolist()
+    kept = sliced_predictor(BrightBoxModel(), plain, 64, "cpu", 0.001, 100)(image).xyxy.tolist()
     dropped = SliceSettings(64, 0.25, True, "nms", drop_cut=True)
     model = BrightBoxModel()
-    only = sliced_predictor(model, dropped, 64, "cpu", 0.001, 100)(image)[0].tolist()
+    only = sliced_predictor(model, dropped, 64, "cpu", 0.001, 100)(image).xyxy.tolist()
     assert [70.0, 20.0, 170.0, 30.0] in kept and len(kept) > 1
     assert only == [[70.0, 20.0, 170.0, 30.0]] and model.calls.count((256, 256)) == 1
     # a small object lying whole in a slice, away from its inner borders, is kept as before
     small = image_with_square(120, 150, 10)
-    assert sliced_predictor(BrightBoxModel(), dropped, 64, "cpu", 0.001, 100)(small)[0].tolist() == [
+    assert sliced_predictor(BrightBoxModel(), dropped, 64, "cpu", 0.001, 100)(small).xyxy.tolist() == [
         [120.0, 150.0, 130.0, 160.0]
     ]
 

@@ -82,7 +82,7 @@ def score_rows(model, rows: list[dict[str, Any]], batch: int, description: str) 
     from wood.console import track
 
     predictions = model.predict([r["path"] for r in rows], batch=batch)
-    for row, (_, amap, score) in zip(rows, track(predictions, description, total=len(rows))):
+    for row, (_, amap, score) in zip(rows, track(predictions, description, total=len(rows)), strict=True):
         h, w = row["mask"].shape
         row["map"] = cv2.resize(amap, (w, h), interpolation=cv2.INTER_LINEAR) if amap.shape != (h, w) else amap
         row["score"] = score

@@ -111,7 +111,7 @@ def pro_curve(masks, maps) -> tuple[np.ndarray, np.ndarray]:
     ``masks`` and ``maps``: (N, H, W) arrays or lists of (H, W) arrays, each map the size of its mask."""
     masks = [np.asarray(m).astype(bool) for m in masks]
     maps = [np.asarray(a, dtype=np.float64) for a in maps]
-    if len(masks) != len(maps) or any(m.shape != a.shape for m, a in zip(masks, maps)):
+    if len(masks) != len(maps) or any(m.shape != a.shape for m, a in zip(masks, maps, strict=True)):
         shapes = ([m.shape for m in masks][:3], [a.shape for a in maps][:3])
         raise ValueError(f"masks and maps must have the same shape, but got {shapes[0]} and {shapes[1]}")
     weights, regions = region_weights(masks)

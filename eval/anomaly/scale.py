@@ -52,7 +52,7 @@ def box_map(shape: tuple[int, int], boxes_xywh, scores) -> np.ndarray:
     """(H, W) float32: the highest score of the boxes covering each pixel (pixel-edge XYWH boxes), 0 elsewhere."""
     h, w = shape
     out = np.zeros((h, w), np.float32)
-    for (x, y, bw, bh), s in zip(boxes_xywh, scores):
+    for (x, y, bw, bh), s in zip(boxes_xywh, scores, strict=True):
         x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
         x1, y1 = min(int(np.ceil(x + bw)), w), min(int(np.ceil(y + bh)), h)
         if x1 > x0 and y1 > y0:
@@ -63,7 +63,7 @@ def box_map(shape: tuple[int, int], boxes_xywh, scores) -> np.ndarray:
 def mask_map(shape: tuple[int, int], masks, scores) -> np.ndarray:
     """(H, W) float32: the highest score of the (N, H, W) bool masks covering each pixel, 0 elsewhere."""
     out = np.zeros(shape, np.float32)
-    for m, s in zip(masks, scores):
+    for m, s in zip(masks, scores, strict=True):
         np.maximum(out, np.where(m, np.float32(s), np.float32(0)), out=out)
     return out
 
@@ -117,7 +117,7 @@ def segment_row(result) -> tuple[bool, float, np.ndarray, np.ndarray]:
 
 
 def segment_scale(rows: list[tuple[bool, float, np.ndarray, np.ndarray]], gt_prompts: bool) -> dict[str, Any]:
-    labels, scores, truths, maps = zip(*rows) if rows else ((), (), (), ())
+    labels, scores, truths, maps = zip(*rows, strict=True) if rows else ((), (), (), ())
     oracle = " (GT-box prompts: only defective images are prompted, an oracle bound)" if gt_prompts else ""
     return full_scale(
         labels,

@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from wood.eval.boxes import box_iou_xyxy
+from wood.eval.detections import Detections
+
 MATCH_IOU = 0.99
 """Two boxes are the same detection when their IoU is at least this (and their class is equal)."""
 CONF = 0.25
@@ -20,44 +23,29 @@ SCORE_TOL = 0.01
 """Largest allowed score difference of a matched pair (FP32 export)."""
 SCORE_TOL_HALF = 0.05
 """Largest allowed score difference of a matched pair for an FP16 (--half) export."""
-PARITY_CONF = 0.001
-"""Both runtimes predict with this threshold for the check, so a box near CONF still finds its partner."""
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix of XYXY boxes ``a`` (N, 4) and ``b`` (M, 4)."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(-1)
-    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
-def match_image(ref: dict[str, np.ndarray], other: dict[str, np.ndarray], iou: float = MATCH_IOU) -> dict[str, Any]:
-    """Match one image's detections (``{"boxes" (N,4), "scores" (N,), "classes" (N,)}`` each).
+def match_image(ref: Detections, other: Detections, iou: float = MATCH_IOU) -> dict[str, Any]:
+    """Match one image's detections (the reference's and the other runtime's).
 
     Returns matched count, the score differences of the matched pairs and the scores of the
     unmatched boxes of either side.
     """
-    ious = box_iou(ref["boxes"], other["boxes"])
-    same = np.asarray(ref["classes"])[:, None] == np.asarray(other["classes"])[None, :]
+    ious = box_iou_xyxy(ref.xyxy, other.xyxy)
+    same = ref.class_ids[:, None] == other.class_ids[None, :]
     ious = np.where(same, ious, 0.0)
-    taken = np.zeros(len(other["scores"]), dtype=bool)
+    taken = np.zeros(len(other), dtype=bool)
     diffs: list[float] = []
     unmatched_ref: list[float] = []
-    for i in np.argsort(-np.asarray(ref["scores"]), kind="stable"):
+    for i in np.argsort(-ref.scores, kind="stable"):
         row = np.where(taken, -1.0, ious[i]) if len(taken) else np.zeros(0)
         j = int(np.argmax(row)) if len(row) else -1
         if j >= 0 and row[j] >= iou:
             taken[j] = True
-            diffs.append(abs(float(ref["scores"][i]) - float(other["scores"][j])))
+            diffs.append(abs(float(ref.scores[i]) - float(other.scores[j])))
         else:
-            unmatched_ref.append(float(ref["scores"][i]))
-    unmatched_other = [float(s) for s, t in zip(np.asarray(other["scores"]), taken) if not t]
+            unmatched_ref.append(float(ref.scores[i]))
+    unmatched_other = [float(s) for s, t in zip(other.scores, taken, strict=True) if not t]
     return {"matched": len(diffs), "diffs": diffs, "unmatched_ref": unmatched_ref, "unmatched_other": unmatched_other}
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from wood.errors import DataError
+from wood.eval.mask_metrics import iou
 
 MASK_IOU_MIN = 0.99
 """Smallest per-instance IoU of the ONNX and PyTorch masks (binarised at logit 0) that passes. Measured in
@@ -34,12 +35,6 @@ MAX_IOU_PRED_DIFF = 1e-3
 
 def tolerances() -> dict[str, float]:
     return {"mask_iou_min": MASK_IOU_MIN, "max_logit_diff": MAX_LOGIT_DIFF, "max_iou_pred_diff": MAX_IOU_PRED_DIFF}
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two boolean masks; two empty masks agree (1.0)."""
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
 def normalise_pad(resized_rgb: np.ndarray, size: int, pixel_mean: list[float], pixel_std: list[float]) -> np.ndarray:
@@ -126,9 +121,9 @@ def parity_check(
         (masks, iou_onnx), o_dec = _timed(sessions["decoder"].run, None, feeds)
         if k == 0:
             continue
-        for name, value in zip(times, (t_enc, t_dec, o_enc + o_run, o_dec)):
+        for name, value in zip(times, (t_enc, t_dec, o_enc + o_run, o_dec), strict=True):
             times[name].append(value)
-        ious += [mask_iou(a > 0, b > 0) for a, b in zip(logits[:, 0], masks[:, 0])]
+        ious += [iou(a > 0, b > 0) for a, b in zip(logits[:, 0], masks[:, 0], strict=True)]
         logit_diff = max(logit_diff, float(np.abs(logits - masks).max()))
         iou_diff = max(iou_diff, float(np.abs(iou_pred - iou_onnx).max()))
         embed_diff = max(embed_diff, float(np.abs(predictor.embedding.numpy() - embedding).max()))

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from wood.errors import DataError, WeightsError
-from wood.eval.export.parity import PARITY_CONF, SCORE_TOL, SCORE_TOL_HALF, match_image, parity_summary
+from wood.eval.detections import COCO_MIN_CONF, Detections
+from wood.eval.export.parity import SCORE_TOL, SCORE_TOL_HALF, match_image, parity_summary
 from wood.eval.yolo_run import check_out_folder, load_run, load_yolo, model_names
 
 STEM = "model"
@@ -63,22 +64,17 @@ def run_exporter(weights: Path, out: Path, *, fmt: str, imgsz: int, half: bool) 
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def detections(model, images: list[np.ndarray], imgsz: int) -> tuple[list[dict[str, np.ndarray]], list[float]]:
-    """Each image's boxes/scores/classes at PARITY_CONF and the ms each prediction took (after one warm-up)."""
-    kwargs = dict(imgsz=imgsz, conf=PARITY_CONF, verbose=False, device="cpu")
+def detections(model, images: list[np.ndarray], imgsz: int) -> tuple[list[Detections], list[float]]:
+    """Each image's Detections (boxes only) at COCO_MIN_CONF, so that a box near the parity CONF still finds
+    its partner, and the ms each prediction took (after one warm-up)."""
+    kwargs = dict(imgsz=imgsz, conf=COCO_MIN_CONF, verbose=False, device="cpu")
     model.predict(images[0], **kwargs)
     found, ms = [], []
     for bgr in images:
         t0 = time.perf_counter()
         r = model.predict(bgr, **kwargs)[0]
         ms.append((time.perf_counter() - t0) * 1000)
-        found.append(
-            {
-                "boxes": r.boxes.xyxy.cpu().numpy(),
-                "scores": r.boxes.conf.cpu().numpy(),
-                "classes": r.boxes.cls.cpu().numpy().astype(int),
-            }
-        )
+        found.append(Detections.from_ultralytics(r, masks=False))
     return found, ms
 
 
@@ -154,7 +150,7 @@ def export_yolo(
     ref, ms_torch = detections(torch_model, images, size)
     got, ms_export = detections(export_model, images, size)
     parity = parity_summary(
-        [match_image(a, b) for a, b in zip(ref, got)], score_tol=SCORE_TOL_HALF if half else SCORE_TOL
+        [match_image(a, b) for a, b in zip(ref, got, strict=True)], score_tol=SCORE_TOL_HALF if half else SCORE_TOL
     )
     raw = parity["raw_max_abs_diff"] = raw_output_diff(torch_model, exported, size)
     if raw is not None and raw["score"] > parity["tolerances"]["score_diff"]:  # scores before NMS, too

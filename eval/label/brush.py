@@ -39,7 +39,7 @@ def encode_mask(mask: np.ndarray) -> list[int]:
     flat = np.repeat(mask.astype(np.uint8).reshape(-1) * 255, 4)  # RGBA, every channel the same
     lengths, values = runs(flat)
     parts = [_bits(len(flat), 32), _bits(WORD - 1, 5), "".join(_bits(s - 1, 4) for s in RLE_SIZES)]
-    for length, value in zip(lengths.tolist(), values.tolist()):
+    for length, value in zip(lengths.tolist(), values.tolist(), strict=True):
         v = _bits(value, WORD)
         while length > MAX_RUN:  # the longest run one code holds
             parts.append("111" + _bits(MAX_RUN - 1, 16) + v)

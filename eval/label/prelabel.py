@@ -20,7 +20,8 @@ from wood.console import track
 from wood.errors import DataError
 from wood.eval.label.config import LabelConfig
 from wood.eval.label.rank import review_order
-from wood.eval.label.shapes import box_mask, mask_iou
+from wood.eval.label.shapes import box_mask
+from wood.eval.mask_metrics import iou
 from wood.fsutil import write_json
 from wood.prep.coco_masks import encode_rle
 
@@ -72,22 +73,23 @@ class Labeller:
         from wood.eval.predict import predict_one
         from wood.eval.slicing import Timer
 
-        xyxy, scores, classes, det_masks = predict_one(
-            self.model, rgb, self.imgsz, self.cfg.floor, self.device, None, Timer()
-        )
-        keep = scores >= self.cfg.conf
-        near = [{"class": self.names[c], "score": round(float(s), 4)} for s, c in zip(scores[~keep], classes[~keep])]
-        boxes, kept_scores, kept_classes = xyxy[keep], scores[keep], classes[keep]
-        masks = None if det_masks is None else det_masks[keep]
-        sam_masks = self.segment(rgb, boxes) if self.sam is not None and len(boxes) else None
+        found = predict_one(self.model, rgb, self.imgsz, self.cfg.floor, self.device, None, Timer())
+        keep = found.scores >= self.cfg.conf
+        below = found[~keep]
+        rows = zip(below.scores, below.class_ids, strict=True)
+        near = [{"class": self.names[c], "score": round(float(s), 4)} for s, c in rows]
+        kept = found[keep]
+        masks = kept.masks
+        sam_masks = self.segment(rgb, kept.xyxy) if self.sam is not None and len(kept) else None
         labels = []
-        for k, (box, score, cls) in enumerate(zip(boxes.tolist(), kept_scores.tolist(), kept_classes.tolist())):
+        rows = zip(kept.xyxy.tolist(), kept.scores.tolist(), kept.class_ids.tolist(), strict=True)
+        for k, (box, score, cls) in enumerate(rows):
             det = masks[k] if masks is not None else None
             final = sam_masks[k] if sam_masks is not None else det
             agreement = None
             if sam_masks is not None:
                 reference = det if det is not None else box_mask(box, *rgb.shape[:2])
-                agreement = round(mask_iou(sam_masks[k], reference), 4)
+                agreement = round(iou(sam_masks[k], reference), 4)
             labels.append(
                 {
                     "class_id": int(cls),
@@ -124,7 +126,7 @@ def label_images(cfg: LabelConfig, images: list[Path]) -> Path:
         read_image_rgb(path)
     labeller = Labeller(cfg)
     records = []
-    for path, name in track(list(zip(files, names)), "label"):
+    for path, name in track(list(zip(files, names, strict=True)), "label"):
         rgb = read_image_rgb(path)
         labels, near = labeller.image(rgb)
         records.append(

@@ -49,8 +49,3 @@ def box_mask(box_xyxy: list[float], height: int, width: int) -> np.ndarray:
     x0, y0, x1, y1 = box_xyxy
     xs, ys = np.arange(width) + 0.5, np.arange(height) + 0.5
     return (ys[:, None] >= y0) & (ys[:, None] < y1) & (xs[None] >= x0) & (xs[None] < x1)
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0

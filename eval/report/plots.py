@@ -49,7 +49,7 @@ def class_count_chart(stats: dict[str, Any]) -> bytes | None:
     size = (5.6 * len(panels), 1.0 + 0.42 * rows * len(splits) / 2 + 0.6)
     fig, axes = plt.subplots(1, len(panels), figsize=size, dpi=100, squeeze=False)
     height = 0.8 / len(splits)
-    for ax, (title, labels, key) in zip(axes[0], panels):
+    for ax, (title, labels, key) in zip(axes[0], panels, strict=True):
         counts = np.array(
             [[stats["splits"][s].get(key, {}).get(lab, 0) for lab in labels] for s in splits], dtype=float
         )
@@ -59,7 +59,7 @@ def class_count_chart(stats: dict[str, Any]) -> bytes | None:
         for k, split in enumerate(splits):
             pos = y - 0.4 + height * (k + 0.5)
             ax.barh(pos, counts[k], height=height * 0.92, color=SPLIT_COLOURS.get(split), label=split)
-            for p, c in zip(pos, counts[k]):
+            for p, c in zip(pos, counts[k], strict=True):
                 ax.text(c if c > 0 else (0.8 if log else 0), p, f" {int(c)}", va="center", fontsize=8)
         ax.set_yticks(y, labels)
         ax.invert_yaxis()
@@ -101,7 +101,7 @@ def read_results_csv(path: Path) -> dict[str, list[float]]:
 
 def _sum_columns(table: dict[str, list[float]], prefix: str) -> list[float] | None:
     cols = [v for k, v in table.items() if k.startswith(prefix) and k.endswith("_loss")]
-    return [float(sum(x)) for x in zip(*cols)] if cols else None
+    return [float(sum(x)) for x in zip(*cols, strict=True)] if cols else None
 
 
 def yolo_training_curves(runs: list[tuple[str, dict[str, list[float]]]]) -> bytes | None:
@@ -119,11 +119,11 @@ def yolo_training_curves(runs: list[tuple[str, dict[str, list[float]]]]) -> byte
             _sum_columns(table, "val/"),
             table.get("metrics/mAP50(B)") or table.get("metrics/mAP50(M)"),
         ]
-        for ax, values in zip(axes, series):
+        for ax, values in zip(axes, series, strict=True):
             if values:
                 marker = "o" if len(epochs) < 12 else None
                 ax.plot(epochs, values, marker=marker, markersize=3, linewidth=1.4, label=label)
-    for ax, title in zip(axes, titles):
+    for ax, title in zip(axes, titles, strict=True):
         ax.set_title(title, fontsize=10)
         _epoch_axis(ax)
     axes[2].set_ylim(0, 1)

@@ -59,7 +59,7 @@ class AnomalyModel:
         for chunk in feat.batched(paths, batch):
             x = feat.to_tensor([feat.load_image(p, self.imgsz) for p in chunk])
             maps, scores = self.score_batch(x)
-            for p, m, s in zip(chunk, maps.numpy(), scores.tolist()):
+            for p, m, s in zip(chunk, maps.numpy(), scores.tolist(), strict=True):
                 yield p, m.astype(np.float32), float(s)
 
 

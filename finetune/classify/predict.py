@@ -35,7 +35,7 @@ def recalibrate_batchnorm(model, images_uint8, device, batch: int) -> int:
     with torch.no_grad():
         for idx in batches(torch.arange(len(images_uint8)), batch):
             model(normalize(to_unit(images_uint8[idx], device)))
-    for m, momentum in zip(layers, momenta):
+    for m, momentum in zip(layers, momenta, strict=True):
         m.momentum = momentum
     model.eval()
     return len(layers)

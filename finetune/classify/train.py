@@ -262,7 +262,7 @@ def write_confusions(scores: dict[str, dict[str, Any]], setup: Setup, folder: Pa
 def training_record(setup: Setup, history: list, phase_log: list, bn_layers: int, elapsed: float) -> dict[str, Any]:
     """The rest of metrics.json: how the run trained."""
     return {
-        "train_class_counts": dict(zip(setup.classes, setup.counts)),
+        "train_class_counts": dict(zip(setup.classes, setup.counts, strict=True)),
         "phases": phase_log,
         "history": history,
         "pretrained": setup.pretrained,

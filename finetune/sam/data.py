@@ -153,7 +153,7 @@ def sample_points(mask: np.ndarray, n: int, rng: np.random.Generator | None) -> 
     points = [(cx, cy)]
     if n > 1:
         idx = np.linspace(0, len(xs) - 1, n - 1).round().astype(int)
-        points += list(zip(xs[idx], ys[idx]))
+        points += list(zip(xs[idx], ys[idx], strict=True))
     return np.asarray(points, np.float32) + 0.5
 
 

@@ -127,10 +127,10 @@ def decode_batch(
     starts = [sum(counts[:i]) for i in range(len(samples))]
     if len(set(frames)) == 1:  # one size (a dataset of one MVTec category): upsample all masks at once
         logits = sam.postprocess_masks(low_res, input_size=frames[0][0], original_size=frames[0][1])
-        return [(logits[a : a + n], iou_pred[a : a + n]) for a, n in zip(starts, counts)]
+        return [(logits[a : a + n], iou_pred[a : a + n]) for a, n in zip(starts, counts, strict=True)]
     return [
         (sam.postprocess_masks(low_res[a : a + n], input_size=f[0], original_size=f[1]), iou_pred[a : a + n])
-        for a, n, f in zip(starts, counts, frames)
+        for a, n, f in zip(starts, counts, frames, strict=True)
     ]
 
 

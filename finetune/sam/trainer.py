@@ -170,7 +170,10 @@ class SamTrainer:
         samples = [make_sample(im, self.images.get(im), cfg, self.target, rng, flip) for im in batch]
         with torch.set_grad_enabled(grad):
             outputs = self.forward(samples, grad)
-            return [sam_loss(logits, iou, s.target.to(self.device)).total for s, (logits, iou) in zip(samples, outputs)]
+            return [
+                sam_loss(logits, iou, s.target.to(self.device)).total
+                for s, (logits, iou) in zip(samples, outputs, strict=True)
+            ]
 
     # ------------------------------------------------------------------ steps
     def local_share(self, batch: list[SamImage]) -> tuple[list[SamImage], float]:

@@ -69,7 +69,7 @@ def write_balanced_list(images_dir: Path, labels_dir: Path, out_file: Path, max_
         raise DataError("no train images to balance", images_dir)
     classes = [read_label_classes(labels_dir / f"{p.stem}.txt") for p in images]
     repeats = image_repeats(classes, max_repeat)
-    lines = [list_line(p, out_file.parent) for p, r in zip(images, repeats) for _ in range(r)]
+    lines = [list_line(p, out_file.parent) for p, r in zip(images, repeats, strict=True) for _ in range(r)]
     out_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {
         "images": len(images),
