@@ -13,7 +13,6 @@ import pytest
 from _label_fixtures import tiny_seg_run  # noqa: F401 - pytest fixture
 from _sam_fixtures import make_prep_dataset, train_tiny_sam
 
-
 from wood.eval.boxes import box_iou_xyxy
 
 

@@ -80,11 +80,11 @@ def test_batched_decode_gives_each_image_its_own_logits(prompt):
         image(2, [instance(0, 30, 10, 50, 40), instance(1, 2, 30, 12, 44), instance(2, 40, 2, 60, 8)]),
     ]
     views = [resize_image(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), SIZE) for _ in images]
-    samples = [make_sample(im, v, c, SIZE, None, flip=False) for im, v in zip(images, views)]
+    samples = [make_sample(im, v, c, SIZE, None, flip=False) for im, v in zip(images, views, strict=True)]
     with torch.no_grad():
         batched = step(encode_batch(sam, views, "cpu"), None, samples)
-        alone = [step(encode_batch(sam, [v], "cpu"), None, [s])[0] for v, s in zip(views, samples)]
-    for (logits, iou), (ref_logits, ref_iou) in zip(batched, alone):
+        alone = [step(encode_batch(sam, [v], "cpu"), None, [s])[0] for v, s in zip(views, samples, strict=True)]
+    for (logits, iou), (ref_logits, ref_iou) in zip(batched, alone, strict=True):
         assert logits.shape == ref_logits.shape and logits.shape[1:] == (1, 48, 64)
         assert torch.allclose(logits, ref_logits, atol=1e-5) and torch.allclose(iou, ref_iou, atol=1e-6)
     assert [b[0].shape[0] for b in batched] == [1, 3]
