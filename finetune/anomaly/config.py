@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wood.config import option
+from wood.errors import ConfigError
 from wood.device import device_help, parse_device
 
 METHODS = ("patchcore", "padim")
@@ -78,28 +79,28 @@ class AnomalyConfig:
         for key, allowed in (("method", METHODS), ("backbone", BACKBONES)):
             value = getattr(self, key)
             if value not in allowed:
-                raise ValueError(f"{key} must be one of {list(allowed)}, but got {value!r}")
+                raise ConfigError(f"{key} must be one of {list(allowed)}, but got {value!r}")
         parse_device(self.device)
         coreset = self.coreset
         if isinstance(coreset, bool) or not isinstance(coreset, (int, float)) or not 0.0 < float(coreset) <= 1.0:
-            raise ValueError(f"coreset must be in (0, 1], but got {coreset!r}")
+            raise ConfigError(f"coreset must be in (0, 1], but got {coreset!r}")
         self.coreset = float(coreset)
         lows = (("imgsz", 32), ("max_bank", 1), ("max_pool", 1), ("projection", 0), ("padim_dims", 1), ("batch", 1))
         for key, low in lows:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{key} must be an integer >= {low}, but got {value!r}")
+                raise ConfigError(f"{key} must be an integer >= {low}, but got {value!r}")
         if self.imgsz % 16:
-            raise ValueError(f"imgsz must be a multiple of 16 (the backbone's coarsest stride), but got {self.imgsz}")
+            raise ConfigError(f"imgsz must be a multiple of 16 (the backbone's coarsest stride), but got {self.imgsz}")
         if not float(self.sigma) >= 0:
-            raise ValueError(f"sigma must be >= 0, but got {self.sigma}")
+            raise ConfigError(f"sigma must be >= 0, but got {self.sigma}")
         self.sigma = float(self.sigma)
         if self.resume and self.exist_ok:
-            raise ValueError("resume and exist_ok exclude each other: resume continues a run, exist_ok replaces it")
+            raise ConfigError("resume and exist_ok exclude each other: resume continues a run, exist_ok replaces it")
         if not self.data:
-            raise ValueError("data is required: the folder written by `wood prep --out`")
+            raise ConfigError("data is required: the folder written by `wood prep --out`")
         if self.weights is not None and not self.pretrained:
-            raise ValueError("--weights and --no-pretrained exclude each other")
+            raise ConfigError("--weights and --no-pretrained exclude each other")
         self.data = str(Path(self.data).expanduser().resolve())
         if self.weights is not None:
             self.weights = str(Path(self.weights).expanduser().resolve())

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wood.config import option
+from wood.errors import ConfigError
 from wood.device import device_help, parse_device
 from wood.finetune.engine import PRECISIONS
 
@@ -101,28 +102,28 @@ class ClassifyConfig:
         for key, allowed in choices.items():
             value = getattr(self, key)
             if value not in allowed:
-                raise ValueError(f"{key} must be one of {list(allowed)}, but got {value!r}")
+                raise ConfigError(f"{key} must be one of {list(allowed)}, but got {value!r}")
         parse_device(self.device)  # spelling only; train() checks it against the devices torch sees
         for key in ("lr", "finetune_lr"):
             value = float(getattr(self, key))
             if not value > 0:
-                raise ValueError(f"{key} must be > 0, but got {value}")
+                raise ConfigError(f"{key} must be > 0, but got {value}")
             setattr(self, key, value)
         for key, low in (("epochs", 1), ("finetune_epochs", 0), ("batch", 2), ("accumulate", 1), ("imgsz", 16)):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{key} must be an integer >= {low}, but got {value!r}")
+                raise ConfigError(f"{key} must be an integer >= {low}, but got {value!r}")
         if self.momentum < 0 or self.weight_decay < 0:
-            raise ValueError("momentum and weight_decay must be >= 0")
+            raise ConfigError("momentum and weight_decay must be >= 0")
         if self.strategy in PRETRAINED_STRATEGIES and self.arch not in PRETRAINED_ARCHS:
-            raise ValueError(
+            raise ConfigError(
                 f"strategy {self.strategy} needs pretrained weights, which exist for arch "
                 f"{' and '.join(PRETRAINED_ARCHS)} only; use --arch mobilenet_v2 or --strategy scratch"
             )
         if self.resume and self.exist_ok:
-            raise ValueError("resume and exist_ok exclude each other: resume continues a run, exist_ok replaces it")
+            raise ConfigError("resume and exist_ok exclude each other: resume continues a run, exist_ok replaces it")
         if not self.data:
-            raise ValueError("data is required: the folder written by `wood prep --out`")
+            raise ConfigError("data is required: the folder written by `wood prep --out`")
         self.data = str(Path(self.data).expanduser().resolve())  # config.yaml must work from any cwd
         if self.weights is not None:
             self.weights = str(self.weights)
@@ -182,11 +183,11 @@ class ExperimentsConfig:
         if self.device is not None:
             parse_device(self.device)
         if self.precision is not None and self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {list(PRECISIONS)}, but got {self.precision!r}")
+            raise ConfigError(f"precision must be one of {list(PRECISIONS)}, but got {self.precision!r}")
         for key, low in (("epochs", 1), ("finetune_epochs", 0), ("imgsz", 16)):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
-                raise ValueError(f"{key} must be an integer >= {low}, but got {value!r}")
+                raise ConfigError(f"{key} must be an integer >= {low}, but got {value!r}")
         if self.weights is not None:
             self.weights = str(self.weights)
         self.out = str(self.out)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wood.config import option
+from wood.errors import ConfigError
 from wood.device import device_help, parse_device
 from wood.finetune.engine import PRECISION_HELP, PRECISIONS
 from wood.finetune.sam.models import NATIVE_SIZE, SAM_VARIANTS
@@ -30,14 +31,14 @@ class AdapterSettings:
 
     def __post_init__(self) -> None:
         if self.mode not in ADAPTER_MODES:
-            raise ValueError(f"adapter must be one of {list(ADAPTER_MODES)}, but got {self.mode!r}")
+            raise ConfigError(f"adapter must be one of {list(ADAPTER_MODES)}, but got {self.mode!r}")
         if self.lora_r < 1:
-            raise ValueError(f"lora_r must be >= 1, but got {self.lora_r}")
+            raise ConfigError(f"lora_r must be >= 1, but got {self.lora_r}")
         if self.adapter_dim < 1:
-            raise ValueError(f"adapter_dim must be >= 1, but got {self.adapter_dim}")
+            raise ConfigError(f"adapter_dim must be >= 1, but got {self.adapter_dim}")
         bad = sorted(set(self.adapter_positions) - {"attn", "mlp"})
         if bad or not self.adapter_positions:
-            raise ValueError(
+            raise ConfigError(
                 f"adapter_positions must be a non-empty subset of ['attn', 'mlp'], but got {self.adapter_positions}"
             )
 
@@ -147,41 +148,41 @@ class SamTrainConfig:
     def __post_init__(self) -> None:
         parse_device(self.device)  # spelling only; train() checks it against the devices torch sees
         if self.model not in SAM_VARIANTS:
-            raise ValueError(f"model must be one of {sorted(SAM_VARIANTS)}, but got {self.model!r}")
+            raise ConfigError(f"model must be one of {sorted(SAM_VARIANTS)}, but got {self.model!r}")
         if self.adapter not in ADAPTER_MODES:
-            raise ValueError(f"adapter must be one of {list(ADAPTER_MODES)}, but got {self.adapter!r}")
+            raise ConfigError(f"adapter must be one of {list(ADAPTER_MODES)}, but got {self.adapter!r}")
         if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {list(PRECISIONS)}, but got {self.precision!r}")
+            raise ConfigError(f"precision must be one of {list(PRECISIONS)}, but got {self.precision!r}")
         if self.prompt not in PROMPTS:
-            raise ValueError(f"prompt must be 'box' or 'points', but got {self.prompt!r}")
+            raise ConfigError(f"prompt must be 'box' or 'points', but got {self.prompt!r}")
         if self.embedding_cache not in EMBEDDING_CACHES:
-            raise ValueError(
+            raise ConfigError(
                 f"embedding_cache must be one of {list(EMBEDDING_CACHES)}, but got {self.embedding_cache!r}"
             )
         if isinstance(self.adapter_positions, str):
             self.adapter_positions = [p.strip() for p in self.adapter_positions.split(",") if p.strip()]
         native = NATIVE_SIZE.get(self.model)
         if self.imgsz is not None and native is not None and self.imgsz != native:
-            raise ValueError(
+            raise ConfigError(
                 f"imgsz applies to the tiny model only ({self.model} is {native} px), but got {self.imgsz}"
             )
         if self.patch_size is not None and (self.model != "tiny" or self.patch_size not in (4, 8, 16)):
-            raise ValueError(
+            raise ConfigError(
                 f"patch_size applies to the tiny model only and must be 4, 8 or 16, but got {self.patch_size}"
             )
         if self.imgsz is not None and (self.imgsz < 32 or self.imgsz % 16):
-            raise ValueError(f"imgsz must be a multiple of 16 and >= 32, but got {self.imgsz}")
+            raise ConfigError(f"imgsz must be a multiple of 16 and >= 32, but got {self.imgsz}")
         if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, but got {self.threads}")
+            raise ConfigError(f"threads must be >= 1, but got {self.threads}")
         for name in ("epochs", "batch", "accumulate", "n_points", "max_instances"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, but got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, but got {getattr(self, name)}")
         if self.lr <= 0 or self.weight_decay < 0 or self.warmup_steps < 0 or self.box_jitter < 0:
-            raise ValueError("lr must be > 0 and weight_decay, warmup_steps, box_jitter >= 0")
+            raise ConfigError("lr must be > 0 and weight_decay, warmup_steps, box_jitter >= 0")
         if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, but got {self.max_steps}")
+            raise ConfigError(f"max_steps must be >= 1, but got {self.max_steps}")
         if self.resume and self.exist_ok:
-            raise ValueError("resume and exist_ok exclude each other")
+            raise ConfigError("resume and exist_ok exclude each other")
         if self.val_split in ("", "none", "None"):
             self.val_split = None
         self.adapter_settings()  # validates the adapter fields

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from wood.config import option
+from wood.errors import ConfigError
 from wood.device import device_help, parse_device
 
 TASKS = ("detect", "segment")
@@ -88,36 +89,36 @@ class YoloConfig:
             self.weights_dir = Path(self.weights_dir)
         parse_device(self.device, multi=True)  # spelling only; train() checks it against the devices torch sees
         if self.task not in TASKS:
-            raise ValueError(f"task must be one of {list(TASKS)}, but got {self.task!r}")
+            raise ConfigError(f"task must be one of {list(TASKS)}, but got {self.task!r}")
         for key in ("epochs", "imgsz", "balance_max_repeat"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
-                raise ValueError(f"{key} must be an integer >= 1, but got {getattr(self, key)!r}")
+                raise ConfigError(f"{key} must be an integer >= 1, but got {getattr(self, key)!r}")
         if self.imgsz % 32:
-            raise ValueError(f"imgsz must be a multiple of 32 (the largest YOLO stride), but got {self.imgsz}")
+            raise ConfigError(f"imgsz must be a multiple of 32 (the largest YOLO stride), but got {self.imgsz}")
         if not isinstance(self.batch, int) or (self.batch < 1 and self.batch != -1):
-            raise ValueError(f"batch must be >= 1 or -1 (AutoBatch), but got {self.batch!r}")
+            raise ConfigError(f"batch must be >= 1 or -1 (AutoBatch), but got {self.batch!r}")
         if not isinstance(self.workers, int) or self.workers < 0:
-            raise ValueError(f"workers must be an integer >= 0, but got {self.workers!r}")
+            raise ConfigError(f"workers must be an integer >= 0, but got {self.workers!r}")
         if self.nbs is not None and (not isinstance(self.nbs, int) or self.nbs < 1):
-            raise ValueError(f"nbs must be an integer >= 1, but got {self.nbs!r}")
+            raise ConfigError(f"nbs must be an integer >= 1, but got {self.nbs!r}")
         if not isinstance(self.patience, int) or self.patience < 0:
-            raise ValueError(f"patience must be an integer >= 0, but got {self.patience!r}")
+            raise ConfigError(f"patience must be an integer >= 0, but got {self.patience!r}")
         if not str(self.model).strip():
-            raise ValueError("model must name weights, a .pt path or a .yaml, but got an empty string")
+            raise ConfigError("model must name weights, a .pt path or a .yaml, but got an empty string")
         if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
-            raise ValueError(f"name must be a plain folder name, but got {self.name!r}")
+            raise ConfigError(f"name must be a plain folder name, but got {self.name!r}")
         if self.resume and self.name is None:
-            raise ValueError("resume needs --name: the run folder to resume")
+            raise ConfigError("resume needs --name: the run folder to resume")
         if self.resume and self.exist_ok:
-            raise ValueError("resume and exist_ok exclude each other")
+            raise ConfigError("resume and exist_ok exclude each other")
         if not isinstance(self.train_args, dict):
-            raise ValueError(f"train_args must be a mapping, but got {type(self.train_args).__name__}")
+            raise ConfigError(f"train_args must be a mapping, but got {type(self.train_args).__name__}")
         if self.text_encoder not in TEXT_ENCODERS:
-            raise ValueError(f"text_encoder must be one of {list(TEXT_ENCODERS)}, but got {self.text_encoder!r}")
+            raise ConfigError(f"text_encoder must be one of {list(TEXT_ENCODERS)}, but got {self.text_encoder!r}")
         if self.prompts is not None and not self.world:
-            raise ValueError("prompts only apply to YOLO-World: add --world")
+            raise ConfigError("prompts only apply to YOLO-World: add --world")
         if self.world and self.task != "detect":
-            raise ValueError("YOLO-World trains detection only: use --task detect with --world")
+            raise ConfigError("YOLO-World trains detection only: use --task detect with --world")
 
     @property
     def data_subdir(self) -> str:
