@@ -203,11 +203,11 @@ def config_command(
 
     The command gets one option per field of ``cls`` (see the module docstring), the fields named in
     ``arguments`` as positional arguments (in that order), ``--config FILE`` (unless ``config`` is
-    False; then, unless ``func`` has a ``config`` parameter of its own, click requires the options without
-    a default) and ``func``'s own parameters after its
-    first one (typer parameters, passed by name). On a call it builds
-    ``cfg = build_config(cls, config_file, **options_given)``, so the command line beats the YAML
-    file, which beats the dataclass default, and calls ``func(cfg, **own)``.
+    False) and ``func``'s own parameters after its first one (typer parameters, passed by name). On
+    a call it builds ``cfg = build_config(cls, config_file, **options_given)``, so the command line
+    beats the YAML file, which beats the dataclass default, and calls ``func(cfg, **own)``. A
+    command with no ``--config`` at all (``config`` False and no ``config`` parameter of ``func``'s
+    own) has click require the options without a default, as a hand-written ``typer.Option(...)``.
     """
     exclude, arguments = set(exclude), list(arguments)
 
