@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wood.config import option
-from wood.errors import ConfigError
 from wood.device import device_help, parse_device
+from wood.errors import ConfigError
 
 METHODS = ("patchcore", "padim")
 BACKBONES = ("mobilenet_v2", "resnet18", "wide_resnet50_2")

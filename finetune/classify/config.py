@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wood.config import option
-from wood.errors import ConfigError
 from wood.device import device_help, parse_device
+from wood.errors import ConfigError
 from wood.finetune.engine import PRECISIONS
 
 ARCHS = ("simple-cnn", "resnet18", "mobilenet_v2")

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wood.config import option
-from wood.errors import ConfigError
 from wood.device import device_help, parse_device
+from wood.errors import ConfigError
 from wood.finetune.engine import PRECISION_HELP, PRECISIONS
 from wood.finetune.sam.models import NATIVE_SIZE, SAM_VARIANTS
 

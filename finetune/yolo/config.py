@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from wood.config import option
-from wood.errors import ConfigError
 from wood.device import device_help, parse_device
+from wood.errors import ConfigError
 
 TASKS = ("detect", "segment")
 TEXT_ENCODERS = ("minilm", "clip", "clip:ViT-B/32")  # "clip": short for clip:ViT-B/32 (finetune/yolo/text_encoders.py)
