@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 
+from wood.config import option
 from wood.errors import ConfigError
 
 DEFAULT_SOURCE = Path("datasets/mvtec_ad/wood")
@@ -42,66 +42,61 @@ class TileSpec:
         }
 
 
-def _help(text: str, default: Any, **meta: Any) -> Any:
-    """A field with help text and more CLI metadata (wood/cli_options.py: flag, choices, default_text)."""
-    return field(default=default, metadata={"help": text, **meta})
-
-
 @dataclass
 class PrepConfig:
     """The options of `wood prep` (also the keys of its ``--config`` YAML file)."""
 
-    source: Path = _help("MVTec AD category folder (holds test/ and ground_truth/).", DEFAULT_SOURCE)
-    out: Path = _help(
+    source: Path = option("MVTec AD category folder (holds test/ and ground_truth/).", DEFAULT_SOURCE)
+    out: Path = option(
         "Output folder. A previous `wood prep` output there is replaced in one step; any other folder is left alone.",
         Path("datasets/prepared/wood"),
         flag=("--out", "-o"),
     )
-    seed: int = _help("Seed of the split; the same seed gives the same split and bytes.", 0)
-    test_fraction: float = _help("Share of each defect type put in test (1/3 gives train+val:test = 2:1).", 1 / 3)
-    val_fraction: float = _help("Share of the training side carved out as val.", 0.15)
-    min_area: int = _help("Leave out mask components with fewer pixels (counted in stats).", 4)
-    single_class: bool = _help("One detection class `defect` instead of one per type.", False)
-    combined: str = _help(
+    seed: int = option("Seed of the split; the same seed gives the same split and bytes.", 0)
+    test_fraction: float = option("Share of each defect type put in test (1/3 gives train+val:test = 2:1).", 1 / 3)
+    val_fraction: float = option("Share of the training side carved out as val.", 0.15)
+    min_area: int = option("Leave out mask components with fewer pixels (counted in stats).", 4)
+    single_class: bool = option("One detection class `defect` instead of one per type.", False)
+    combined: str = option(
         "`combined` images: class keeps them as their own class (their masks do not say which part "
         "is which type); exclude leaves them out.",
         "class",
         choices=COMBINED_POLICIES,
     )
-    train_good: bool = _help("Add train/good images to train as background (empty labels).", False)
-    allow_empty_masks: bool = _help(
+    train_good: bool = option("Add train/good images to train as background (empty labels).", False)
+    allow_empty_masks: bool = option(
         "Keep defect images whose mask is all zero (flagged in manifest.json) instead of stopping.", False
     )
-    groups: Path | None = _help(
+    groups: Path | None = option(
         "CSV of file,group: images of one group share a split (e.g. augmented copies of one original).", None
     )
-    group_pattern: str | None = _help("Regex applied to the group column; its first group is the group.", None)
-    category: str | None = _help(
+    group_pattern: str | None = option("Regex applied to the group column; its first group is the group.", None)
+    category: str | None = option(
         "Category name: picks datasets/<category>.yaml (colours, prompts) and is recorded in manifest.json and COCO.",
         None,
         default_text="SRC's folder name",
     )
-    dataset_config: Path | None = _help(
+    dataset_config: Path | None = option(
         "Dataset config (classes, colours, prompts).", None, default_text="datasets/<category>.yaml"
     )
-    preview: int = _help("Write this many overlay PNGs (masks, boxes, class names) under OUT/preview/.", 0)
-    workers: int = _help("Worker processes for reading masks; 0 = one per CPU core.", 0)
-    strict: bool = _help(
+    preview: int = option("Write this many overlay PNGs (masks, boxes, class names) under OUT/preview/.", 0)
+    workers: int = option("Worker processes for reading masks; 0 = one per CPU core.", 0)
+    strict: bool = option(
         "Stop (exit 2) at a defect folder the dataset config does not list, instead of warning.", False
     )
-    tile: int | None = _help(
+    tile: int | None = option(
         "Cut train and val images into SxS tiles (a multiple of 32, at most the smallest image side) to train "
         "small defects at native resolution; test stays full images, so scores compare with untiled runs, and "
         "classify/ is unchanged. The split is made on full images first: all tiles of an image share its split.",
         None,
         default_text="no tiling",
     )
-    tile_overlap: float = _help(
+    tile_overlap: float = option(
         "With --tile: share of a tile its neighbour overlaps, in [0, 0.9) (SAHI's default 0.2: a defect up to "
         "0.2*S px across lies whole in some tile); the last row and column are shifted to end at the border.",
         0.2,
     )
-    tile_min_visible: float = _help(
+    tile_min_visible: float = option(
         "With --tile: a defect cut by a tile border is kept in that tile (clipped mask and box) when at least "
         "this share of its area shows, in (0, 1], and at least --min-area px (a defect no tile holds whole: "
         "this share of the most one tile shows, so every defect stays in some tile). 0.3 drops slivers too "
@@ -109,12 +104,12 @@ class PrepConfig:
         "never kept as background (it would teach that a visible defect is background).",
         0.3,
     )
-    tile_background: int = _help(
+    tile_background: int = option(
         "With --tile: tiles with no defect pixel kept per image as background (good images too), picked with "
         "--seed. 1 keeps defect and background tiles about even; a 1024 image has 25 tiles of 256.",
         1,
     )
-    tile_keep_full: bool = _help(
+    tile_keep_full: bool = option(
         "With --tile: also write each train/val image whole (its full labels, as an untiled prep writes it) "
         "beside its tiles, as SAHI fine-tunes on slices and full images: the model also sees defects larger "
         "than a tile whole, and whole images as --slice-full predicts them. Each full image costs one more "

@@ -7,10 +7,10 @@ naming the option.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from wood.config import option
 from wood.errors import ConfigError
 
 BLENDS = ("alpha", "poisson", "none")
@@ -19,63 +19,60 @@ MAX_PER_IMAGE = 100
 MAX_FEATHER = 64
 
 
-def _help(text: str, default: Any, **meta: Any) -> Any:
-    """A field with help text and more CLI metadata (wood/cli_options.py: flag, choices, default_text)."""
-    return field(default=default, metadata={"help": text, **meta})
-
-
 @dataclass
 class PasteConfig:
     """The options of `wood paste` (also the keys of its ``--config`` YAML file)."""
 
-    prep: Path = _help(
+    prep: Path = option(
         "A `wood prep` output folder (manifest.json format wood-prep/1).", Path("datasets/prepared/wood")
     )
-    out: Path = _help(
+    out: Path = option(
         "Output folder, a new prepared folder (not inside PREP). A previous `wood prep` or `wood paste` "
         "output there is replaced in one step; any other folder is left alone.",
         Path("datasets/prepared/wood-paste"),
         flag=("--out", "-o"),
     )
-    images: int = _help("New train images to write (train = the prep's train images + these).", 200)
-    per_image: int = _help("Instances pasted into each new image.", 2)
-    seed: int = _help("Seed; each new image draws from (seed, its index). Same seed, same bytes.", 0)
-    scale: tuple[float, float] | str = _help("Scale jitter lo,hi; the scale is log-uniform between them.", (0.75, 1.33))
-    flip: bool = _help("Flip instances left-right at random.", True)
-    rot90: bool = _help("Rotate instances by a random multiple of 90 degrees.", True)
-    match_colour: bool = _help(
+    images: int = option("New train images to write (train = the prep's train images + these).", 200)
+    per_image: int = option("Instances pasted into each new image.", 2)
+    seed: int = option("Seed; each new image draws from (seed, its index). Same seed, same bytes.", 0)
+    scale: tuple[float, float] | str = option(
+        "Scale jitter lo,hi; the scale is log-uniform between them.", (0.75, 1.33)
+    )
+    flip: bool = option("Flip instances left-right at random.", True)
+    rot90: bool = option("Rotate instances by a random multiple of 90 degrees.", True)
+    match_colour: bool = option(
         "Shift the instance's Lab mean/std per channel as its source surroundings would move to the new background "
         "patch (the defect keeps its contrast to the wood around it).",
         False,
     )
-    blend: str = _help(
+    blend: str = option(
         "alpha: feathered opacity INSIDE the mask (the label stays the exact binary mask); poisson: cv2.seamlessClone, "
         "kept inside the mask (keeps gradients, not colour: flat colour defects fade); none: hard paste.",
         "alpha",
         choices=BLENDS,
     )
-    feather: int = _help("Alpha blend: width in px of the feathered rim, inside the mask.", 2)
-    max_overlap: float = _help(
+    feather: int = option("Alpha blend: width in px of the feathered rim, inside the mask.", 2)
+    max_overlap: float = option(
         "Fraction of an existing or earlier pasted instance's area a paste may cover (0..1); covered pixels leave "
         "that instance's mask and box.",
         0.0,
     )
-    min_area: int | None = _help(
+    min_area: int | None = option(
         "Pasted components with fewer pixels are not pasted.", None, default_text="the prep's --min-area"
     )
-    balance: bool = _help(
+    balance: bool = option(
         "Long tail: pick a class uniformly (each class equally likely), then an instance of it uniformly, so rare "
         "classes get more pastes. Without it, instances are picked uniformly (common classes dominate).",
         False,
     )
-    backgrounds: str = _help(
+    backgrounds: str = option(
         "auto: the prep's good train images, or its train defect images where it has none (pasting where no "
         "instance is); good; all: all train images.",
         "auto",
         choices=BACKGROUNDS,
     )
-    preview: int = _help("Write this many overlay PNGs of new images under OUT/preview/.", 0)
-    workers: int = _help("Worker processes; 0 = one per CPU core.", 0)
+    preview: int = option("Write this many overlay PNGs of new images under OUT/preview/.", 0)
+    workers: int = option("Worker processes; 0 = one per CPU core.", 0)
 
     def __post_init__(self) -> None:
         self.prep = Path(self.prep)

@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from wood.config import option
 from wood.errors import ConfigError
 
 CATEGORIES: dict[str, tuple[str, ...]] = {"wood": ("color", "combined", "hole", "liquid", "scratch")}
 """Categories with defect drawers (wood.prep.synth), and their defect types in MVTec's (alphabetical) order."""
 
 
-def _help(text: str, default: Any, **meta: Any) -> Any:
-    """A field with help text and more CLI metadata (wood/cli_options.py: flag, choices, default_text, was)."""
-    return field(default=default, metadata={"help": text, **meta})
-
-
 @dataclass
 class SynthConfig:
     """What `wood synth` writes (also the keys of its ``--config`` YAML file)."""
 
-    out: Path = field(metadata={"help": "Category folder to write (MVTec layout); OUT is the category itself."})
-    category: str = _help("Category to draw.", "wood", choices=tuple(sorted(CATEGORIES)))
-    size: int = _help("Image side in pixels (square images).", 256)
-    per_defect: int = _help("Test images per defect type.", 10)
-    good: int = _help("Defect-free test images (test/good).", 10)
-    train_good: int = _help("Defect-free training images (train/good).", 10)
-    seed: int = _help("Random seed; the same seed writes byte-identical files.", 0)
-    gray: bool = _help("Write single-channel grayscale images.", False)
-    exist_ok: bool = _help(
+    out: Path = option("Category folder to write (MVTec layout); OUT is the category itself.")
+    category: str = option("Category to draw.", "wood", choices=tuple(sorted(CATEGORIES)))
+    size: int = option("Image side in pixels (square images).", 256)
+    per_defect: int = option("Test images per defect type.", 10)
+    good: int = option("Defect-free test images (test/good).", 10)
+    train_good: int = option("Defect-free training images (train/good).", 10)
+    seed: int = option("Random seed; the same seed writes byte-identical files.", 0)
+    gray: bool = option("Write single-channel grayscale images.", False)
+    exist_ok: bool = option(
         "Replace OUT if it holds a previous `wood synth` output (never any other folder).", False, was=("force",)
     )
 

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from wood.errors import WeightsError
+from wood.errors import ConfigError, WeightsError
 from wood.finetune.classify.config import ClassifyConfig
 from wood.finetune.classify.data import normalize
 from wood.finetune.classify.models import (
@@ -130,5 +130,5 @@ def test_absent_package_is_one_line_naming_what_to_install(tmp_path, capsys, pac
 
 def test_only_archs_with_pretrained_weights_take_a_pretrained_strategy():
     assert ClassifyConfig(data="x", arch="mobilenet_v2", strategy="finetune").needs_pretrained
-    with pytest.raises(ValueError, match="resnet18 and mobilenet_v2 only"):
+    with pytest.raises(ConfigError, match="resnet18 and mobilenet_v2 only"):
         ClassifyConfig(data="x", arch="simple-cnn", strategy="transfer")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from wood.errors import WeightsError
+from wood.errors import ConfigError, WeightsError
 from wood.finetune.classify.config import ClassifyConfig
 from wood.finetune.classify.models import (
     RESNET18_FILE,
@@ -97,5 +97,5 @@ def test_simple_cnn_shapes():
 )
 def test_config_rejects(kwargs, match):
     values = {"data": "somewhere", **kwargs}
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ConfigError, match=match):
         ClassifyConfig(**values)

@@ -19,10 +19,19 @@ import yaml
 from typer.testing import CliRunner
 
 from wood.cli import main
-from wood.cli_options import cli_fields, config_command, flag_names
-from wood.config import build_config
+from wood.cli_options import cli_fields, config_command, expand_fields, flag_names
+from wood.config import build_config, option
+from wood.demo_config import DemoConfig
 from wood.device import device_help
 from wood.errors import ConfigError
+from wood.eval.anomaly.config import EvalAnomalyConfig
+from wood.eval.classify_config import EvalClassifyConfig
+from wood.eval.detect_config import EvalDetectConfig
+from wood.eval.export.config import ExportConfig
+from wood.eval.predict_config import PredictConfig
+from wood.eval.report.config import ReportConfig
+from wood.eval.segment_config import EvalSegmentConfig
+from wood.finetune.anomaly.config import AnomalyConfig
 from wood.finetune.classify.config import ClassifyConfig, ExperimentsConfig
 from wood.finetune.sam.config import SamTrainConfig
 from wood.finetune.yolo.config import YoloConfig
@@ -52,7 +61,7 @@ def help_rows(command: tuple[str, ...], capsys, monkeypatch) -> dict[str, str]:
     rows: dict[str, str] = {}
     key = None
     for line in capsys.readouterr().out.splitlines():
-        start = re.match(r"^│\s{1,6}(?:\*\s+)?(--[\w-]+|[a-z_]+)\s", line)
+        start = re.match(r"^│\s{1,6}(?:\*\s+)?(--[\w-]+|[a-z_]+)(?:\.\.\.)?\s", line)
         if start:
             key = start.group(1)
             rows[key] = ""
@@ -255,3 +264,127 @@ def test_a_demo_typo_stops_the_demo_at_once(tmp_path):
     (configs / "demo_synth.yaml").write_text("size: 64\nper_defekt: 2\n")
     with pytest.raises(ConfigError, match=r"demo_synth\.yaml: unknown key\(s\) \['per_defekt'\]"):
         run_demo(tmp_path / "demo", configs=configs)
+
+
+# ---------------------------------------------------------------- the field helper, groups, CLI-only commands
+def test_option_is_a_field_with_help_and_metadata():
+    @dataclass
+    class C:
+        need: str = option("must be given")
+        size: int = option("a size", 3, flag="--sz", choices=(3, 5))
+        names: list[str] = option("some names", default_factory=lambda: ["a"])
+
+    need, size, names = dataclasses.fields(C)
+    assert need.default is dataclasses.MISSING and need.default_factory is dataclasses.MISSING
+    assert need.metadata == {"help": "must be given"}
+    assert size.default == 3 and dict(size.metadata) == {"help": "a size", "flag": "--sz", "choices": (3, 5)}
+    assert names.default_factory() == ["a"] and C(need="x").names == ["a"] and C(need="y").names is not C("z").names
+    with pytest.raises(TypeError):
+        C()  # no default: required
+
+
+CLI_ONLY = {  # commands without --config, built from a dataclass: (config, positional arguments)
+    ("eval", "detect"): (EvalDetectConfig, ()),
+    ("eval", "segment"): (EvalSegmentConfig, ()),
+    ("eval", "classify"): (EvalClassifyConfig, ("run",)),
+    ("eval", "anomaly"): (EvalAnomalyConfig, ()),
+    ("predict",): (PredictConfig, ("images",)),
+    ("export",): (ExportConfig, ()),
+    ("report",): (ReportConfig, ("run_dirs",)),
+    ("demo",): (DemoConfig, ()),
+}
+
+
+@pytest.mark.parametrize("command", list(CLI_ONLY), ids=" ".join)
+def test_commands_without_config_file_show_their_dataclass_defaults(command, capsys, monkeypatch):
+    cls, arguments = CLI_ONLY[command]
+    rows = help_rows(command, capsys, monkeypatch)
+    fields, _ = expand_fields(cls)
+    for name, (f, _hints) in fields.items():
+        key = name if name in arguments else flag_names(f)[0]
+        assert key in rows, f"wood {' '.join(command)} --help has no {key}"
+        row = rows[key]
+        assert f.metadata["help"].split()[0].strip("`.,;:").lower() in row.lower(), (key, row)
+        if f.metadata.get("default_text") is False:
+            assert "[default:" not in row, (key, row)
+        elif expected_default(f) is None:  # no --config to give it instead: click requires it
+            assert "[required]" in row and "--config" not in row, (key, row)
+        elif not (f.type == "bool" and f.metadata.get("negatable") is False):  # a plain flag shows no default
+            assert expected_default(f) in row, f"{key}: expected {expected_default(f)} in {row!r}"
+    assert "--config" not in rows
+    flags = {g for f, _ in fields.values() for g in flag_names(f)} | {"--help"}
+    assert {k for k in rows if k.startswith("--")} <= flags
+
+
+def test_the_slice_options_are_one_group_in_their_place(capsys, monkeypatch):
+    for command in (("eval", "detect"), ("eval", "segment"), ("predict",)):
+        rows = [k for k in help_rows(command, capsys, monkeypatch) if k.startswith("--slice")]
+        assert rows == ["--slice", "--slice-overlap", "--slice-full", "--slice-merge", "--slice-drop-cut"], command
+    order = list(help_rows(("predict",), capsys, monkeypatch))
+    assert order.index("--prompt") < order.index("--slice") < order.index("--slice-drop-cut") < order.index("--coco")
+
+
+@dataclass
+class Inner:
+    depth: int | None = option("a depth", None, default_text="2")
+    wide: bool | None = option("wide or not", None, default_text="wide")
+
+
+@dataclass
+class Outer:
+    where: str = option("where to go")
+    tags: list[str] | None = option("a tag (repeatable)", None, multiple=True, default_text=False)
+    inner: Inner = option("the inner options", default_factory=Inner)
+    half: bool = option("a plain flag", False, negatable=False)
+
+
+def test_a_group_repeatable_option_and_plain_flag_parse_into_the_dataclass(capsys):
+    seen: list[Outer] = []
+    app = typer.Typer()
+
+    @app.command()
+    @config_command(Outer, config=False)
+    def run(cfg: Outer) -> None:
+        seen.append(cfg)
+
+    args = ["--where", "x", "--tags", "a", "--tags", "b", "--depth", "4", "--no-wide", "--half"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert seen[-1] == Outer(where="x", tags=["a", "b"], inner=Inner(depth=4, wide=False), half=True)
+    assert CliRunner().invoke(app, ["--where", "y"]).exit_code == 0
+    assert seen[-1] == Outer(where="y")  # nothing given: the group's and the fields' defaults
+    missing = CliRunner().invoke(app, [])
+    assert missing.exit_code == 2 and "Missing option '--where'" in missing.output
+    assert "--no-half" not in CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"}).output
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["eval", "classify", "RUN", "--split", "dev"], "split must be train, val or test, but got 'dev'"),
+        (["finetune", "classify", "--data", "d", "--epochs", "0"], "epochs must be an integer >= 1"),
+        (["finetune", "yolo", "--data", "d", "--imgsz", "100"], "imgsz must be a multiple of 32"),
+        (["finetune", "sam", "--data", "d", "--model", "tiny", "--threads", "0"], "threads must be >= 1"),
+        (["finetune", "anomaly", "--data", "d", "--coreset", "2"], "coreset must be in (0, 1]"),
+        (["eval", "detect", "--slice-overlap", "0.3"], "--slice-overlap needs --slice SIZE"),
+    ],
+)
+def test_a_bad_config_value_is_one_config_error_line(argv, needle, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and err.startswith("error: ") and needle in err, err
+
+
+@pytest.mark.parametrize(
+    "cls, values",
+    [
+        (YoloConfig, {"data": "d", "epochs": 0}),
+        (SamTrainConfig, {"data": "d", "lr": -1.0}),
+        (ClassifyConfig, {"data": "d", "arch": "vgg"}),
+        (AnomalyConfig, {"data": "d", "sigma": -1.0}),
+        (EvalClassifyConfig, {"run": "r", "split": "dev"}),
+    ],
+)
+def test_configs_refuse_bad_values_with_config_error(cls, values):
+    with pytest.raises(ConfigError):
+        cls(**values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from wood.errors import WeightsError
+from wood.errors import ConfigError, WeightsError
 from wood.finetune.sam.adapters import AdapterSettings, apply_adapters, format_report, trainable_report
 from wood.finetune.sam.models import SAM_VARIANTS, build_sam, load_sam, missing_weights_message
 from wood.torchutil import read_state_dict
@@ -146,9 +146,9 @@ def test_box_mask_prompt_marks_exactly_the_box_and_changes_the_output():
 def test_patch_size_only_for_tiny():
     from wood.finetune.sam.config import SamTrainConfig
 
-    with pytest.raises(ValueError, match="patch_size"):
+    with pytest.raises(ConfigError, match="patch_size"):
         SamTrainConfig(data="x", model="vit_b", patch_size=8)
-    with pytest.raises(ValueError, match="patch_size"):
+    with pytest.raises(ConfigError, match="patch_size"):
         SamTrainConfig(data="x", model="tiny", patch_size=5)
-    with pytest.raises(ValueError, match="threads"):
+    with pytest.raises(ConfigError, match="threads"):
         SamTrainConfig(data="x", model="tiny", threads=0)

@@ -13,9 +13,17 @@ Field metadata read here (all optional but ``help``):
 - ``help``: one line of help text.
 - ``flag``: the flag (or a tuple of flags, e.g. ``("--out", "-o")``) instead of ``--field-name``.
 - ``choices``: the allowed values, listed in the help (the dataclass checks them).
-- ``default_text``: what ``--help`` shows as the default where the value says little (None).
+- ``default_text``: what ``--help`` shows as the default where the value says little (None);
+  False shows no default at all (an option that is off, or someone else's, when not given).
+- ``negatable``: False for a bool that is a plain flag (``--half``, no ``--no-half``).
+- ``multiple``: a list field whose option may be repeated (``--prompt a --prompt b``) or, as a
+  positional argument, takes any number of values (image files).
 - ``cli``: False for config-file-only fields (mappings such as ``train_args``).
 - ``was``: older names of the field, still read from YAML files (wood.config.renamed_keys).
+
+A field whose type is itself a config dataclass (``slicing: SliceConfig``) is a group: its fields
+are options in its place, and the command's config gets it built from them (wood.config.build_config).
+Fields are made with wood.config.option (help text plus this metadata).
 
 Imports only typer, the standard library and wood.config (core layer).
 """
@@ -76,7 +84,7 @@ def default_text(f: dataclasses.Field) -> str | None:
     """The description ``--help`` shows (in parentheses) as the default of a field whose default is None:
     ``metadata["default_text"]`` or ``none``; None for a field with a value (shown as it is) or none at all."""
     if "default_text" in f.metadata:
-        return f.metadata["default_text"]
+        return f.metadata["default_text"] or None
     if has_default(f) and default_value(f) is None:
         return "none"
     return None
@@ -91,7 +99,7 @@ def shown_default(f: dataclasses.Field) -> Any:
     return value if isinstance(value, (bool, int)) or value is None else format_value(value)
 
 
-def help_text(f: dataclasses.Field, argument: bool = False) -> str:
+def help_text(f: dataclasses.Field, argument: bool = False, config: bool = True) -> str:
     """The field's help as one sentence, with its choices listed."""
     text = str(f.metadata.get("help", "")).strip()
     if not text:
@@ -100,7 +108,7 @@ def help_text(f: dataclasses.Field, argument: bool = False) -> str:
     text = text if text.endswith(".") else text + "."
     if f.metadata.get("choices"):
         text += " One of: " + " | ".join(map(str, f.metadata["choices"])) + "."
-    if not has_default(f) and not argument:  # a positional argument without a default is required by click
+    if not has_default(f) and not argument and config:  # click requires the others (arguments, no --config)
         text += " Required, here or in --config."
     return text
 
@@ -116,25 +124,65 @@ def option_type(f: dataclasses.Field, hints: dict[str, Any]) -> Any:
         origin = typing.get_origin(tp)
     if origin is dict or tp is dict:
         raise TypeError(f"field {f.name!r} is a mapping: mark it metadata cli=False (config file only)")
+    if f.metadata.get("multiple"):
+        if origin not in (list, tuple):
+            raise TypeError(f"field {f.name!r} is marked multiple but is not a list")
+        item = typing.get_args(tp)[0] if typing.get_args(tp) else str
+        return list[item if item in (bool, int, float, str, Path) else str]
     if origin in (list, tuple) or tp in (list, tuple):
         return str
     return tp if tp in (bool, int, float, str, Path) else str
 
 
-def field_parameter(f: dataclasses.Field, hints: dict[str, Any], argument: bool = False) -> inspect.Parameter:
+def field_parameter(
+    f: dataclasses.Field, hints: dict[str, Any], argument: bool = False, config: bool = True
+) -> inspect.Parameter:
     """The typer parameter of field ``f``: an Option (``--x/--no-x`` for a bool) or, with ``argument``,
-    a positional Argument (required when the field has no default)."""
+    a positional Argument (required when the field has no default). Without ``config`` (no --config
+    file) an option without a default is required by click."""
     tp = option_type(f, hints)
     default, described = shown_default(f), default_text(f)
-    show: bool | str = described if described is not None else has_default(f)
+    show: bool | str = has_default(f) and f.metadata.get("default_text") is not False
+    if described is not None:
+        show = described
     if argument:
         info = typer.Argument(default if has_default(f) else ..., help=help_text(f, argument=True), show_default=show)
     else:
         flags = flag_names(f)
-        if tp is bool:
+        if tp is bool and f.metadata.get("negatable", True):
             flags = (f"{flags[0]}/--no-{flags[0][2:]}", *flags[1:])
-        info = typer.Option(default, *flags, help=help_text(f), show_default=show)
+        required = not has_default(f) and not config
+        info = typer.Option(... if required else default, *flags, help=help_text(f, config=config), show_default=show)
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=Optional[tp])
+
+
+def group_class(f: dataclasses.Field, hints: dict[str, Any]) -> type | None:
+    """The config dataclass a group field holds (``slicing: SliceConfig``), else None."""
+    tp = hints.get(f.name)
+    return tp if isinstance(tp, type) and dataclasses.is_dataclass(tp) else None
+
+
+def expand_fields(
+    cls: type, exclude: Iterable[str] = ()
+) -> tuple[dict[str, tuple[dataclasses.Field, dict[str, Any]]], dict[str, tuple[type, list[str]]]]:
+    """The option fields of ``cls`` in order, a group field's own fields in its place:
+    ({name: (field, its class's type hints)}, {group: (its class, its field names)})."""
+    hints = typing.get_type_hints(cls)
+    fields: dict[str, tuple[dataclasses.Field, dict[str, Any]]] = {}
+    groups: dict[str, tuple[type, list[str]]] = {}
+    for f in cli_fields(cls, exclude):
+        sub = group_class(f, hints)
+        if sub is None:
+            fields[f.name] = (f, hints)
+            continue
+        sub_hints = typing.get_type_hints(sub)
+        inner = cli_fields(sub)
+        groups[f.name] = (sub, [g.name for g in inner])
+        for g in inner:
+            if g.name in fields or g.name in {h.name for h in dataclasses.fields(cls)}:
+                raise TypeError(f"{cls.__name__}.{f.name}: field {g.name!r} of {sub.__name__} is also a field")
+            fields[g.name] = (g, sub_hints)
+    return fields, groups
 
 
 def given(ctx: typer.Context, name: str) -> bool:
@@ -157,20 +205,22 @@ def config_command(
     ``arguments`` as positional arguments (in that order), ``--config FILE`` (unless ``config`` is
     False) and ``func``'s own parameters after its first one (typer parameters, passed by name). On
     a call it builds ``cfg = build_config(cls, config_file, **options_given)``, so the command line
-    beats the YAML file, which beats the dataclass default, and calls ``func(cfg, **own)``.
+    beats the YAML file, which beats the dataclass default, and calls ``func(cfg, **own)``. A
+    command with no ``--config`` at all (``config`` False and no ``config`` parameter of ``func``'s
+    own) has click require the options without a default, as a hand-written ``typer.Option(...)``.
     """
     exclude, arguments = set(exclude), list(arguments)
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         own = list(inspect.signature(func, eval_str=True).parameters.values())[1:]
-        hints = typing.get_type_hints(cls)
-        fields = {f.name: f for f in cli_fields(cls, exclude)}
+        fields, groups = expand_fields(cls, exclude)
         taken = set(fields) | ({"config"} if config else set())
         clash = sorted({p.name for p in own} & taken)
         if clash:
             raise TypeError(f"{func.__name__}: parameter(s) {clash} are also config fields")
-        params = [field_parameter(fields[name], hints, argument=True) for name in arguments]
-        params += [field_parameter(f, hints) for name, f in fields.items() if name not in arguments]
+        has_config = config or "config" in {p.name for p in own}  # its own --config may give what is missing
+        params = [field_parameter(*fields[name], argument=True) for name in arguments]
+        params += [field_parameter(*fields[name], config=has_config) for name in fields if name not in arguments]
         if config:
             params.append(
                 inspect.Parameter(
@@ -190,6 +240,10 @@ def config_command(
             extra = {k: kwargs.pop(k) for k in own_names}
             file = kwargs.pop("config", None)
             options = {k: v for k, v in kwargs.items() if given(ctx, k)}
+            for group, (sub, names) in groups.items():
+                inner = {k: options.pop(k) for k in names if k in options}
+                if inner:  # else the group's default (or the --config file's)
+                    options[group] = build_config(sub, None, **inner)
             return func(build_config(cls, file, **options), **extra)
 
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

@@ -19,6 +19,18 @@ from wood.errors import ConfigError
 C = TypeVar("C")
 
 
+def option(
+    help: str, default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, **meta: Any
+) -> Any:
+    """A config dataclass field with its help text: ``option("Image side in pixels.", 256)``.
+
+    ``default`` (or ``default_factory``) as for ``dataclasses.field``; neither makes the field required.
+    ``meta`` is the field's other metadata, read by wood/cli_options.py: ``flag``, ``choices``,
+    ``default_text``, ``cli``, ``multiple``, ``was`` (see its docstring).
+    """
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={"help": help, **meta})
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; a missing file or a non-mapping is a ConfigError naming the file."""
     path = Path(path)

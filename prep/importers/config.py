@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from wood.config import option
 from wood.errors import ConfigError
 from wood.prep.config import CATEGORY_NAME
-
-
-def _help(text: str, default: Any = None, **meta: Any) -> Any:
-    return field(default=default, metadata={"help": text, **meta})
 
 
 @dataclass
 class ImportConfig:
     """Where `wood import` writes the MVTec category and how it reads the labels."""
 
-    out: Path = field(metadata={"help": "MVTec AD root: the category is written to OUT/<category>/."})
-    category: str = field(metadata={"help": "Category name (the folder; picks datasets/<category>.yaml)."})
-    images: Path | None = _help(
+    out: Path = option("MVTec AD root: the category is written to OUT/<category>/.")
+    category: str = option("Category name (the folder; picks datasets/<category>.yaml).")
+    images: Path | None = option(
         "Folder of the images the labels name.",
         None,
         default_text="the export's images/ (or a COCO file's info.images_dir)",
     )
-    box_masks: bool = _help("Write box-only annotations as filled box masks (refused without it).", False)
-    mixed: str | None = _help(
-        "Defect type for images whose annotations have several categories (refused without it).",
-        None,
+    box_masks: bool = option("Write box-only annotations as filled box masks (refused without it).", False)
+    mixed: str | None = option(
+        "Defect type for images whose annotations have several categories (refused without it).", None
     )
 
     def __post_init__(self) -> None:

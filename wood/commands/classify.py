@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 
 from wood.cli_options import config_command
-from wood.device import device_help
+from wood.eval.classify_config import EvalClassifyConfig
 from wood.finetune.classify.config import ClassifyConfig, ExperimentsConfig
 
 
@@ -52,21 +52,14 @@ def experiments_classify(
     typer.echo(f"\nwrote {out / 'table.md'} and {out / 'table.json'}")
 
 
-def eval_classify(
-    run: Path = typer.Argument(..., help="Run folder of `wood finetune classify`."),
-    split: str = typer.Option("test", "--split", help="One of: train | val | test."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Prepared dataset folder.", show_default="the run's"),
-    device: str = typer.Option("auto", "--device", help=device_help()),
-) -> None:
+@config_command(EvalClassifyConfig, arguments=["run"], config=False)
+def eval_classify(cfg: EvalClassifyConfig) -> None:
     """Accuracy, per-class accuracy and the confusion matrix of a classify run on one split;
     writes RUN/eval_<split>.json and RUN/confusion_<split>.png."""
-    from wood.errors import ConfigError
     from wood.eval.classify import evaluate_run
 
-    if split not in ("train", "val", "test"):
-        raise ConfigError(f"split must be train, val or test, but got {split!r}")
-    result = evaluate_run(run, split, data, device)
-    typer.echo(f"{split}: acc {result['acc']:.1%} (n={result['n']}), balanced {result['balanced_acc']:.1%}")
+    result = evaluate_run(cfg.run, cfg.split, cfg.data, cfg.device)
+    typer.echo(f"{cfg.split}: acc {result['acc']:.1%} (n={result['n']}), balanced {result['balanced_acc']:.1%}")
     for cls, acc in result["per_class"].items():
         typer.echo(f"  {cls:<12} {'-' if acc is None else f'{acc:.1%}'}")
 

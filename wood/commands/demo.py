@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
+from wood.cli_options import config_command
+from wood.demo_config import DemoConfig
 
-def demo(
-    out: Path = typer.Option(Path("wood-demo"), "--out", "-o", help="Folder for the data, runs and report."),
-    force: bool = typer.Option(False, "--force", help="Replace a previous demo in --out."),
-) -> None:
+
+@config_command(DemoConfig, config=False)
+def demo(cfg: DemoConfig) -> None:
     """Run synth -> prep -> YOLO -> YOLO-World -> SAM LoRA -> classification -> PatchCore -> eval -> report.
 
     Everything runs offline (network access is blocked while it runs) on synthetic data sized
@@ -19,7 +18,7 @@ def demo(
     from wood.console import console
     from wood.demo import run_demo
 
-    result = run_demo(out, force=force)
+    result = run_demo(cfg.out, force=cfg.force)
     total = sum(result.seconds.values())
     stages = ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
     console.print(f"[bold]demo finished in {total / 60:.1f} min[/bold]: {stages}")
