@@ -23,7 +23,7 @@ def _prep(args: list[str], capsys) -> str:
 
 @pytest.fixture(scope="module")
 def synth_s(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`wood synth s` as the README shows it: a wood category in a folder named `s`."""
+    """`wood synth s` as docs/data.md shows it: a wood category in a folder named `s`."""
     from wood.prep.synth_io import write_synth
 
     return write_synth(tmp_path_factory.mktemp("cat") / "s", size=64, per_defect=3, good=2, train_good=0, seed=0)
