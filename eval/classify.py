@@ -24,28 +24,26 @@ def evaluate_run(
 
     ``data`` defaults to the prepared dataset recorded in the run's config.yaml.
     """
-    from wood.config import read_yaml
-    from wood.finetune.classify.data import list_split, read_images
-    from wood.finetune.classify.train import load_run_model, predict, resolve_device
+    import torch
 
-    run = Path(run_dir)
-    weights = run / "weights.pt"
-    if not weights.is_file():
-        raise DataError(
-            "not a classify run folder (no weights.pt); pass the folder `wood finetune classify` wrote", run
-        )
-    cfg = read_yaml(run / "config.yaml")
-    data_dir = Path(data) if data is not None else Path(cfg.get("data", ""))
-    dev = resolve_device(device)
-    model, meta = load_run_model(weights, dev)
-    classes = meta["classes"]
+    from wood.device import resolve_device
+    from wood.finetune.classify.data import list_split, read_images
+    from wood.finetune.classify.predict import predict
+    from wood.finetune.classify.run import load_model, read_run
+
+    found = read_run(run_dir)
+    run = found.path
+    data_dir = Path(data) if data is not None else found.data
+    dev = torch.device(resolve_device(device))
+    model, meta = load_model(found.weights, dev)
+    classes = meta.classes
     items = list_split(data_dir / "classify", split, classes)
     if not items:
         raise DataError(f"the {split} split has no images", data_dir / "classify" / split)
     names = {p.parent.name for p, _ in items}
     if not names <= set(classes):
         raise MisMatchError(f"classes {sorted(names - set(classes))} were not in the run's classes {classes}", data_dir)
-    loaded = read_images(items, meta["imgsz"], f"loading {split}")
+    loaded = read_images(items, meta.imgsz, f"loading {split}")
     preds = predict(model, loaded.images, dev)
     result = split_metrics(loaded.labels.numpy(), preds, classes)
     result.update({"split": split, "data": str(data_dir), "run": str(run), "classes": classes})

@@ -36,7 +36,8 @@ from wood.eval.detect_text import markdown
 from wood.eval.detections import COCO_MIN_CONF, Detections
 from wood.eval.manifest import manifest_entries
 from wood.eval.slicing import Predictor, SliceSettings, Timer, check_fits, check_sliceable, sliced_predictor
-from wood.eval.yolo_run import check_out_folder, check_split, checkpoint_imgsz, load_run, load_yolo, model_names
+from wood.eval.yolo_run import check_out_folder, check_split, checkpoint_imgsz, load_yolo, model_names
+from wood.finetune.yolo.run import read_run
 from wood.outdir import check_replaceable
 from wood.prep.coco_split import coco_path, images_dir, read_coco
 from wood.runs import claim_in_run
@@ -240,7 +241,7 @@ def load_job(
         raise DataError(f"conf must be in (0, 1), but got {conf}")
     check_split(split)
     check_device(device)
-    run = load_run(run_dir, weights)
+    run = read_run(run_dir, weights)
     prep_dir = Path(data) if data is not None else run.data
     if prep_dir is None:
         raise DataError("the checkpoint does not name its dataset: pass --data (a `wood prep` folder)")

@@ -29,7 +29,8 @@ from wood.eval.coco_results import detection_results, images_table, write_json
 from wood.eval.detections import Detections
 from wood.eval.predict_ids import image_ids
 from wood.eval.slicing import Predictor, SliceSettings, Timer, check_fits, check_sliceable, sliced_predictor
-from wood.eval.yolo_run import check_out_folder, checkpoint_imgsz, load_run, load_yolo, model_names
+from wood.eval.yolo_run import check_out_folder, checkpoint_imgsz, load_yolo, model_names
+from wood.finetune.yolo.run import read_run
 from wood.outdir import atomic_output, check_replaceable
 from wood.prep.mvtec import IMAGE_EXTENSIONS
 from wood.runs import claim_in_run
@@ -136,7 +137,7 @@ def predict_images(
     check_device(device)
     files = collect_images(images)
     ids, gt_file = image_ids(files, coco)
-    run = load_run(run_dir, weights)
+    run = read_run(run_dir, weights)
     out = Path(out) if out is not None else (run.run_dir or run.weights.parent) / "predict"
     check_out_folder(out)
     for path in track(files, "check images"):  # a corrupt image stops here, before anything is written

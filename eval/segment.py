@@ -78,9 +78,10 @@ def yolo_predictor(
     """A function rgb -> Detections (boxes xyxy (N, 4) pixel coords, scores, class ids; no masks) from a YOLO
     run; ``slicing`` (wood.eval.slicing.SliceSettings): sliced inference, boxes merged to the full image."""
     from wood.eval.slicing import sliced_predictor
-    from wood.eval.yolo_run import checkpoint_imgsz, load_run, load_yolo, model_names
+    from wood.eval.yolo_run import checkpoint_imgsz, load_yolo, model_names
+    from wood.finetune.yolo.run import read_run
 
-    run = load_run(Path(yolo_run))
+    run = read_run(Path(yolo_run))
     model = load_yolo(run.weights)
     names = model_names(model)
     expected = [categories[c] for c in sorted(categories)]
@@ -208,8 +209,8 @@ def load_job(
     from wood.eval.slicing import check_fits
     from wood.eval.yolo_run import check_out_folder
     from wood.finetune.sam.data import load_split
-    from wood.finetune.sam.io import DECODER_FILE, load_run, read_run_config
     from wood.finetune.sam.predictor import SamPredictor
+    from wood.finetune.sam.run import DECODER_FILE, load, read_run
     from wood.prep.coco_split import read_coco
 
     check_options(split, conf, overlays)
@@ -223,7 +224,7 @@ def load_job(
     out = Path(out) if out is not None else run_dir / f"eval-{split}{tail}"
     check_out_folder(out)
     check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
-    cfg = read_run_config(run_dir)
+    cfg = read_run(run_dir)
     if not (run_dir / "weights" / DECODER_FILE).is_file():
         raise WeightsError(f"run has no weights/{DECODER_FILE}: training did not finish an epoch", run_dir)
     data = Path(data or cfg.data)
@@ -234,7 +235,7 @@ def load_job(
     sliced = {} if slicing is None else {"slicing": slicing}
     # the detector loads before SAM
     detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, COCO_MIN_CONF, **sliced)
-    sam, cfg = load_run(run_dir, device)
+    sam, cfg = load(run_dir, device)
     claim_in_run(out, OUTPUT_KIND)  # only once every check has passed: a refused eval claims no name in the run
     gt_points = detector is None and cfg.prompt == "points"
     return SegmentJob(

@@ -1,60 +1,13 @@
-"""Reading a YOLO run folder (or a bare Ultralytics checkpoint) for evaluation and prediction."""
+"""What evaluation and prediction add to a YOLO run (read by :func:`wood.finetune.yolo.run.read_run`):
+loading an exported .onnx beside .pt checkpoints, the model's image size and class names, and the
+split and output-folder checks the eval commands share."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from wood.errors import ConfigError, DataError, WeightsError
 from wood.names import check_path_length
-from wood.runs import WEIGHTS
-from wood.runs import load_run as read_run
-
-
-@dataclass
-class YoloRun:
-    """What eval and predict need from a run: the checkpoint, its dataset and image size."""
-
-    run_dir: Path | None
-    weights: Path
-    data: Path | None  # prep folder the run was trained on (None for a bare checkpoint)
-    task: str | None  # detect | segment (None: read from the checkpoint)
-    imgsz: int | None
-    info: dict[str, Any]  # run_info.json (classes, manifest_sha256), {} if absent
-
-
-def load_run(run_dir: Path | None, weights: Path | None = None) -> YoloRun:
-    """Read ``run_dir`` (wood.runs.load_run) for eval; ``weights`` overrides its weights/best.pt.
-
-    With ``run_dir`` None, ``weights`` alone is used: any Ultralytics checkpoint works.
-    """
-    if run_dir is None and weights is None:
-        raise DataError("give a run folder (--run) or a checkpoint (--weights)")
-    cfg: dict[str, Any] = {}
-    info: dict[str, Any] = {}
-    data = None
-    if run_dir is not None:
-        run_dir = Path(run_dir)
-        run = read_run(run_dir)  # a missing folder is a DataError
-        if run.kind not in ("yolo", "unknown"):
-            raise DataError(
-                f"this is a {run.kind} run, not a YOLO run; pass a folder `wood finetune yolo` wrote", run_dir
-            )
-        if run.problems:
-            raise DataError(f"cannot read the run: {run.problems[0]}", run_dir)
-        cfg, info, data = run.config, run.info, run.data
-        if weights is None:
-            weights = run_dir / WEIGHTS["yolo"]
-            if not weights.is_file():
-                raise WeightsError(
-                    "run folder has no weights/best.pt (training did not finish?); pass --weights", run_dir
-                )
-    weights = Path(weights)
-    if not weights.is_file():
-        raise WeightsError("checkpoint does not exist", weights)
-    return YoloRun(run_dir=run_dir, weights=weights, data=data, task=cfg.get("task"), imgsz=cfg.get("imgsz"), info=info)
-
 
 SPLITS = ("train", "val", "test")
 
@@ -77,8 +30,8 @@ def check_out_folder(out: Path) -> None:
 
 
 def load_yolo(weights: Path, device: str | None = None):
-    """Load an Ultralytics checkpoint offline; a broken file is a WeightsError."""
-    from wood.offline import setup_ultralytics
+    """Load an Ultralytics checkpoint (.pt) or export (.onnx) offline; a broken file is a WeightsError."""
+    from wood.finetune.yolo.run import load_checkpoint
 
     suffix = Path(weights).suffix.lower()
     if suffix not in (".pt", ".onnx"):
@@ -86,14 +39,7 @@ def load_yolo(weights: Path, device: str | None = None):
             "checkpoint must be an Ultralytics .pt file (weights/best.pt of a run) or a .onnx export", weights
         )
     task = check_onnx(weights).get("task") if suffix == ".onnx" else None
-    setup_ultralytics()
-    from ultralytics import YOLO
-
-    try:
-        model = YOLO(str(weights), task=task)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds on a corrupt file
-        raise WeightsError(f"cannot load checkpoint ({exc.__class__.__name__}: {str(exc)[:120]})", weights) from exc
-    return model
+    return load_checkpoint(weights, task)
 
 
 def check_onnx(path: Path) -> dict[str, str]:

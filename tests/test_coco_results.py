@@ -147,7 +147,7 @@ def test_predict_writes_coco_results_beside_predictions_json(tmp_path, monkeypat
     )
     model = SimpleNamespace(names={0: "knot", 1: "crack"}, predict=lambda *a, **k: [result])
     run = SimpleNamespace(run_dir=None, weights=tmp_path / "best.pt", imgsz=32, data=None, info={})
-    monkeypatch.setattr(pred, "load_run", lambda run_dir, weights: run)
+    monkeypatch.setattr(pred, "read_run", lambda run_dir, weights: run)
     monkeypatch.setattr(pred, "load_yolo", lambda weights, device: model)
     out_json = pred.predict_images(None, [tmp_path / "b.png", tmp_path / "a.png"], out=tmp_path / "out")
     coco = json.loads((tmp_path / "out" / "predictions_coco.json").read_text())

@@ -262,15 +262,15 @@ def test_load_run_prefers_the_absolute_dataset_and_records_problems(tmp_path):
 
 
 def test_eval_loaders_refuse_a_run_of_another_kind(tmp_path):
-    from wood.eval.yolo_run import load_run as load_yolo_run
-    from wood.finetune.sam.io import read_run_config
+    from wood.finetune.sam.run import read_run as read_sam_run
+    from wood.finetune.yolo.run import read_run as read_yolo_run
 
     sam = _fake_run(tmp_path / "s", {"adapter": "lora", "lora_r": 4}, {"history": []}, "sam")
     with pytest.raises(DataError, match="this is a sam run, not a YOLO run"):
-        load_yolo_run(sam)
+        read_yolo_run(sam)
     yolo = _fake_run(tmp_path / "y", {"task": "detect"}, {"val": {}}, "yolo")
     with pytest.raises(ConfigError, match="this is a yolo run, not a SAM run"):
-        read_run_config(yolo)
+        read_sam_run(yolo)
 
 
 # ---------------------------------------------------------------- a real (tiny) SAM run: bugs 1 and 2

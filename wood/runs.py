@@ -31,7 +31,10 @@ What every run folder holds:
 
 :func:`load_run` reads any run folder into a :class:`Run`. It takes the kind from metrics.json;
 only runs written before ``kind`` existed fall back to guessing it from their keys
-(:func:`guess_kind`, the one place that guesses).
+(:func:`guess_kind`, the one place that guesses). :func:`read_config` reads a run's config.yaml
+strictly (a broken file is an error, not a note). Each family builds its model from a run in
+``wood.finetune.<family>.run`` (``read_run`` checks the folder, ``load`` rebuilds the model), on
+top of these two readers.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from typing import Any
 
 import yaml
 
+from wood.config import read_yaml
 from wood.errors import ConfigError, DataError
 from wood.marker import MARKER_FORMAT, RUN_NOTE, nested_outputs, prove, read_marker
 from wood.names import check_path_length
@@ -342,3 +346,9 @@ def load_run(path: str | Path) -> Run:
     data = _data_path(config.get("data"), info.get("data"), (metrics or {}).get("data"))
     weights = path / WEIGHTS[kind] if kind in WEIGHTS else None
     return Run(path, kind, config, metrics, weights, data, schema, info, problems)
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """The run folder ``path``'s config.yaml as a mapping; a missing or broken file is a ConfigError
+    naming it (:func:`wood.config.read_yaml`), where :func:`load_run` records a problem instead."""
+    return read_yaml(Path(path) / CONFIG_FILE)

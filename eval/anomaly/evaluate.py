@@ -45,15 +45,6 @@ def check_options(split: str, max_false_alarm: float, overlays: int) -> None:
         raise ConfigError(f"overlays must be >= 0, but got {overlays}")
 
 
-def load_anomaly_run(run_dir: str | Path):
-    from wood.runs import load_run
-
-    run = load_run(run_dir)
-    if run.kind != "anomaly":
-        raise DataError(f"not a `wood finetune anomaly` run (its kind is {run.kind}); pass one with --run", run.path)
-    return run
-
-
 def split_truth(data: Path, split: str) -> list[dict[str, Any]]:
     """One dict per image of ``split``: name, path, defect type, anomalous, GT mask (H, W) bool."""
     from wood.finetune.anomaly.data import split_images
@@ -191,12 +182,12 @@ def evaluate(
 
     from wood.device import resolve_device
     from wood.eval.yolo_run import check_out_folder
-    from wood.finetune.anomaly.model import load
+    from wood.finetune.anomaly.run import load_model, read_run
     from wood.outdir import atomic_output, check_replaceable, relocated
     from wood.runs import claim_in_run
 
     check_options(split, max_false_alarm, overlays)
-    run = load_anomaly_run(run_dir)
+    run = read_run(run_dir)
     data = Path(data).expanduser().resolve() if data is not None else run.data
     if data is None:
         raise DataError("the run names no dataset; pass --data", run.path)
@@ -204,7 +195,7 @@ def evaluate(
     check_out_folder(out)
     check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
     rows = split_truth(data, split)
-    model = load(run.weights, torch.device(resolve_device(device)))
+    model = load_model(run, torch.device(resolve_device(device)))
     chosen = val_threshold(model, data, max_false_alarm, batch) if threshold else None
     score_rows(model, rows, batch, split)
     summary = summarise(rows, chosen)

@@ -59,20 +59,13 @@ def encoder_input(rgb: np.ndarray, size: int, pixel_mean: list[float], pixel_std
 def export_model(run_dir: Path) -> tuple[Any, Any]:
     """(SAM to export: LoRA merged, eval mode, on CPU; the run config). A folder that is not a SAM run is a
     ConfigError, one without trained weights a WeightsError."""
-    from wood.finetune.sam.io import DECODER_FILE, load_run, merged_state_dict, read_run_config
-    from wood.finetune.sam.models import build_sam, load_weights
+    from wood.finetune.sam.run import DECODER_FILE, load, read_run
 
-    cfg = read_run_config(run_dir)
+    cfg = read_run(run_dir)
     weights = run_dir / "weights"
     if not (weights / DECODER_FILE).is_file():
         raise WeightsError(f"run has no weights/{DECODER_FILE}: training did not finish an epoch", run_dir)
-    if cfg.adapter != "lora":
-        return load_run(run_dir, "cpu")[0], cfg
-    sam = build_sam(cfg.model, cfg.imgsz, cfg.patch_size)
-    load_weights(sam, merged_state_dict(run_dir), weights)
-    for p in sam.parameters():
-        p.requires_grad_(False)
-    return sam.eval(), cfg
+    return load(run_dir, "cpu", merged=cfg.adapter == "lora").model, cfg
 
 
 def decoder_module(sam: Any, box_mask: bool) -> Any:

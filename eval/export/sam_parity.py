@@ -1,7 +1,7 @@
 """ONNX Runtime (CPU) vs PyTorch for an exported SAM run: masks, logits and latency on test images.
 
 The PyTorch side is what `wood eval segment --boxes gt` runs: the run loaded by
-`wood.finetune.sam.io.load_run` (LoRA not merged, so the check also covers the merge) and
+`wood.finetune.sam.run.load` (LoRA not merged, so the check also covers the merge) and
 `SamPredictor` with the run's box_mask_prompt; GT boxes of the first ``n_images`` images with
 instances are the prompts. Per instance: the IoU of the two masks binarised at logit 0; over all
 pixels: the largest absolute logit difference; and the largest difference of predicted IoU.
@@ -94,10 +94,10 @@ def parity_check(
     import torch
 
     from wood.finetune.sam.data import box_prompts, read_rgb, resize_image
-    from wood.finetune.sam.io import load_run
     from wood.finetune.sam.predictor import SamPredictor
+    from wood.finetune.sam.run import load
 
-    sam, cfg = load_run(run_dir, "cpu")
+    sam, cfg = load(run_dir, "cpu")
     predictor = SamPredictor(sam, "cpu", box_mask=bool(cfg.box_mask_prompt))
     sessions = {k: ort.InferenceSession(str(v), providers=["CPUExecutionProvider"]) for k, v in files.items()}
     size, mean, std = preprocess["image_size"], preprocess["pixel_mean"], preprocess["pixel_std"]

@@ -18,7 +18,8 @@ import numpy as np
 from wood.errors import DataError, WeightsError
 from wood.eval.detections import COCO_MIN_CONF, Detections
 from wood.eval.export.parity import SCORE_TOL, SCORE_TOL_HALF, match_image, parity_summary
-from wood.eval.yolo_run import check_out_folder, load_run, load_yolo, model_names
+from wood.eval.yolo_run import check_out_folder, load_yolo, model_names
+from wood.finetune.yolo.run import read_run
 
 STEM = "model"
 """Exported files are named <out>/model.onnx (or <out>/model_openvino_model/)."""
@@ -135,7 +136,7 @@ def export_yolo(
     from wood.eval.yolo_run import checkpoint_imgsz
     from wood.prep.imageio import read_image_rgb
 
-    run = load_run(run_dir)
+    run = read_run(run_dir)
     files = parity_images(run.data, n_images)
     images = [np.ascontiguousarray(read_image_rgb(f)[:, :, ::-1]) for f in files]  # BGR, as Ultralytics reads
     check_out_folder(out)

@@ -43,18 +43,19 @@ class Labeller:
 
     def __init__(self, cfg: LabelConfig) -> None:
         from wood.device import resolve_device
-        from wood.eval.yolo_run import checkpoint_imgsz, load_run, load_yolo, model_names
+        from wood.eval.yolo_run import checkpoint_imgsz, load_yolo, model_names
+        from wood.finetune.yolo.run import read_run
 
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
-        run = load_run(cfg.run)
+        run = read_run(cfg.run)
         self.model = load_yolo(run.weights, self.device)
         self.names = model_names(self.model)
         self.imgsz = run.imgsz or checkpoint_imgsz(self.model)
         self.sam = None
         if cfg.sam is not None:
-            from wood.finetune.sam.io import load_run as load_sam
             from wood.finetune.sam.predictor import SamPredictor
+            from wood.finetune.sam.run import load as load_sam
 
             if not Path(cfg.sam).is_dir():
                 raise DataError("SAM run folder does not exist", cfg.sam)

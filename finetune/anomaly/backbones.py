@@ -81,21 +81,19 @@ def hub_dir() -> Path:
 
 def find_weights(name: str, weights: str | None) -> Path | None:
     """The weights file of ``name``: ``weights`` if given, else (resnets) the newest hub-cache file; None for
-    mobilenet_v2 without ``weights`` (the packaged file)."""
+    mobilenet_v2 without ``weights`` (the packaged file). Looked up by :func:`wood.weights.find_weights`."""
+    from wood.weights import find_weights as resolve
+
     if weights is not None:
-        path = Path(weights)
-        if not path.is_file():
-            raise WeightsError(f"{name} weights file does not exist", path)
-        return path
+        return resolve(Path(weights), given_missing=f"{name} weights file does not exist")
     if name == "mobilenet_v2":
         return None
     cache = hub_dir()
-    found = sorted(cache.glob(f"{name}-*.pth"), key=lambda p: p.stat().st_mtime, reverse=True) if cache.is_dir() else []
-    if found:
-        return found[0]
-    raise WeightsError(
-        f"no pretrained {name} weights (offline): put {HUB_FILES[name]} in {cache}/ or pass --weights PATH, "
-        f"or use --backbone mobilenet_v2 (packaged ImageNet weights) or --no-pretrained"
+    return resolve(
+        patterns=[f"{name}-*.pth"],
+        dirs=[cache],
+        missing=f"no pretrained {name} weights (offline): put {HUB_FILES[name]} in {cache}/ or pass --weights PATH, "
+        f"or use --backbone mobilenet_v2 (packaged ImageNet weights) or --no-pretrained",
     )
 
 

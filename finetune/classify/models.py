@@ -108,27 +108,25 @@ def hub_checkpoint_dir() -> Path:
 
 
 def find_resnet18_weights(weights: str | Path | None = None) -> Path:
-    """The ResNet18 weights file to use: ``weights`` if given, else the newest hub-cache resnet18-*.pth.
+    """The ResNet18 weights file to use: ``weights`` if given, else the newest hub-cache resnet18-*.pth
+    (:func:`wood.weights.find_weights`).
 
     Raises WeightsError (one line: which file, where to put it, the from-scratch alternative).
     """
+    from wood.weights import find_weights
+
     if weights is not None:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise WeightsError(
-                "weights file does not exist; pass a torchvision ResNet18 state dict (.pth), or use --strategy scratch",
-                path,
-            )
-        return path
+        return find_weights(
+            Path(weights).expanduser(),
+            given_missing="weights file does not exist; pass a torchvision ResNet18 state dict (.pth), "
+            "or use --strategy scratch",
+        )
     cache = hub_checkpoint_dir()
-    found = []
-    if cache.is_dir():
-        found = sorted(cache.glob("resnet18-*.pth"), key=lambda p: p.stat().st_mtime, reverse=True)
-    if found:
-        return found[0]
-    raise WeightsError(
-        f"no pretrained ResNet18 weights (offline): put {RESNET18_FILE} in {cache}/ or pass --weights PATH, "
-        f"or use --strategy scratch"
+    return find_weights(
+        patterns=["resnet18-*.pth"],
+        dirs=[cache],
+        missing=f"no pretrained ResNet18 weights (offline): put {RESNET18_FILE} in {cache}/ or pass --weights PATH, "
+        f"or use --strategy scratch",
     )
 
 
@@ -193,22 +191,18 @@ def set_train_mode(model, head_only: bool, frozen_bn: bool = False) -> None:
 
 def find_mobilenet_v2_weights(weights: str | Path | None = None) -> Path:
     """The MobileNetV2 weights file to use: ``weights`` if given, else the packaged ImageNet file
-    (sha256 checked). Raises WeightsError (one line naming the package to install) when absent."""
+    (sha256 checked; :func:`wood.weights.find_weights`). Raises WeightsError (one line naming the
+    package to install) when absent."""
     from wood.packaged_weights import MOBILENET_V2_IMAGENET
+    from wood.weights import find_weights
 
-    if weights is not None:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise WeightsError(
-                "weights file does not exist; pass a torchvision MobileNetV2 state dict (.pth) "
-                "or use --strategy scratch",
-                path,
-            )
-        return path
-    try:
-        return MOBILENET_V2_IMAGENET.verified_path()
-    except WeightsError as exc:
-        raise WeightsError(f"{exc.message}; or pass --weights PATH, or use --strategy scratch", exc.path) from exc
+    return find_weights(
+        None if weights is None else Path(weights).expanduser(),
+        given_missing="weights file does not exist; pass a torchvision MobileNetV2 state dict (.pth) "
+        "or use --strategy scratch",
+        packaged=MOBILENET_V2_IMAGENET,
+        packaged_hint="; or pass --weights PATH, or use --strategy scratch",
+    )
 
 
 def find_pretrained_weights(arch: str, weights: str | Path | None = None) -> Path:

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from wood.config import write_config
-from wood.errors import ConfigError, DataError
+from wood.errors import ConfigError
 from wood.finetune.classify.config import ClassifyConfig
 from wood.finetune.classify.data import SPLITS, SplitData, class_counts, load_dataset
 from wood.finetune.classify.loop import check_shardable, phase_record, train_epoch
@@ -55,10 +55,9 @@ from wood.finetune.classify.models import (
     unfreeze_all,
 )
 from wood.finetune.classify.predict import accuracy_on, batches, predict, recalibrate_batchnorm  # noqa: F401 - re-exported
+from wood.finetune.classify.run import WEIGHTS_FORMAT
 from wood.outdir import atomic_output, check_replaceable
 from wood.runs import MARKER_KIND, choose_run_dir, write_metrics_json
-
-WEIGHTS_FORMAT = "wood-classify/1"
 
 
 @dataclass
@@ -285,7 +284,7 @@ def engine_record(setup: Setup, cfg: ClassifyConfig) -> dict[str, Any]:
 
 
 def weights_record(cfg: ClassifyConfig, setup: Setup) -> dict[str, Any]:
-    """weights.pt: what :func:`load_run_model` rebuilds the model from."""
+    """weights.pt: what :func:`wood.finetune.classify.run.load_model` rebuilds the model from."""
     state = {k: v.detach().cpu() for k, v in setup.model.state_dict().items()}
     return {
         "format": WEIGHTS_FORMAT,
@@ -375,19 +374,3 @@ def write_run(setup: Setup, cfg: ClassifyConfig, final: Path) -> None:
         write_metrics_json(tmp, "classify", metrics)
     acc = {s: metrics[s]["acc"] for s in SPLITS}
     console.print(f"{final}: " + "  ".join(f"{s} {a:.1%}" for s, a in acc.items() if a is not None))
-
-
-def load_run_model(weights: str | Path, device):
-    """Rebuild the model saved by :func:`train`; returns (model on device in eval mode, meta dict)."""
-    import torch
-
-    try:
-        saved = torch.load(str(weights), map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise DataError(f"cannot read classify weights ({exc.__class__.__name__})", weights) from exc
-    if not isinstance(saved, dict) or saved.get("format") != WEIGHTS_FORMAT:
-        raise DataError(f"not a classify weights file (expected format {WEIGHTS_FORMAT})", weights)
-    model = build_model(saved["arch"], len(saved["classes"]))
-    model.load_state_dict(saved["state_dict"])
-    model.to(device).eval()
-    return model, {k: saved[k] for k in ("arch", "classes", "imgsz")}

@@ -107,19 +107,18 @@ def weights_dirs() -> list[Path]:
 
 def find_checkpoint(variant: str) -> Path | None:
     """The official checkpoint of ``variant`` in a local cache folder (litemedsam: the installed package's
-    file, sha256 checked; a WeightsError naming the package when it is absent), or None."""
+    file, sha256 checked; a WeightsError naming the package when it is absent), or None. Looked up by
+    :func:`wood.weights.find_weights`."""
+    from wood.weights import find_weights
+
     if variant == "litemedsam":
         from wood.packaged_weights import LITEMEDSAM
 
-        return LITEMEDSAM.verified_path()
+        return find_weights(packaged=LITEMEDSAM)
     spec = SAM_VARIANTS[variant]
     if spec.checkpoint_file is None:
         return None
-    for folder in weights_dirs():
-        candidate = folder / spec.checkpoint_file
-        if candidate.is_file():
-            return candidate
-    return None
+    return find_weights(names=[spec.checkpoint_file], dirs=weights_dirs())
 
 
 def missing_weights_message(variant: str) -> str:
