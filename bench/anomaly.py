@@ -32,7 +32,7 @@ from typing import Any
 def make_data(work: Path, size: int, train_good: int, seed: int) -> Path:
     from wood.prep.config import PrepConfig
     from wood.prep.pipeline import run_prep
-    from wood.prep.synth_io import write_synth
+    from wood.prep.synth.write import write_synth
 
     prep = work / f"prep-{size}-{train_good}"
     if (prep / "manifest.json").is_file():

@@ -27,7 +27,7 @@ def tiny_run(root: Path, imgsz: int) -> Path:
     from wood.finetune.yolo.train import train
     from wood.prep.config import PrepConfig
     from wood.prep.pipeline import run_prep
-    from wood.prep.synth_io import write_synth
+    from wood.prep.synth.write import write_synth
 
     src = write_synth(root / "synth" / "wood", size=imgsz, per_defect=4, good=3, train_good=3, seed=0)
     prep = root / "prep"
@@ -95,7 +95,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from wood.eval.export import export_run, has_module
+    from wood.deploy.export import export_run, has_module
 
     with tempfile.TemporaryDirectory() as tmp:
         run = args.run or tiny_run(Path(tmp), args.imgsz)
@@ -116,10 +116,10 @@ def main() -> None:
         print(row(f"bare graph (median of {args.repeat})", torch_bare, ort_bare))
         if args.sam_run is None:
             print("SAM: pass --sam-run RUN for encoder + decoder numbers")
-        elif not has_module("wood.eval.export.sam"):
+        elif not has_module("wood.deploy.export.sam"):
             print("SAM: export is not available in this install")
         else:
-            from wood.eval.export.sam import export_sam
+            from wood.deploy.export.sam import export_sam
 
             sam = export_sam(args.sam_run, Path(tmp) / "sam", n_images=args.images)
             lat = sam.get("latency_ms", {})

@@ -19,7 +19,7 @@ timeout 200 python3 bench/sam_bench.py --model vit_b --device cuda --batches 1,8
     --per-image-batches 1 --seconds 3 --json "$OUT/sam_bench_cuda.json" 2>&1 | tee "$OUT/sam_bench.log" | tail -16
 
 echo "== YOLO: offline AMP check on CUDA, then from-scratch training on synthetic data"
-timeout 60 python3 -m pytest tests/test_yolo_gpu.py -m gpu -rs 2>&1 | tail -3
+timeout 60 python3 -m pytest tests/finetune/yolo/test_yolo_gpu.py -m gpu -rs 2>&1 | tail -3
 timeout 170 python3 bench/yolo_learning.py --device cuda --minutes 2 --workers 8 --work /tmp/yl 2>&1 | tee "$OUT/yolo_learning.log" | grep -v "^\s*$" | tail -15
 
 echo "== Classification: the five attempts, full 30 (+10) epochs, on synthetic data"

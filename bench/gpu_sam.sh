@@ -17,7 +17,7 @@ nvidia-smi -L
 python3 -c "import torch, accelerate, segment_anything; print('torch', torch.__version__, torch.cuda.get_device_name(0), 'accelerate', accelerate.__version__)"
 
 echo "== SAM mixed precision on CUDA (tests)"
-timeout 90 python3 -m pytest tests/test_sam_accelerate.py -m gpu -p no:socket -o addopts="" -q -rs 2>&1 | tail -4
+timeout 90 python3 -m pytest tests/finetune/sam/test_sam_accelerate.py -m gpu -p no:socket -o addopts="" -q -rs 2>&1 | tail -4
 
 echo "== SAM vit_b LoRA 1024^2: images/s and CUDA memory, batch 1,2,4,8 x fp32,bf16 (+ per-image batch-1 fp32 baseline)"
 timeout 300 python3 bench/sam_bench.py --model vit_b --device cuda --batches 1,2,4,8 --precisions fp32,bf16 \

@@ -27,7 +27,7 @@ def main() -> None:
     from wood.marker import listing, prove
     from wood.prep.config import PrepConfig
     from wood.prep.pipeline import run_prep
-    from wood.prep.synth_io import write_synth
+    from wood.prep.synth.write import write_synth
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -39,7 +39,7 @@ def main() -> None:
 
     from wood.prep.config import PrepConfig
     from wood.prep.pipeline import run_prep
-    from wood.prep.synth_io import write_synth
+    from wood.prep.synth.write import write_synth
 
     work = Path(tempfile.mkdtemp(prefix="wood-prep-bench-"))
     try:

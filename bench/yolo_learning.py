@@ -3,7 +3,7 @@
 Not a timed test. Makes ~300 synthetic images (5 defect types + good) at 256 px, preps them,
 trains yolov8n.yaml from scratch with `wood.finetune.yolo.train` for at most ``--minutes``
 (Ultralytics' ``time`` argument: the schedule is fitted to the budget), then evaluates the test
-split with `wood.eval.detect.evaluate` and prints COCO mAP50 (the reference) and Ultralytics'.
+split with `wood.eval.detect.evaluate.evaluate` and prints COCO mAP50 (the reference) and Ultralytics'.
 
     python bench/yolo_learning.py                      # CPU, 9 minutes of training
     python bench/yolo_learning.py --device cuda --minutes 4 --workers 8
@@ -95,7 +95,7 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-    from wood.eval.detect import evaluate
+    from wood.eval.detect.evaluate import evaluate
     from wood.finetune.yolo.config import YoloConfig
     from wood.finetune.yolo.train import train
 

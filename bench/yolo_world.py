@@ -63,7 +63,7 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     from wood.dataset_config import load_dataset_config
-    from wood.eval.detect import evaluate
+    from wood.eval.detect.evaluate import evaluate
     from wood.finetune.yolo.config import YoloConfig
     from wood.finetune.yolo.text_encoders import class_embeddings
     from wood.finetune.yolo.train import train

@@ -1,4 +1,4 @@
-"""The options of `wood eval classify` (a config dataclass, built by wood/cli_options.py)."""
+"""The options of `wood eval classify` (a config dataclass, built by wood/cli/options.py)."""
 
 from __future__ import annotations
 

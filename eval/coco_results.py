@@ -7,7 +7,7 @@ class_id + 1, as in the prepared ``coco/<split>.json``; boxes are pixels of the 
 (pixel edges). Pure functions, no model.
 
 A results file names images only by id. `wood predict` uses the ids of the ground truth its images
-belong to (wood.eval.predict_ids; 1..N in reading order for other images) and writes the id -> file
+belong to (wood.deploy.predict_ids; 1..N in reading order for other images) and writes the id -> file
 table beside the results (:func:`images_table`); `wood eval
 segment` uses the ids of the prepared ``coco/<split>.json``, so its file loads against that json.
 
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from wood.eval.detections import Detections
-from wood.prep.coco_masks import encode_rle
+from wood.prep.formats.coco_masks import encode_rle
 
 
 def xyxy_to_xywh(box: list[float] | np.ndarray, ndigits: int = 2) -> list[float]:

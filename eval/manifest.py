@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from wood.prep.dataset import PreparedDataset
-from wood.prep.full_images import require_full_images
+from wood.prep.tiling.full_images import require_full_images
 
 
 def evaluated_dataset(prep_dir: Path, split: str) -> PreparedDataset | None:
     """``prep_dir``'s dataset, any format (eval reads the records only); None without manifest.json.
-    A DataError when ``split`` of a tiled prep holds tiles (wood.prep.full_images)."""
+    A DataError when ``split`` of a tiled prep holds tiles (wood.prep.tiling.full_images)."""
     require_full_images(prep_dir, f"evaluating split {split!r}", split)
     return PreparedDataset.read(prep_dir)
 

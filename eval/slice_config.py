@@ -1,6 +1,6 @@
 """The five ``--slice*`` options of `wood eval detect`, `wood eval segment` and `wood predict`: one group.
 
-A config of those commands holds one ``slicing: SliceConfig`` field; wood/cli_options.py shows its
+A config of those commands holds one ``slicing: SliceConfig`` field; wood/cli/options.py shows its
 fields as options in that field's place. Each field is None when not given: the checks (and the
 defaults of an option not given) are :func:`wood.eval.slicing.slice_settings`', run by
 :meth:`SliceConfig.settings` where each command checked them before.

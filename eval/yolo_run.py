@@ -45,7 +45,7 @@ def load_yolo(weights: Path, device: str | None = None):
 def check_onnx(path: Path) -> dict[str, str]:
     """Open an exported .onnx with onnxruntime (CPU); return its Ultralytics metadata. A file that does
     not load, or that carries no class names (not an Ultralytics export), is a WeightsError."""
-    from wood.eval.export.deps import require_onnx
+    from wood.extras import require_onnx
 
     require_onnx()
     import onnxruntime

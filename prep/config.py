@@ -159,7 +159,7 @@ class PrepConfig:
                     raise ConfigError(f"{flag} needs --tile SIZE: without it images are not tiled (drop {flag})")
 
     def tile_spec(self) -> TileSpec | None:
-        """The tiling options as prep/tiling.py takes them; None without --tile."""
+        """The tiling options as prep/tiling/grid.py takes them; None without --tile."""
         if self.tile is None:
             return None
         return TileSpec(

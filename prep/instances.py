@@ -3,7 +3,7 @@
 Pure functions on arrays; no file I/O. Coordinates:
 - ``bbox_xyxy`` is in pixel-edge coordinates: the component covers x0 <= x < x1, y0 <= y < y1.
 - COCO polygons are lists of pixel corners in XY order; YOLO-seg polygons go through pixel
-  centres (see prep/polygons.py for why each reader needs its own).
+  centres (see prep/formats/polygons.py for why each reader needs its own).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from wood.prep.coco_masks import encode_rle
-from wood.prep.polygons import centre_ring, edge_rings, ring_to_flat
+from wood.prep.formats.coco_masks import encode_rle
+from wood.prep.formats.polygons import centre_ring, edge_rings, ring_to_flat
 
 CONNECTIVITY = 8
 """Pixels touching at a corner belong to the same defect (a thin diagonal scratch stays one)."""

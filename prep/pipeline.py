@@ -16,14 +16,14 @@ from wood.dataset_config import load_dataset_config
 from wood.errors import ConfigError
 from wood.fsutil import write_json
 from wood.outdir import atomic_output, check_replaceable
-from wood.prep.coco_layout import write_standard_layout
 from wood.prep.config import TILED_SPLITS, PrepConfig
 from wood.prep.dataset import FORMAT, MANIFEST, STATS
+from wood.prep.formats.coco_layout import write_standard_layout
 from wood.prep.mvtec import Sample, defect_types, scan_category
 from wood.prep.process import ProcessOptions, process_sample
 from wood.prep.splits import SplitSpec, assign_splits
 from wood.prep.stats import compute_stats
-from wood.prep.tile_records import tile_stats, tiled_records
+from wood.prep.tiling.records import tile_stats, tiled_records
 from wood.prep.tree import manifest_record, write_previews, write_tree
 from wood.procs import die_with_parent
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from wood.dataset_config import DatasetConfig
-from wood.prep.coco_masks import segmentation_to_mask
+from wood.prep.formats.coco_masks import segmentation_to_mask
 
 ALPHA = 0.45
 

@@ -17,7 +17,7 @@ from wood.errors import ConfigError, DataError, MisMatchError
 from wood.prep.imageio import MASK_THRESHOLD, check_upright, decode, mask_to_bool, read_bytes
 from wood.prep.instances import find_instances
 from wood.prep.mvtec import Sample
-from wood.prep.tiling import TileSpec, clip_to_tiles
+from wood.prep.tiling.grid import TileSpec, clip_to_tiles
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class ProcessOptions:
     min_area: int = 4
     allow_empty_masks: bool = False
     tile: TileSpec | None = None
-    """With tiling, every record also gets ``tiles`` (prep/tiling.py clip_to_tiles); the split picks which to use."""
+    """With tiling, every record also gets ``tiles`` (prep/tiling/grid.py clip_to_tiles); the split picks which
+    to use."""
 
 
 def process_sample(root: Path, sample: Sample, options: ProcessOptions) -> dict:

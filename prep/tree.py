@@ -20,7 +20,7 @@ import yaml
 from wood.dataset_config import DatasetConfig
 from wood.errors import DataError
 from wood.fsutil import file_sha256, link_or_copy, write_json
-from wood.prep.formats import coco_dataset, label_text, yolo_box_line, yolo_seg_line
+from wood.prep.formats.convert import coco_dataset, label_text, yolo_box_line, yolo_seg_line
 from wood.prep.imageio import decode, read_bytes, read_image_rgb
 from wood.prep.preview import draw_overlay, pick_preview_records
 from wood.prep.splits import SPLITS
@@ -176,7 +176,7 @@ def manifest_record(record: dict, instance_keys: tuple[str, ...] = ()) -> dict:
         "flags",
     )
     out = {k: record[k] for k in keys}
-    if "tile" in record:  # a tile of a tiled prep: where in which full image (prep/tiling.py)
+    if "tile" in record:  # a tile of a tiled prep: where in which full image (prep/tiling/grid.py)
         out["tile"] = record["tile"]
     summary = ("class", "class_id", "bbox_xyxy", "area", "has_hole", *instance_keys)
     out["instances"] = [

@@ -62,7 +62,7 @@ def main() -> None:
         m for m, tr in trees.items() for n in ast.walk(tr) if isinstance(n, ast.FunctionDef) and n.name == "_help"
     )
     rows.append(("`_help` field helpers defined", len(helpers)))
-    options = sum(t.count("typer.Option(") for m, t in texts.items() if m.startswith(("wood.cli", "wood.commands")))
+    options = sum(t.count("typer.Option(") for m, t in texts.items() if m.startswith(("wood.cli", "wood.cli.commands")))
     rows.append(("hand-written typer.Option( in the CLI layer", options))
     conf = sorted(m for m, t in texts.items() if re.search(r"^[A-Z_]+ = 0\.001\b", t, re.M))
     rows.append(("modules defining a 0.001 confidence constant", f"{len(conf)} {conf}"))

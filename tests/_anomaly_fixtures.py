@@ -15,7 +15,7 @@ SMALL = ["--imgsz", "64", "--batch", "16"]
 def anomaly_prep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from wood.prep.config import PrepConfig
     from wood.prep.pipeline import run_prep
-    from wood.prep.synth_io import write_synth
+    from wood.prep.synth.write import write_synth
 
     root = write_synth(tmp_path_factory.mktemp("anomaly-synth") / "wood", size=64, per_defect=4, good=8, train_good=6)
     out = tmp_path_factory.mktemp("anomaly-prep") / "wood"

@@ -1,5 +1,5 @@
 """Hostile-input rows for `wood eval detect|segment|classify`, `wood predict`, `wood export`, `wood report` and
-`wood demo` (the table is tests/test_hostile.py; a row is (id, build, needles) as in tests/_hostile_rows_prep.py).
+`wood demo` (the table is tests/cli/test_hostile.py; a row is (id, build, needles) as in tests/_hostile_rows_prep.py).
 """
 
 from __future__ import annotations

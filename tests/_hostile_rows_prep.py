@@ -1,4 +1,4 @@
-"""Hostile-input rows for `wood synth` and `wood prep` (the table is tests/test_hostile.py).
+"""Hostile-input rows for `wood synth` and `wood prep` (the table is tests/cli/test_hostile.py).
 
 A row is (id, build, needles): ``build(world, case_folder)`` makes the case and returns the argv; the
 one error line must hold every needle (``<tmp>`` stands for the case folder).

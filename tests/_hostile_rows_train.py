@@ -1,5 +1,5 @@
 """Hostile-input rows for `wood paste`, `wood finetune yolo|sam|classify` and `wood experiments` (the table is
-tests/test_hostile.py; a row is (id, build, needles) as in tests/_hostile_rows_prep.py). No row trains a model:
+tests/cli/test_hostile.py; a row is (id, build, needles) as in tests/_hostile_rows_prep.py). No row trains a model:
 each fails before training would start.
 """
 

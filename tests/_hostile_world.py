@@ -1,4 +1,4 @@
-"""The shared inputs of the hostile-input table (tests/test_hostile.py, rows in tests/_hostile_rows_*.py): a
+"""The shared inputs of the hostile-input table (tests/cli/test_hostile.py, rows in tests/_hostile_rows_*.py): a
 tiny synthetic category, a hand-made 32 px one, the first's `wood prep` output and run folders of every kind,
 built once per module, plus the helpers every row uses (a byte snapshot of folders, copies of the inputs,
 user files) and the one check every row passes.
@@ -56,7 +56,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, yolo_checkpoint: Path) -> Wo
     from wood.finetune.classify.train import train
     from wood.prep.config import PrepConfig
     from wood.prep.pipeline import run_prep
-    from wood.prep.synth_io import write_synth
+    from wood.prep.synth.write import write_synth
 
     root = tmp_path_factory.mktemp("hostile")
     src = write_synth(root / "src" / "wood", size=64, per_defect=3, good=2, train_good=2, seed=0)

@@ -40,7 +40,7 @@ def _write_json(path: Path, data: Any) -> None:
 def write_yolo_run(prepared: Path, run: Path, *, world: bool, jitter: float, seed: int) -> Path:
     """A finished YOLO run with an `eval detect` folder computed from jittered GT boxes."""
     from wood.eval.coco_metrics import coco_eval, confusion_matrix, image_level
-    from wood.eval.detect_text import markdown
+    from wood.eval.detect.text import markdown
     from wood.eval.plots import plot_pr_curves
     from wood.finetune.yolo.config import YoloConfig
 
@@ -147,9 +147,9 @@ def write_yolo_run(prepared: Path, run: Path, *, world: bool, jitter: float, see
 def write_sam_eval(prepared: Path, run: Path, out: Path, boxes: str, shift: int) -> None:
     """segment_metrics.json + overlays from GT masks shifted by ``shift`` px (the real scorer and drawer)."""
     from wood.eval.coco_metrics import coco_eval
-    from wood.eval.segment import _write_png, draw_overlay
-    from wood.eval.segment_scores import ImageResult, SegmentScorer, rle_results
-    from wood.prep.coco_masks import segmentation_to_mask
+    from wood.eval.segment.evaluate import _write_png, draw_overlay
+    from wood.eval.segment.scores import ImageResult, SegmentScorer, rle_results
+    from wood.prep.formats.coco_masks import segmentation_to_mask
     from wood.prep.imageio import read_image_rgb
 
     gt = _coco(prepared, "test")

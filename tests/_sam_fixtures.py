@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from wood.prep.coco_masks import encode_rle
+from wood.prep.formats.coco_masks import encode_rle
 
 CLASSES = ["color", "hole", "scratch"]
 

@@ -37,7 +37,7 @@ def private_wood_home(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic `wood` category: 128 px, 4 images per defect type, 3 good (test) + 3 train/good."""
-    from wood.prep.synth_io import write_synth
+    from wood.prep.synth.write import write_synth
 
     return write_synth(tmp_path_factory.mktemp("synth") / "wood", size=128, per_defect=4, good=3, train_good=3, seed=0)
 

@@ -17,9 +17,11 @@ PACKAGE_DIRS = {
     "prep": "wood.prep",
     "finetune": "wood.finetune",
     "eval": "wood.eval",
+    "deploy": "wood.deploy",
+    "report": "wood.report",
     "datasets": "wood.datasets",
 }
-LAYERS = ["core", "prep", "finetune", "eval", "report", "cli"]
+LAYERS = ["core", "prep", "finetune", "eval", "deploy", "report", "cli"]
 
 
 def module_name(path: Path) -> str:
@@ -32,11 +34,9 @@ def module_name(path: Path) -> str:
 
 
 def layer(module: str) -> str:
-    if module in ("wood.cli", "wood.__main__", "wood.demo") or module.startswith("wood.commands"):
+    if module in ("wood.cli", "wood.__main__") or module.startswith("wood.cli."):
         return "cli"
-    if module == "wood.eval.report" or module.startswith("wood.eval.report."):
-        return "report"
-    for name in ("eval", "finetune", "prep"):
+    for name in ("report", "deploy", "eval", "finetune", "prep"):
         if module == f"wood.{name}" or module.startswith(f"wood.{name}."):
             return name
     return "core"
@@ -118,9 +118,9 @@ def test_no_import_cycles():
         ("wood.errors", "core"),
         ("wood.prep.mvtec", "prep"),
         ("wood.finetune.sam.train", "finetune"),
-        ("wood.eval.detect", "eval"),
-        ("wood.eval.report.render", "report"),
-        ("wood.commands.prep", "cli"),
+        ("wood.eval.detect.evaluate", "eval"),
+        ("wood.report.render", "report"),
+        ("wood.cli.commands.prep", "cli"),
     ],
 )
 def test_layer_names(module, expected):

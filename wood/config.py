@@ -25,7 +25,7 @@ def option(
     """A config dataclass field with its help text: ``option("Image side in pixels.", 256)``.
 
     ``default`` (or ``default_factory``) as for ``dataclasses.field``; neither makes the field required.
-    ``meta`` is the field's other metadata, read by wood/cli_options.py: ``flag``, ``choices``,
+    ``meta`` is the field's other metadata, read by wood/cli/options.py: ``flag``, ``choices``,
     ``default_text``, ``cli``, ``multiple``, ``was`` (see its docstring).
     """
     return dataclasses.field(default=default, default_factory=default_factory, metadata={"help": help, **meta})

@@ -49,7 +49,7 @@ def split_truth(data: Path, split: str) -> list[dict[str, Any]]:
     """One dict per image of ``split``: name, path, defect type, anomalous, GT mask (H, W) bool."""
     from wood.finetune.anomaly.data import split_images
     from wood.finetune.sam.data import load_split
-    from wood.prep.full_images import require_full_images
+    from wood.prep.tiling.full_images import require_full_images
 
     require_full_images(data, f"wood eval anomaly (scores whole images) on split {split!r}", split)
     images = split_images(data, split)

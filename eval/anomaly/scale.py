@@ -71,7 +71,7 @@ def mask_map(shape: tuple[int, int], masks, scores) -> np.ndarray:
 def coco_scale(gt: dict[str, Any], manifest: dict[str, dict[str, Any]], boxes, masks=None) -> dict[str, Any]:
     """The scale of a detector's COCO results ``boxes`` (and ``masks``, RLE, for a segment model) against the
     COCO ground truth ``gt`` of the split; good / defective from the ``manifest`` entries (else: has instances)."""
-    from wood.prep.coco_masks import segmentation_to_mask
+    from wood.prep.formats.coco_masks import segmentation_to_mask
 
     with_instances = {a["image_id"] for a in gt["annotations"]}
     by_image: dict[int, list[dict[str, Any]]] = {}

@@ -13,7 +13,7 @@ from typing import Any
 
 from wood.errors import DataError
 from wood.prep.dataset import PreparedDataset, manifest_path
-from wood.prep.full_images import require_full_images
+from wood.prep.tiling.full_images import require_full_images
 
 
 def split_images(prep_dir: str | Path, split: str, defect: str | None = None) -> list[tuple[Path, dict[str, Any]]]:

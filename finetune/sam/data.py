@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from wood.errors import DataError, MisMatchError
-from wood.prep.coco_masks import segmentation_to_mask
-from wood.prep.coco_split import coco_path, images_dir, read_coco
+from wood.prep.formats.coco_masks import segmentation_to_mask
+from wood.prep.formats.coco_split import coco_path, images_dir, read_coco
 
 BOX_JITTER_MAX_PX_AT_1024 = 20.0
 """SAM paper: box noise std = 10% of the side, at most 20 px (for 1024 px images; scaled with the image)."""

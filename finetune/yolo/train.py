@@ -36,7 +36,7 @@ from wood.finetune.yolo.data import (
 )
 from wood.finetune.yolo.model import check_train_args, load_model, resolve_model, train_kwargs
 from wood.prep.dataset import manifest_sha256
-from wood.prep.full_images import read_prep_tiling
+from wood.prep.tiling.full_images import read_prep_tiling
 from wood.runs import absolute_path, create_run_dir, finish_run_dir, write_metrics_json
 from wood.torchutil import param_counts
 

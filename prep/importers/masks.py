@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from wood.errors import DataError
-from wood.prep.coco_masks import segmentation_to_mask
+from wood.prep.formats.coco_masks import segmentation_to_mask
 from wood.prep.importers.rle import check_segmentation
 
 BOX_ONLY = (

@@ -1,0 +1,1 @@
+"""Using a trained run: `wood predict`, `wood export` (ONNX + parity) and `wood label` (pre-labelling)."""

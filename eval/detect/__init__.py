@@ -1,0 +1,1 @@
+"""`wood eval detect`: COCO mAP for a YOLO run, beside Ultralytics' val."""

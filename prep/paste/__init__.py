@@ -1,0 +1,1 @@
+"""`wood paste`: Simple Copy-Paste of train instances onto train backgrounds -> a new prepared folder."""

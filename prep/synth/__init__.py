@@ -1,0 +1,1 @@
+"""`wood synth`: procedural wood texture and defects in exact MVTec AD layout."""
