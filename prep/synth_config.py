@@ -29,6 +29,13 @@ class SynthConfig:
     train_good: int = _help("Defect-free training images (train/good).", 10)
     seed: int = _help("Random seed; the same seed writes byte-identical files.", 0)
     gray: bool = _help("Write single-channel grayscale images.", False)
+    defects: str = _help(
+        "bold: high-contrast defects (dark stains, black pits, near-white scratches). subtle: low-contrast ones "
+        "closer to real wood (faint stains and smears, thin scratches, grain running the wrong way), which "
+        "separate pretrained from random anomaly features (bench/anomaly.py).",
+        "bold",
+        choices=("bold", "subtle"),
+    )
     exist_ok: bool = _help(
         "Replace OUT if it holds a previous `wood synth` output (never any other folder).", False, was=("force",)
     )
@@ -44,5 +51,7 @@ class SynthConfig:
         for name in ("per_defect", "good", "train_good"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, but got {getattr(self, name)}")
+        if self.defects not in ("bold", "subtle"):
+            raise ConfigError(f"--defects must be bold or subtle, but got {self.defects!r}")
         if self.seed < 0:
             raise ConfigError(f"--seed must be >= 0, but got {self.seed}")
