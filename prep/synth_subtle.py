@@ -8,9 +8,9 @@ grain runs the wrong way at the same colour. These drawers draw that, with the s
 composition and mask contract as wood.prep.synth (every changed pixel is in the mask and every mask pixel
 is changed):
 
-- color: a soft patch shifted 6-14% in brightness and slightly in hue;
-- liquid: a translucent darkening by 8-16% with a faint gloss, the grain showing through;
-- scratch: a thin line (1 px per 256 px of side), 12-22% lighter or darker than the wood;
+- color: a soft patch shifted 10-20% in brightness and 2-6% in hue;
+- liquid: a translucent darkening by 12-22% with a faint gloss, the grain showing through;
+- scratch: a thin line (1 px per 256 px of side), 18-30% lighter or darker than the wood;
 - hole: a small pit, darker by 30-45%, no bright ring;
 - combined: a grain disruption (a patch of wood whose rings run at another angle and pitch, matched to
   the surrounding mean colour and contrast) plus one or two of the above.
@@ -59,25 +59,25 @@ def _hole_out(rng, mask, c, radius, holed):
 
 
 def draw_faint_color(rng, img, center, tiny, holed) -> Stroke:
-    """A discoloured patch: brightness x (1 -/+ 6-14%), a slight red/blue shift, soft edges."""
+    """A discoloured patch: brightness x (1 -/+ 10-20%), a 2-6% red/blue shift, soft edges."""
     size = img.shape[0]
     rows, cols, c, radius, mask = _soft_blob(rng, img, center, tiny, (0.05, 0.12), (1.0, 1.8))
     mask = _hole_out(rng, mask, c, radius, holed and not tiny)
     win = img[rows, cols]
-    change = rng.uniform(0.06, 0.14) * (1.0 if tiny else rng.choice([-1.0, 1.0])) * (2.0 if tiny else 1.0)
-    hue = rng.uniform(-0.04, 0.04)
+    change = rng.uniform(0.10, 0.20) * (1.0 if tiny else rng.choice([-1.0, 1.0])) * (2.0 if tiny else 1.0)
+    hue = rng.uniform(0.02, 0.06) * rng.choice([-1.0, 1.0])
     gain = np.array([1.0 + change + hue, 1.0 + change, 1.0 + change - hue], np.float32)
     ramp = (0.35 + 0.65 * _edge_ramp(mask, 0.03 * size))[..., None]
     return Stroke(rows, cols, mask, win * (1.0 + (gain - 1.0) * ramp))
 
 
 def draw_faint_liquid(rng, img, center, tiny, holed) -> Stroke:
-    """A translucent smear: the wood darkens by 8-16% (warmer), grain showing through, a faint gloss."""
+    """A translucent smear: the wood darkens by 12-22% (warmer), grain showing through, a faint gloss."""
     size = img.shape[0]
     rows, cols, c, radius, mask = _soft_blob(rng, img, center, tiny, (0.06, 0.14), (1.5, 3.0))
     mask = _hole_out(rng, mask, c, radius, holed and not tiny)
     win = img[rows, cols]
-    darken = rng.uniform(0.08, 0.16) * (2.0 if tiny else 1.0)
+    darken = rng.uniform(0.12, 0.22) * (2.0 if tiny else 1.0)
     k = 1.0 - darken * (0.5 + 0.5 * _edge_ramp(mask, 0.02 * size))
     wet = win * k[..., None]
     wet[..., 2] *= 0.96
@@ -87,7 +87,7 @@ def draw_faint_liquid(rng, img, center, tiny, holed) -> Stroke:
 
 
 def draw_faint_scratch(rng, img, center, tiny, holed) -> Stroke:
-    """A thin line (quadratic Bezier), 12-22% lighter or darker than the wood under it."""
+    """A thin line (quadratic Bezier), 18-30% lighter or darker than the wood under it."""
     size = img.shape[0]
     length = rng.uniform(8.0, 14.0) if tiny else rng.uniform(0.2, 0.5) * size
     thick = max(1, round(size / 256))
@@ -102,7 +102,7 @@ def draw_faint_scratch(rng, img, center, tiny, holed) -> Stroke:
     m8 = np.zeros(win.shape[:2], np.uint8)
     cv2.polylines(m8, [np.round(pts).astype(np.int32)], False, 255, thickness=thick, lineType=cv2.LINE_8)
     mask = m8 > 0
-    change = rng.uniform(0.12, 0.22) * (2.0 if tiny else 1.0)
+    change = rng.uniform(0.18, 0.30) * (2.0 if tiny else 1.0)
     lighter = _luma(win, mask) < 150 if rng.random() < 0.8 else _luma(win, mask) >= 150
     out = win * (1.0 + change) + 6.0 if lighter else win * (1.0 - change)
     return Stroke(rows, cols, mask, out)
