@@ -9,9 +9,10 @@ Maps: a per-patch score map is upsampled bilinearly to ``imgsz`` and smoothed wi
 ``sigma`` pixels (radius 4 sigma, reflected borders); the image score is the map's maximum.
 
 Speed (the same numbers to float tolerance, bench/anomaly.py measures the ratio): the backbone runs with
-every BatchNorm folded into its convolution and in channels-last layout (:func:`inference_backbone`, about
-3-5x faster on CPU), and upsampling + smoothing, both linear and separable, run as two small matrix
-products per map (:func:`map_operator`) instead of a 33-tap convolution over the full-size map.
+every BatchNorm folded into its convolution and in channels-last layout (:func:`inference_backbone`; MobileNetV2
+at 256 px, 1 thread: 34 -> 22 ms), and upsampling + smoothing, both linear and separable, run as two small
+matrix products per map (:func:`map_operator`; 2.6 -> 0.2 ms) instead of a 33-tap convolution over the
+full-size map.
 """
 
 from __future__ import annotations
