@@ -126,7 +126,12 @@ def arm(job: dict[str, Any]) -> dict[str, Any]:
 
     torch.set_num_threads(job["threads"])
     cfg = AnomalyConfig(
-        data=job["prep"], method=job["method"], pretrained=job["pretrained"], imgsz=job["imgsz"], device="cpu"
+        data=job["prep"],
+        method=job["method"],
+        pretrained=job["pretrained"],
+        imgsz=job["imgsz"],
+        max_bank=job["max_bank"],
+        device="cpu",
     )
     paths = good_train_images(cfg.data)[: job["n"]]
     backbone, _ = load_backbone(cfg.backbone, None, cfg.pretrained, cfg.seed)
@@ -229,6 +234,7 @@ def main() -> None:
     ap.add_argument("--random-at", default="100", help="N good at which the random-init arm runs as well.")
     ap.add_argument("--methods", default="patchcore,padim")
     ap.add_argument("--imgsz", type=int, default=256, help="Backbone input side for every arm.")
+    ap.add_argument("--max-bank", type=int, default=4096, help="PatchCore's bank cap (`--max-bank`) for every arm.")
     ap.add_argument(
         "--threads",
         type=int,
@@ -263,6 +269,7 @@ def main() -> None:
                                 "pretrained": pretrained,
                                 "n": n,
                                 "imgsz": args.imgsz,
+                                "max_bank": args.max_bank,
                                 "threads": args.threads,
                                 "speed_threads": sorted({args.threads, *speed}),
                             }
