@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ class AnomalyModel:
     sigma: float
     state: dict[str, Any]  # patchcore: {"bank"}; padim: {"idx", "mean", "cov_inv"}
     device: Any = "cpu"
+    _fast: Any = field(default=None, repr=False, compare=False)  # (inference backbone, bank operands) cache
 
     @property
     def pool(self) -> bool:
@@ -41,14 +42,24 @@ class AnomalyModel:
         self.device = device
         self.backbone.to(device)
         self.state = {k: v.to(device) for k, v in self.state.items()}
+        self._fast = None
         return self
+
+    def fast(self) -> tuple[Any, Any]:
+        """(the backbone folded for inference, PatchCore's bank operands or None), built once per model;
+        ``backbone`` and ``state`` stay as saved (wood.finetune.anomaly.features.inference_backbone)."""
+        if self._fast is None:
+            ops = patchcore.bank_operands(self.state["bank"].contiguous()) if self.method == "patchcore" else None
+            self._fast = (feat.inference_backbone(self.backbone), ops)
+        return self._fast
 
     def score_batch(self, x):
         """(maps (B, imgsz, imgsz), scores (B,)) of a normalised batch, on the CPU."""
-        f = feat.patch_features(self.backbone, x.to(self.device), pool=self.pool)
+        backbone, ops = self.fast()
+        f = feat.patch_features(backbone, x.to(self.device), pool=self.pool)
         with _inference():
             if self.method == "patchcore":
-                patch = patchcore.nearest_distance(f, self.state["bank"])
+                patch = patchcore.nearest_distance(f, self.state["bank"], ops)
             else:
                 patch = padim.mahalanobis(f, self.state)
             maps, scores = feat.to_maps(patch, self.imgsz, self.sigma)
@@ -80,13 +91,14 @@ def fit(cfg, backbone, paths: Sequence[Path], device, progress=None) -> tuple[An
     generator = torch.Generator().manual_seed(cfg.seed)
     backbone = backbone.to(device).eval()
     start = time.perf_counter()
+    fast = feat.inference_backbone(backbone)  # the features the model is scored with (see score_batch)
     grid = cfg.imgsz // 8
     per_image = max(1, math.ceil(cfg.max_pool / len(paths)))
     chunks, sums, channels = [], None, None
     batches = list(feat.batched(paths, cfg.batch))
     for chunk in progress(batches) if progress else batches:
         x = feat.to_tensor([feat.load_image(p, cfg.imgsz) for p in chunk]).to(device)
-        f = feat.patch_features(backbone, x, pool=cfg.method == "patchcore").cpu()
+        f = feat.patch_features(fast, x, pool=cfg.method == "patchcore").cpu()
         channels = f.shape[1]
         if cfg.method == "patchcore":
             chunks.append(patchcore.sample_pool(f, per_image, generator))

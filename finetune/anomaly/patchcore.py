@@ -66,17 +66,28 @@ def bank_size(total_patches: int, pool: int, coreset: float, max_bank: int) -> i
     return max(1, min(math.ceil(coreset * total_patches), max_bank, pool))
 
 
-def nearest_distance(features, bank):
-    """(B, h, w) Euclidean distance of each patch of (B, C, h, w) ``features`` to its nearest bank row."""
+def bank_operands(bank):
+    """(bank.T contiguous float32, squared row norms): what :func:`nearest_distance` multiplies with, computed
+    once per model rather than per image."""
+    bank = bank.float()
+    return bank.T.contiguous(), bank.pow(2).sum(dim=1)
+
+
+def nearest_distance(features, bank, operands=None):
+    """(B, h, w) Euclidean distance of each patch of (B, C, h, w) ``features`` to its nearest bank row.
+
+    One fused matrix product per chunk: min_j |x - b_j|^2 = |x|^2 + min_j (|b_j|^2 - 2 x.b_j) (torch.addmm),
+    clamped at 0 against rounding; equal to ``torch.cdist(x, bank).amin(1)`` to float tolerance.
+    ``operands``: :func:`bank_operands` of ``bank``, when the caller keeps them."""
     import torch
 
+    bank_t, bank_sq = operands if operands is not None else bank_operands(bank)
     b, c, h, w = features.shape
     flat = features.permute(0, 2, 3, 1).reshape(-1, c)
-    bank_sq = bank.pow(2).sum(dim=1)
     out = torch.empty(flat.shape[0], dtype=flat.dtype, device=flat.device)
     with torch.inference_mode():
         for i in range(0, flat.shape[0], NN_CHUNK):
             x = flat[i : i + NN_CHUNK]
-            d = x.pow(2).sum(dim=1, keepdim=True) - 2.0 * (x @ bank.T) + bank_sq
-            out[i : i + NN_CHUNK] = d.amin(dim=1).clamp_(min=0).sqrt_()
+            d = torch.addmm(bank_sq, x, bank_t, alpha=-2.0).amin(dim=1)
+            out[i : i + NN_CHUNK] = d.add_(x.pow(2).sum(dim=1)).clamp_(min=0).sqrt_()
     return out.view(b, h, w)

@@ -24,6 +24,13 @@ class SynthConfig:
     train_good: int = option("Defect-free training images (train/good).", 10)
     seed: int = option("Random seed; the same seed writes byte-identical files.", 0)
     gray: bool = option("Write single-channel grayscale images.", False)
+    defects: str = option(
+        "bold: high-contrast defects (dark stains, black pits, near-white scratches). subtle: low-contrast ones "
+        "closer to real wood (faint stains and smears, thin scratches, grain running the wrong way), which "
+        "separate pretrained from random anomaly features (bench/anomaly.py).",
+        "bold",
+        choices=("bold", "subtle"),
+    )
     exist_ok: bool = option(
         "Replace OUT if it holds a previous `wood synth` output (never any other folder).", False, was=("force",)
     )
@@ -39,5 +46,7 @@ class SynthConfig:
         for name in ("per_defect", "good", "train_good"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, but got {getattr(self, name)}")
+        if self.defects not in ("bold", "subtle"):
+            raise ConfigError(f"--defects must be bold or subtle, but got {self.defects!r}")
         if self.seed < 0:
             raise ConfigError(f"--seed must be >= 0, but got {self.seed}")

@@ -342,20 +342,29 @@ def _touches(stroke: Stroke, taken: np.ndarray, gap: int = 3) -> bool:
 
 
 def defect_image(
-    rng: np.random.Generator, size: int, defect: str, tiny: bool = False, holed: bool = False
+    rng: np.random.Generator,
+    size: int,
+    defect: str,
+    tiny: bool = False,
+    holed: bool = False,
+    drawers: dict[str, Drawer] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A wood image with ``defect`` drawn on it: (image uint8 RGB (H, W, 3), mask bool (H, W)).
 
     One to three components (two or three of different types for ``combined``), kept 3 px apart
     where the image has room. ``tiny`` makes one component smaller than TINY_AREA pixels;
     ``holed`` makes a color or liquid component enclose an unmasked island, so the mask has a
-    hole (ignored for hole and scratch, which have no holed form).
+    hole (ignored for hole and scratch, which have no holed form). ``drawers``: DRAWERS (the default) or
+    another set with the same keys (wood.prep.synth.subtle); a "grain" drawer in it is in every `combined`.
     """
-    if defect != "combined" and defect not in DRAWERS:
+    drawers = DRAWERS if drawers is None else drawers
+    if defect != "combined" and defect not in drawers:
         raise ValueError(f"unknown wood defect {defect!r}; expected one of {list(WOOD_DEFECTS)}")
     img = wood_texture(rng, size).astype(np.float32)
     if defect == "combined":
-        kinds = list(rng.permutation(list(DRAWERS)))[: int(rng.integers(2, 4))]
+        kinds = list(rng.permutation(list(drawers)))[: int(rng.integers(2, 4))]
+        if "grain" in drawers and "grain" not in kinds:
+            kinds[-1] = "grain"
         if holed and not ({"color", "liquid"} & set(kinds)):
             kinds[0] = str(rng.choice(["color", "liquid"]))
         if holed:  # the holed one first, so it is placed before the others crowd the image
@@ -372,7 +381,7 @@ def defect_image(
     taken = np.zeros((size, size), bool)
     order = sorted(range(len(kinds)), key=lambda i: (i != holed_index, i != tiny_index))
     for i in order:
-        stroke = _place(rng, img, taken, DRAWERS[kinds[i]], i == tiny_index, i == holed_index)
+        stroke = _place(rng, img, taken, drawers[kinds[i]], i == tiny_index, i == holed_index)
         win = img[stroke.rows, stroke.cols]
         win[stroke.mask] = stroke.pixels[stroke.mask]
         taken[stroke.rows, stroke.cols] |= stroke.mask

@@ -26,6 +26,7 @@ from wood.names import check_path_length
 from wood.outdir import atomic_output
 from wood.prep.synth.config import CATEGORIES, SynthConfig
 from wood.prep.synth.draw import defect_image, good_image
+from wood.prep.synth.subtle import SUBTLE_DRAWERS
 
 PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1]
 """Fixed PNG settings, so the same pixels always give the same bytes (level 1: 2-3x faster than
@@ -76,7 +77,8 @@ def draw_item(config: SynthConfig, item: SynthItem) -> tuple[np.ndarray, np.ndar
     if item.defect == "good":
         image, mask = good_image(rng, config.size)
     else:
-        image, mask = defect_image(rng, config.size, item.defect, tiny=item.tiny, holed=item.holed)
+        drawers = SUBTLE_DRAWERS if config.defects == "subtle" else None
+        image, mask = defect_image(rng, config.size, item.defect, tiny=item.tiny, holed=item.holed, drawers=drawers)
     if config.gray:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     return image, mask
@@ -103,6 +105,7 @@ def write_synth(
     category: str = "wood",
     exist_ok: bool = True,
     progress: Callable | None = None,
+    defects: str = "bold",
 ) -> Path:
     """Write a synthetic MVTec category to ``out`` (replacing it by default) and return its path.
 
@@ -118,6 +121,7 @@ def write_synth(
         train_good=train_good,
         seed=seed,
         gray=gray,
+        defects=defects,
         exist_ok=exist_ok,
     )
     return write_config_tree(config, progress)

@@ -178,3 +178,27 @@ def test_interrupted_run_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> N
     with pytest.raises(KeyboardInterrupt):
         write_synth(out, size=64, per_defect=1, good=1, train_good=1)
     assert list(tmp_path.iterdir()) == []  # neither OUT nor a temp folder
+
+
+def test_subtle_defects_keep_the_mask_contract_and_are_fainter_than_bold(tmp_path: Path) -> None:
+    from wood.prep.synth.subtle import SUBTLE_DRAWERS
+
+    bold_change, subtle_change = [], []
+    for k, defect in enumerate(WOOD_DEFECTS):
+        for drawers, changes in ((None, bold_change), (SUBTLE_DRAWERS, subtle_change)):
+            rng = np.random.default_rng(k)
+            image, mask = defect_image(rng, 256, defect, tiny=k == 2, holed=k in (0, 1), drawers=drawers)
+            plain = wood_texture(np.random.default_rng(k), 256)
+            diff = np.abs(image.astype(int) - plain.astype(int)).max(axis=2)
+            assert mask.any() and not diff[~mask].any(), (defect, "pixels outside the mask were changed")
+            assert (diff[mask] > 0).mean() > 0.95, (defect, "mask pixels must change")
+            changes.append(float(np.median(diff[mask])))
+    # the median change of a mask pixel, per defect type: less than half of the bold drawer's
+    assert all(s < b / 2 for s, b in zip(subtle_change, bold_change)), (subtle_change, bold_change)
+    bold = _tree(write_synth(tmp_path / "b", size=64, per_defect=1, good=1, train_good=1, seed=0))
+    subtle = _tree(write_synth(tmp_path / "s", size=64, per_defect=1, good=1, train_good=1, seed=0, defects="subtle"))
+    assert bold["train/good/000.png"] == subtle["train/good/000.png"]  # the same wood; only defects differ
+    assert bold["test/good/000.png"] == subtle["test/good/000.png"]
+    assert all(bold[f"test/{d}/000.png"] != subtle[f"test/{d}/000.png"] for d in WOOD_DEFECTS)
+    with pytest.raises(ConfigError, match="--defects"):
+        write_synth(tmp_path / "x", size=64, defects="loud")
