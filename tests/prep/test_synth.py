@@ -194,7 +194,7 @@ def test_subtle_defects_keep_the_mask_contract_and_are_fainter_than_bold(tmp_pat
             assert (diff[mask] > 0).mean() > 0.95, (defect, "mask pixels must change")
             changes.append(float(np.median(diff[mask])))
     # the median change of a mask pixel, per defect type: less than half of the bold drawer's
-    assert all(s < b / 2 for s, b in zip(subtle_change, bold_change)), (subtle_change, bold_change)
+    assert all(s < b / 2 for s, b in zip(subtle_change, bold_change, strict=True)), (subtle_change, bold_change)
     bold = _tree(write_synth(tmp_path / "b", size=64, per_defect=1, good=1, train_good=1, seed=0))
     subtle = _tree(write_synth(tmp_path / "s", size=64, per_defect=1, good=1, train_good=1, seed=0, defects="subtle"))
     assert bold["train/good/000.png"] == subtle["train/good/000.png"]  # the same wood; only defects differ
