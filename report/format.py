@@ -15,24 +15,26 @@ DASH = "–"
 COST_COLUMNS = ["train time", "device", "params trained"]
 
 
+def _number(value: Any) -> float | None:
+    """``value`` as a float; None for None, a bool or a non-number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def num(value: Any, digits: int = 3) -> str:
     """0.512 style; a dash for None or a non-number."""
-    if value is None or isinstance(value, bool):
-        return DASH
-    try:
-        return f"{float(value):.{digits}f}"
-    except (TypeError, ValueError):
-        return DASH
+    x = _number(value)
+    return DASH if x is None else f"{x:.{digits}f}"
 
 
 def pct(value: Any, digits: int = 1) -> str:
     """A fraction as a percentage: 0.1234 -> 12.3%."""
-    if value is None or isinstance(value, bool):
-        return DASH
-    try:
-        return f"{100 * float(value):.{digits}f}%"
-    except (TypeError, ValueError):
-        return DASH
+    x = _number(value)
+    return DASH if x is None else f"{100 * x:.{digits}f}%"
 
 
 def duration(seconds: Any) -> str:
