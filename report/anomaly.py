@@ -13,6 +13,16 @@ from wood.report.render import Figure, Gallery, Section, Table, Text, run_sectio
 from wood.report.runs import Run, pick_eval
 
 
+NO_RUNS = "No anomaly run found (runs of `wood finetune anomaly`)."
+INTRO = (
+    "PatchCore and PaDiM learn only from good train images; no defect is labelled. Image AUROC ranks "
+    "images by their anomaly map's maximum; pixel AUROC and AUPRO (per-region overlap up to FPR 0.3, "
+    "normalised) score the maps against the true masks; recall and false alarms are at a threshold "
+    "chosen on val (from `wood eval anomaly`)."
+)
+"""The section's first paragraph: what its numbers are and where they come from."""
+
+
 def approach(run: Run) -> str:
     m = run.metrics or {}
     weights = "" if m.get("pretrained", True) else " (random init)"
@@ -83,15 +93,7 @@ def _type_cell(b: dict[str, Any] | None) -> str:
 
 
 def anomaly_section(runs: list[Run]) -> Section:
-    section = run_section(
-        "Anomaly detection (good images only)",
-        bool(runs),
-        "No anomaly run found (runs of `wood finetune anomaly`).",
-        "PatchCore and PaDiM learn only from good train images; no defect is labelled. Image AUROC ranks "
-        "images by their anomaly map's maximum; pixel AUROC and AUPRO (per-region overlap up to FPR 0.3, "
-        "normalised) score the maps against the true masks; recall and false alarms are at a threshold "
-        "chosen on val (from `wood eval anomaly`).",
-    )
+    section = run_section("Anomaly detection (good images only)", bool(runs), NO_RUNS, INTRO)
     if not runs:
         return section
     rows, type_rows, galleries, warnings = [], [], [], []

@@ -19,6 +19,17 @@ from wood.report.runs import Run, pick_eval
 from wood.prep.dataset import PreparedDataset, manifest_path
 
 
+NO_RUNS = "No YOLO or YOLO-World run found (runs of `wood finetune yolo`)."
+INTRO = (
+    "mAP is COCO's (pycocotools, the reference) from `wood eval detect`; Ultralytics' own mAP on the same "
+    "split is shown beside it (the two definitions differ). Image-level recall: defective images with at "
+    "least one detection at the eval's confidence; false alarms: good images with one. A run evaluated "
+    "with and without `--slice` has one row each; tile is the tiling of its training data (`wood prep "
+    "--tile`), ms / image the median inference time of the eval."
+)
+"""The section's first paragraph: what its numbers are and where they come from."""
+
+
 def approach(run: Run) -> str:
     """YOLO-World | YOLO-seg | YOLO, with the model name."""
     m = run.metrics or {}
@@ -110,16 +121,7 @@ def _ap_cell(c: dict[str, Any] | None) -> str:
 
 
 def detection_section(runs: list[Run]) -> Section:
-    section = run_section(
-        "Detection",
-        bool(runs),
-        "No YOLO or YOLO-World run found (runs of `wood finetune yolo`).",
-        "mAP is COCO's (pycocotools, the reference) from `wood eval detect`; Ultralytics' own mAP on the same "
-        "split is shown beside it (the two definitions differ). Image-level recall: defective images with at "
-        "least one detection at the eval's confidence; false alarms: good images with one. A run evaluated "
-        "with and without `--slice` has one row each; tile is the tiling of its training data (`wood prep "
-        "--tile`), ms / image the median inference time of the eval.",
-    )
+    section = run_section("Detection", bool(runs), NO_RUNS, INTRO)
     if not runs:
         return section
     rows, class_rows, pr_figures, not_evaluated = [], [], [], []

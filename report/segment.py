@@ -14,6 +14,15 @@ from wood.report.runs import Run, pick_eval
 PROMPTS = (("gt", "GT boxes"), ("detector", "detector boxes"))
 
 
+NO_RUNS = "No SAM run found (runs of `wood finetune sam`)."
+INTRO = (
+    "mIoU / mDice: per-class IoU and Dice of the predicted vs true masks (pixels summed over the split), "
+    "averaged over classes, from `wood eval segment`. GT boxes prompt SAM with the true boxes (an upper "
+    "bound); detector boxes come from a YOLO run (the real detect-then-segment pipeline)."
+)
+"""The section's first paragraph: what its numbers are and where they come from."""
+
+
 def is_zero_shot(run: Run) -> bool:
     """A `wood eval segment --model` folder: a pretrained SAM scored untrained."""
     return bool(run.config.get("zero_shot") or (run.metrics or {}).get("zero_shot"))
@@ -93,14 +102,7 @@ def _iou_cell(c: dict[str, Any] | None) -> str:
 
 
 def segmentation_section(runs: list[Run]) -> Section:
-    section = run_section(
-        "Segmentation",
-        bool(runs),
-        "No SAM run found (runs of `wood finetune sam`).",
-        "mIoU / mDice: per-class IoU and Dice of the predicted vs true masks (pixels summed over the split), "
-        "averaged over classes, from `wood eval segment`. GT boxes prompt SAM with the true boxes (an upper "
-        "bound); detector boxes come from a YOLO run (the real detect-then-segment pipeline).",
-    )
+    section = run_section("Segmentation", bool(runs), NO_RUNS, INTRO)
     if not runs:
         return section
     rows, class_rows, galleries, warnings = [], [], [], []
