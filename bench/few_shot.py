@@ -41,6 +41,34 @@ def wood(*args: object) -> float:
     return time.perf_counter() - started
 
 
+def finetune_yolo(
+    args: argparse.Namespace, data: Path, model: str, epochs: int, seed: int, out: Path, name: str
+) -> float:
+    """`wood finetune yolo` at the bench's --imgsz and --batch, with no data loader workers; the wall seconds."""
+    return wood(
+        "finetune",
+        "yolo",
+        "--data",
+        data,
+        "--model",
+        model,
+        "--epochs",
+        epochs,
+        "--imgsz",
+        args.imgsz,
+        "--batch",
+        args.batch,
+        "--workers",
+        0,
+        "--seed",
+        seed,
+        "--out",
+        out,
+        "--name",
+        name,
+    )
+
+
 def prepare(args: argparse.Namespace, work: Path) -> tuple[Path, Path]:
     """(prep of DATA, pasted prep), built once per work folder."""
     prep, pasted = work / "prep", work / "pasted"
@@ -88,28 +116,7 @@ def pretrain(args: argparse.Namespace, work: Path) -> tuple[Path, float]:
         1,
     )
     wood("prep", synth, "--out", prep, "--seed", 1)
-    seconds = wood(
-        "finetune",
-        "yolo",
-        "--data",
-        prep,
-        "--model",
-        "yolov8n.yaml",
-        "--epochs",
-        args.pretrain_epochs,
-        "--imgsz",
-        args.imgsz,
-        "--batch",
-        args.batch,
-        "--workers",
-        0,
-        "--seed",
-        0,
-        "--out",
-        work / "synth-runs",
-        "--name",
-        "pretrain",
-    )
+    seconds = finetune_yolo(args, prep, "yolov8n.yaml", args.pretrain_epochs, 0, work / "synth-runs", "pretrain")
     seconds_file.write_text(f"{seconds:.1f}")
     return weights, seconds
 
@@ -120,28 +127,7 @@ def train_and_score(
     name = f"{arm.strip('+')}-s{seed}"
     run = work / "runs" / name
     if not (run / "eval-test" / "eval_detect.json").is_file():
-        seconds = wood(
-            "finetune",
-            "yolo",
-            "--data",
-            data,
-            "--model",
-            model,
-            "--epochs",
-            epochs,
-            "--imgsz",
-            args.imgsz,
-            "--batch",
-            args.batch,
-            "--workers",
-            0,
-            "--seed",
-            seed,
-            "--out",
-            work / "runs",
-            "--name",
-            name,
-        )
+        seconds = finetune_yolo(args, data, model, epochs, seed, work / "runs", name)
         (run / "bench.seconds").write_text(f"{seconds:.1f}")
         # scored on the ORIGINAL prep's test split (identical bytes in the pasted prep)
         wood("eval", "detect", "--run", run, "--split", "test", "--data", work / "prep", "--out", run / "eval-test")

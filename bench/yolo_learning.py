@@ -63,6 +63,19 @@ def make_data(work: Path, per_defect: int, good: int, size: int, seed: int) -> P
     return prep
 
 
+def setup(args: argparse.Namespace, prefix: str) -> tuple[Path, Path, dict]:
+    """--threads, the work folder (--work or a temp one named ``prefix``...) and the synthetic prep both YOLO
+    benches train on: (work, prep, the prep's stats.json)."""
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    work = args.work or Path(tempfile.mkdtemp(prefix=prefix))
+    work.mkdir(parents=True, exist_ok=True)
+    prep = make_data(work, args.per_defect, args.good, args.size, args.seed)
+    return work, prep, json.loads((prep / "stats.json").read_text())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu", help="cpu or cuda (cuda:0, 0)")
@@ -91,18 +104,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    work, prep, stats = setup(args, "wood-yolo-learning-")
     from wood.eval.detect.evaluate import evaluate
     from wood.finetune.yolo.config import YoloConfig
     from wood.finetune.yolo.train import train
 
-    work = args.work or Path(tempfile.mkdtemp(prefix="wood-yolo-learning-"))
-    work.mkdir(parents=True, exist_ok=True)
-    prep = make_data(work, args.per_defect, args.good, args.size, args.seed)
-    stats = json.loads((prep / "stats.json").read_text())
     cfg = YoloConfig(
         data=prep,
         model=args.model,

@@ -24,11 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
-from yolo_learning import make_data  # same synthetic split for both benches
+from yolo_learning import setup  # same synthetic split for both benches
 
 RENAMES = {"pit in wood": ["pit in wood"], "control": ["a photo of a blue sky"]}
 
@@ -58,10 +57,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    work, prep, stats = setup(args, "wood-yolo-world-")
     from wood.dataset_config import load_dataset_config
     from wood.eval.detect.evaluate import evaluate
     from wood.finetune.yolo.config import YoloConfig
@@ -69,10 +65,6 @@ def main() -> None:
     from wood.finetune.yolo.train import train
     from wood.finetune.yolo.world import world_run_info, write_prompted_checkpoint
 
-    work = args.work or Path(tempfile.mkdtemp(prefix="wood-yolo-world-"))
-    work.mkdir(parents=True, exist_ok=True)
-    prep = make_data(work, args.per_defect, args.good, args.size, args.seed)
-    stats = json.loads((prep / "stats.json").read_text())
     common = dict(
         data=prep,
         task="detect",

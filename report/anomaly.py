@@ -7,10 +7,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from wood.report.format import COST_COLUMNS, DASH, cost, num, pct, run_ref
+from wood.report.format import COST_COLUMNS, DASH, breakdown_rows, cost, num, pct, run_ref
 from wood.report.plots import thumbnail
-from wood.report.render import Figure, Gallery, Section, Table, Text
+from wood.report.render import Figure, Gallery, Section, Table, Text, run_section
 from wood.report.runs import Run, pick_eval
+
+
+NO_RUNS = "No anomaly run found (runs of `wood finetune anomaly`)."
+INTRO = (
+    "PatchCore and PaDiM learn only from good train images; no defect is labelled. Image AUROC ranks "
+    "images by their anomaly map's maximum; pixel AUROC and AUPRO (per-region overlap up to FPR 0.3, "
+    "normalised) score the maps against the true masks; recall and false alarms are at a threshold "
+    "chosen on val (from `wood eval anomaly`)."
+)
+"""The section's first paragraph: what its numbers are and where they come from."""
 
 
 def approach(run: Run) -> str:
@@ -77,19 +87,15 @@ def _figures(run: Run, ev: dict[str, Any]) -> list[Figure]:
     return figures
 
 
+def _type_cell(b: dict[str, Any] | None) -> str:
+    b = b or {}
+    return f"{num(b.get('image_auroc'))} / {num(b.get('pixel_auroc'))} / {pct(b.get('recall'))}"
+
+
 def anomaly_section(runs: list[Run]) -> Section:
-    section = Section("Anomaly detection (good images only)")
+    section = run_section("Anomaly detection (good images only)", bool(runs), NO_RUNS, INTRO)
     if not runs:
-        section.blocks.append(Text("No anomaly run found (runs of `wood finetune anomaly`).", "note"))
         return section
-    section.blocks.append(
-        Text(
-            "PatchCore and PaDiM learn only from good train images; no defect is labelled. Image AUROC ranks "
-            "images by their anomaly map's maximum; pixel AUROC and AUPRO (per-region overlap up to FPR 0.3, "
-            "normalised) score the maps against the true masks; recall and false alarms are at a threshold "
-            "chosen on val (from `wood eval anomaly`)."
-        )
-    )
     rows, type_rows, galleries, warnings = [], [], [], []
     types: list[str] = []
     for run in runs:
@@ -121,13 +127,7 @@ def anomaly_section(runs: list[Run]) -> Section:
     head += ["pixel F1-max", "recall", "false alarms"]
     section.blocks.append(Table(head + COST_COLUMNS, rows, caption="Anomaly runs"))
     if type_rows:
-        table = []
-        for run, ev, per in type_rows:
-            cells = []
-            for t in types:
-                b = per.get(t) or {}
-                cells.append(f"{num(b.get('image_auroc'))} / {num(b.get('pixel_auroc'))} / {pct(b.get('recall'))}")
-            table.append([run_ref(run), str(ev.get("split"))] + cells)
+        table = breakdown_rows(type_rows, types, _type_cell)
         section.blocks.append(
             Table(["run", "split"] + types, table, caption="Per defect type: image AUROC / pixel AUROC / recall")
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 from wood.report.format import COST_COLUMNS, DASH, classify_params, cost, duration, pct, run_ref
 from wood.report.plots import confusion_png, thumbnail
-from wood.report.render import Figure, RunRef, Section, Table, Text
+from wood.report.render import Figure, RunRef, Section, Table, Text, run_section
 from wood.report.runs import Experiments, Run
 from wood.finetune.classify.experiments import COLUMNS as TABLE_COLUMNS
 
@@ -135,11 +135,10 @@ def confusion_figure(run: Run) -> Figure | None:
 
 
 def classification_section(tables: list[Experiments], runs: list[Run]) -> Section:
-    section = Section("Classification")
-    if not tables and not runs:
-        section.blocks.append(
-            Text("No classification run found (`wood experiments classify` or `wood finetune classify`).", "note")
-        )
+    found = bool(tables or runs)
+    missing = "No classification run found (`wood experiments classify` or `wood finetune classify`)."
+    section = run_section("Classification", found, missing)
+    if not found:
         return section
     by_path = {r.path: r for r in runs}
     used: list[Run] = []

@@ -12,11 +12,22 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import DataError
-from wood.report.format import COST_COLUMNS, DASH, cost, num, run_ref
+from wood.report.format import COST_COLUMNS, DASH, breakdown_rows, cost, num, run_ref
 from wood.report.plots import read_results_csv, thumbnail, yolo_training_curves
-from wood.report.render import Figure, Gallery, Section, Table, Text
+from wood.report.render import Figure, Gallery, Section, Table, Text, run_section
 from wood.report.runs import Run, pick_eval
 from wood.prep.dataset import PreparedDataset, manifest_path
+
+
+NO_RUNS = "No YOLO or YOLO-World run found (runs of `wood finetune yolo`)."
+INTRO = (
+    "mAP is COCO's (pycocotools, the reference) from `wood eval detect`; Ultralytics' own mAP on the same "
+    "split is shown beside it (the two definitions differ). Image-level recall: defective images with at "
+    "least one detection at the eval's confidence; false alarms: good images with one. A run evaluated "
+    "with and without `--slice` has one row each; tile is the tiling of its training data (`wood prep "
+    "--tile`), ms / image the median inference time of the eval."
+)
+"""The section's first paragraph: what its numbers are and where they come from."""
 
 
 def approach(run: Run) -> str:
@@ -105,20 +116,14 @@ def headline(run: Run) -> tuple[str, str, str]:
     return "bbox mAP50 (COCO)", num(ev.get("coco", {}).get("bbox", {}).get("mAP50")), str(ev.get("split"))
 
 
+def _ap_cell(c: dict[str, Any] | None) -> str:
+    return DASH if c is None else f"{num(c.get('AP50'))} / {num(c.get('AP50-95'))} (n={c.get('instances', '?')})"
+
+
 def detection_section(runs: list[Run]) -> Section:
-    section = Section("Detection")
+    section = run_section("Detection", bool(runs), NO_RUNS, INTRO)
     if not runs:
-        section.blocks.append(Text("No YOLO or YOLO-World run found (runs of `wood finetune yolo`).", "note"))
         return section
-    section.blocks.append(
-        Text(
-            "mAP is COCO's (pycocotools, the reference) from `wood eval detect`; Ultralytics' own mAP on the same "
-            "split is shown beside it (the two definitions differ). Image-level recall: defective images with at "
-            "least one detection at the eval's confidence; false alarms: good images with one. A run evaluated "
-            "with and without `--slice` has one row each; tile is the tiling of its training data (`wood prep "
-            "--tile`), ms / image the median inference time of the eval."
-        )
-    )
     rows, class_rows, pr_figures, not_evaluated = [], [], [], []
     classes: list[str] = []
     for run in runs:
@@ -188,21 +193,10 @@ def detection_section(runs: list[Run]) -> Section:
         )
     )
     if class_rows:
-        table_rows = []
-        for run, ev, per_class in class_rows:
-            cells = []
-            for name in classes:
-                c = per_class.get(name)
-                cells.append(
-                    DASH
-                    if c is None
-                    else f"{num(c.get('AP50'))} / {num(c.get('AP50-95'))} (n={c.get('instances', '?')})"
-                )
-            table_rows.append([run_ref(run), str(ev.get("split"))] + cells)
         section.blocks.append(
             Table(
                 ["run", "split"] + classes,
-                table_rows,
+                breakdown_rows(class_rows, classes, _ap_cell),
                 caption="Per-class AP (COCO): AP50 / AP50-95 (n = ground-truth instances)",
             )
         )

@@ -5,7 +5,7 @@ YOLO checkpoint when the run's metrics do not record its size."""
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
 from wood.report.render import RunRef
 from wood.report.runs import Run
@@ -15,24 +15,26 @@ DASH = "–"
 COST_COLUMNS = ["train time", "device", "params trained"]
 
 
+def _number(value: Any) -> float | None:
+    """``value`` as a float; None for None, a bool or a non-number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def num(value: Any, digits: int = 3) -> str:
     """0.512 style; a dash for None or a non-number."""
-    if value is None or isinstance(value, bool):
-        return DASH
-    try:
-        return f"{float(value):.{digits}f}"
-    except (TypeError, ValueError):
-        return DASH
+    x = _number(value)
+    return DASH if x is None else f"{x:.{digits}f}"
 
 
 def pct(value: Any, digits: int = 1) -> str:
     """A fraction as a percentage: 0.1234 -> 12.3%."""
-    if value is None or isinstance(value, bool):
-        return DASH
-    try:
-        return f"{100 * float(value):.{digits}f}%"
-    except (TypeError, ValueError):
-        return DASH
+    x = _number(value)
+    return DASH if x is None else f"{100 * x:.{digits}f}%"
 
 
 def duration(seconds: Any) -> str:
@@ -57,6 +59,20 @@ def count(n: Any) -> str:
 
 def run_ref(run: Run, label: str | None = None) -> RunRef:
     return RunRef(run.path, run.config_file, label)
+
+
+def breakdown_rows(
+    entries: list[tuple[Run, dict[str, Any], dict[str, Any]]],
+    keys: list[str],
+    cell: Callable[[Any], str],
+    extra: Callable[[dict[str, Any]], list[str]] = lambda ev: [],
+) -> list[list[Any]]:
+    """The rows of a per-class (or per-type) table: for each (run, eval, {key: numbers}) entry the run,
+    ``extra(eval)``, the eval's split, then ``cell(numbers)`` for each of ``keys`` (None where it has none)."""
+    return [
+        [run_ref(run), *extra(ev), str(ev.get("split"))] + [cell(per.get(key)) for key in keys]
+        for run, ev, per in entries
+    ]
 
 
 def _ultralytics_args(run: Run) -> dict[str, Any]:

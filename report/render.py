@@ -69,6 +69,16 @@ class Section:
             self.anchor = re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")
 
 
+def run_section(title: str, found: bool, missing: str, intro: str = "") -> Section:
+    """A run family's section, opened: the note ``missing`` when no run was ``found``, else its ``intro``."""
+    section = Section(title)
+    if not found:
+        section.blocks.append(Text(missing, "note"))
+    elif intro:
+        section.blocks.append(Text(intro))
+    return section
+
+
 # ---------------------------------------------------------------- markdown
 def _md_escape(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")

@@ -6,12 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from wood.report.format import COST_COLUMNS, DASH, cost, num, pct, run_ref
+from wood.report.format import COST_COLUMNS, DASH, breakdown_rows, cost, num, pct, run_ref
 from wood.report.plots import sam_training_curves, thumbnail
-from wood.report.render import Figure, Gallery, Section, Table, Text
+from wood.report.render import Figure, Gallery, Section, Table, Text, run_section
 from wood.report.runs import Run, pick_eval
 
 PROMPTS = (("gt", "GT boxes"), ("detector", "detector boxes"))
+
+
+NO_RUNS = "No SAM run found (runs of `wood finetune sam`)."
+INTRO = (
+    "mIoU / mDice: per-class IoU and Dice of the predicted vs true masks (pixels summed over the split), "
+    "averaged over classes, from `wood eval segment`. GT boxes prompt SAM with the true boxes (an upper "
+    "bound); detector boxes come from a YOLO run (the real detect-then-segment pipeline)."
+)
+"""The section's first paragraph: what its numbers are and where they come from."""
 
 
 def is_zero_shot(run: Run) -> bool:
@@ -88,18 +97,14 @@ def best_worst(ev: dict[str, Any]) -> tuple[list[Figure], str | None]:
     return figures, note
 
 
+def _iou_cell(c: dict[str, Any] | None) -> str:
+    return DASH if not c or c.get("iou") is None else f"{num(c.get('iou'))} / {num(c.get('dice'))}"
+
+
 def segmentation_section(runs: list[Run]) -> Section:
-    section = Section("Segmentation")
+    section = run_section("Segmentation", bool(runs), NO_RUNS, INTRO)
     if not runs:
-        section.blocks.append(Text("No SAM run found (runs of `wood finetune sam`).", "note"))
         return section
-    section.blocks.append(
-        Text(
-            "mIoU / mDice: per-class IoU and Dice of the predicted vs true masks (pixels summed over the split), "
-            "averaged over classes, from `wood eval segment`. GT boxes prompt SAM with the true boxes (an upper "
-            "bound); detector boxes come from a YOLO run (the real detect-then-segment pipeline)."
-        )
-    )
     rows, class_rows, galleries, warnings = [], [], [], []
     classes: list[str] = []
     for run in runs:
@@ -166,13 +171,7 @@ def segmentation_section(runs: list[Run]) -> Section:
         )
     )
     if class_rows:
-        table_rows = []
-        for run, ev, per_class in class_rows:
-            cells = []
-            for name in classes:
-                c = per_class.get(name)
-                cells.append(DASH if not c or c.get("iou") is None else f"{num(c.get('iou'))} / {num(c.get('dice'))}")
-            table_rows.append([run_ref(run), _prompt_source(ev), str(ev.get("split"))] + cells)
+        table_rows = breakdown_rows(class_rows, classes, _iou_cell, lambda ev: [_prompt_source(ev)])
         section.blocks.append(Table(["run", "prompts", "split"] + classes, table_rows, caption="Per-class IoU / Dice"))
     for warning in warnings:
         section.blocks.append(Text(warning, "warn"))

@@ -12,6 +12,18 @@ WOOD_DERIVED_512 = REPO.parent / "shared" / "data" / "wood_derived_512"
 """36 real (warped) wood images with anti-aliased masks, beside the checkout (CI has it too)."""
 
 
+def prep_wood_derived(out: Path, **options) -> None:
+    """`wood prep` of WOOD_DERIVED_512 into ``out``, grouped by original (its sources.csv; the file name up to
+    the number): augmented copies of one image share a split. ``options`` are further PrepConfig fields."""
+    from wood.prep.config import PrepConfig
+    from wood.prep.pipeline import run_prep
+
+    groups = WOOD_DERIVED_512 / "sources.csv"
+    run_prep(
+        PrepConfig(source=WOOD_DERIVED_512, out=out, groups=groups, group_pattern=r"([a-z]+_[0-9]+)\.png$", **options)
+    )
+
+
 def write_png(path: Path, array: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     ok, data = cv2.imencode(".png", array)

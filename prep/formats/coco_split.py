@@ -19,20 +19,27 @@ def coco_path(prep_dir: str | Path, split: str) -> Path:
     return Path(prep_dir) / "coco" / f"{split}.json"
 
 
+def parse_coco(data: bytes, where: str | Path, not_object: str, no_list: str) -> dict[str, Any]:
+    """``data`` as a COCO object with ``images``, ``annotations`` and ``categories`` lists; a DataError naming
+    ``where`` otherwise (``not_object`` when it is not a JSON object, ``no_list`` with ``{key}`` for a list)."""
+    try:
+        coco = json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"not valid JSON ({exc.__class__.__name__})", where) from exc
+    if not isinstance(coco, dict):
+        raise DataError(not_object, where)
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(coco.get(key), list):
+            raise DataError(no_list.format(key=repr(key)), where)
+    return coco
+
+
 def read_coco(prep_dir: str | Path, split: str) -> dict[str, Any]:
     """Read ``coco/<split>.json`` of a prepared dataset; a missing or broken file is a DataError."""
     path = coco_path(prep_dir, split)
     if not path.is_file():
         raise DataError(f"no COCO annotations for split {split!r}; run `wood prep` first or pick another --split", path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"not valid JSON ({exc.__class__.__name__})", path) from exc
-    if not isinstance(data, dict):
-        raise DataError("COCO file is not a JSON object", path)
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(data.get(key), list):
-            raise DataError(f"COCO file has no {key!r} list", path)
+    data = parse_coco(path.read_bytes(), path, "COCO file is not a JSON object", "COCO file has no {key} list")
     for i, image in enumerate(data["images"]):  # names are data: plain file names, checked before any is opened
         if not isinstance(image, dict):
             raise DataError(f"images[{i}] is a {type(image).__name__}, not a JSON object; re-run `wood prep`", path)

@@ -13,7 +13,6 @@ annotations, so one path turns them into masks.
 
 from __future__ import annotations
 
-import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 import yaml
 
 from wood.errors import DataError
+from wood.prep.formats.coco_split import parse_coco
 from wood.prep.mvtec import IMAGE_EXTENSIONS
 
 
@@ -50,16 +50,7 @@ class LabelSet:
 
 
 def load_json(data: bytes, where: str | Path) -> dict[str, Any]:
-    try:
-        coco = json.loads(data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"not valid JSON ({exc.__class__.__name__})", where) from exc
-    if not isinstance(coco, dict):
-        raise DataError("not a COCO file: not a JSON object", where)
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(coco.get(key), list):
-            raise DataError(f"not a COCO file: no {key!r} list", where)
-    return coco
+    return parse_coco(data, where, "not a COCO file: not a JSON object", "not a COCO file: no {key} list")
 
 
 def file_reader(path: Path) -> Callable[[], bytes]:

@@ -233,15 +233,20 @@ def test_sigkill_at_any_instant_leaves_old_or_new_complete_output(tmp_path, caps
 
 
 # ---------------------------------------------------------------- concurrent writers
-PATCH_SLOW_WRITE = """
+def slow_patch(function: str, seconds: float) -> str:
+    """A `run_wood` patch: wood.prep.pipeline's ``function`` sleeps ``seconds`` before each call."""
+    return f"""
 import time
 import wood.prep.pipeline as p
-real = p.write_tree
+real = p.{function}
 def slow(*a, **k):
-    time.sleep(4)
+    time.sleep({seconds})
     return real(*a, **k)
-p.write_tree = slow
+p.{function} = slow
 """
+
+
+PATCH_SLOW_WRITE = slow_patch("write_tree", 4)
 
 
 def test_a_second_writer_on_one_out_stops_with_one_line(cat, tmp_path):
@@ -291,15 +296,7 @@ def test_concurrent_preps_never_crash(cat, tmp_path):
 
 
 # ---------------------------------------------------------------- worker processes
-PATCH_SLOW_READ = """
-import time
-import wood.prep.pipeline as p
-real = p.process_sample
-def slow(*a, **k):
-    time.sleep(0.5)
-    return real(*a, **k)
-p.process_sample = slow
-"""
+PATCH_SLOW_READ = slow_patch("process_sample", 0.5)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])

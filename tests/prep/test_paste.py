@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from _mvtec_fixtures import WOOD_DERIVED_512, make_category, write_png
+from _mvtec_fixtures import WOOD_DERIVED_512, make_category, prep_wood_derived, write_png
 from pycocotools.coco import COCO
 
 from wood.cli import main
@@ -415,15 +415,7 @@ def test_cli_config_file_and_options(src, tmp_path, capsys):
 @pytest.mark.skipif(not WOOD_DERIVED_512.is_dir(), reason="shared/data/wood_derived_512 not present")
 def test_real_warped_wood_pastes_onto_train_defect_images(tmp_path):
     prep, out = tmp_path / "prep", tmp_path / "out"
-    run_prep(
-        PrepConfig(
-            source=WOOD_DERIVED_512,
-            out=prep,
-            groups=WOOD_DERIVED_512 / "sources.csv",
-            group_pattern=r"([a-z]+_[0-9]+)\.png$",
-            workers=1,
-        )
-    )
+    prep_wood_derived(prep, workers=1)
     stats = _paste(prep, out, images=6, per_image=2, match_colour=True)
     assert stats["paste"]["backgrounds"] == "defect" and sum(stats["paste"]["pasted_per_class"].values()) >= 6
     assert check_labels_exact(out, prep) == 6

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from _mvtec_fixtures import WOOD_DERIVED_512
+from _mvtec_fixtures import WOOD_DERIVED_512, prep_wood_derived
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -139,16 +139,7 @@ def test_synthetic_data_has_tiny_defects_and_holes(prepared: Path):
 @pytest.mark.skipif(not WOOD_DERIVED_512.is_dir(), reason="shared/data/wood_derived_512 not present")
 def test_real_warped_masks_round_trip_and_groups_do_not_leak(tmp_path: Path):
     out = tmp_path / "wd512"
-    run_prep(
-        PrepConfig(
-            source=WOOD_DERIVED_512,
-            out=out,
-            groups=WOOD_DERIVED_512 / "sources.csv",
-            group_pattern=r"([a-z]+_[0-9]+)\.png$",
-            preview=2,
-            workers=2,
-        )
-    )
+    prep_wood_derived(out, preview=2, workers=2)
     assert check_round_trip(out, WOOD_DERIVED_512) > 50
     manifest = json.loads((out / "manifest.json").read_text())
     assert sum("non_binary_mask" in i["flags"] for i in manifest["images"]) > 30
