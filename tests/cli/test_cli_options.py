@@ -37,7 +37,7 @@ from wood.finetune.yolo.config import YoloConfig
 from wood.prep.config import PrepConfig
 from wood.prep.paste.config import PasteConfig
 from wood.prep.synth.config import SynthConfig
-from wood.report.config import ReportConfig
+from wood.reporting.config import ReportConfig
 
 COMMANDS = {  # command line -> (config dataclass, fields that are positional arguments)
     ("finetune", "yolo"): (YoloConfig, ()),

@@ -223,7 +223,7 @@ def test_load_run_reads_the_kind_from_metrics_never_guessing(tmp_path, kind, wei
     assert (run.kind, run.schema, run.weights, run.data) == (kind, SCHEMA, run.path / weights, data)
     assert run.usable and run.problems == [] and run.config["task"] == "detect" and run.metrics["x"] == 1
 
-    from wood.report.runs import load_run as report_load_run
+    from wood.reporting.runs import load_run as report_load_run
 
     assert report_load_run(run.path).kind == kind
 

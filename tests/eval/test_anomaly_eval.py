@@ -92,7 +92,7 @@ def test_padim_run_evaluates(anomaly_prep, tmp_path, capsys):
 
 def test_report_has_an_anomaly_section_and_overview_row(patchcore_run, tmp_path):
     from wood.eval.anomaly.evaluate import evaluate
-    from wood.report.build import build_report
+    from wood.reporting.build import build_report
 
     s = evaluate(patchcore_run, "test", out=patchcore_run / "eval-test", max_false_alarm=0.2, overlays=1)
     result = build_report([patchcore_run], tmp_path / "report")

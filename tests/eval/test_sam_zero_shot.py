@@ -10,10 +10,10 @@ from _cli import run_cli
 from _sam_fixtures import make_prep_dataset
 
 from wood.outdir import MARKER
-from wood.report.format import num
-from wood.report.render import Table
-from wood.report.runs import collect
-from wood.report.segment import segmentation_section
+from wood.reporting.format import num
+from wood.reporting.render import Table
+from wood.reporting.runs import collect
+from wood.reporting.segment import segmentation_section
 
 
 @pytest.fixture(scope="module")

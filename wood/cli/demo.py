@@ -241,7 +241,7 @@ def _anomaly(r: DemoResult) -> None:
 
 
 def _report(r: DemoResult) -> None:
-    from wood.report.build import build_report
+    from wood.reporting.build import build_report
 
     runs = [p for k, p in r.runs.items() if k != "prepared"]
     build_report(runs, r.out / "report", prepared=r.out / "prepared")

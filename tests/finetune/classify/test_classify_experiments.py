@@ -75,7 +75,7 @@ def test_five_attempts_quick_without_resnet18_weights_run_mobilenet_v2(tmp_path,
     saved = json.loads((tmp_path / "exp" / "table.json").read_text())
     assert [r["exp"] for r in saved["rows"]] == ["Baseline", "Attempt 1", "Attempt 2", "Attempt 3", "Attempt 4"]
 
-    from wood.report.build import build_report
+    from wood.reporting.build import build_report
 
     build_report([tmp_path / "exp"], tmp_path / "report")  # the report names the arch that ran, and why
     report = (tmp_path / "report" / "report.md").read_text()

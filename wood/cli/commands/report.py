@@ -1,4 +1,4 @@
-"""`wood report`: one Markdown + one self-contained HTML page over run folders (wood.report.build)."""
+"""`wood report`: one Markdown + one self-contained HTML page over run folders (wood.reporting.build)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 import typer
 
 from wood.cli.options import config_command
-from wood.report.config import ReportConfig
+from wood.reporting.config import ReportConfig
 
 
 @config_command(ReportConfig, arguments=["run_dirs"], config=False)
 def report(cfg: ReportConfig) -> None:
     """Compare every run (detection, segmentation, classification) with its cost, in report.md and report.html."""
     from wood.console import console
-    from wood.report.build import build_report
+    from wood.reporting.build import build_report
 
     result = build_report(list(cfg.run_dirs or []), cfg.out, cfg.prepared, runs_root=cfg.runs_root, samples=cfg.samples)
     counts = result["runs"]

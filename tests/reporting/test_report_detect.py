@@ -1,10 +1,10 @@
-"""report/detect.py: the inspection cells of the detection table (false alarms on good images, recall of
+"""reporting/detect.py: the inspection cells of the detection table (false alarms on good images, recall of
 defective images) with the counts behind each rate."""
 
 from __future__ import annotations
 
-from wood.report.detect import false_alarms, recall
-from wood.report.format import DASH
+from wood.reporting.detect import false_alarms, recall
+from wood.reporting.format import DASH
 
 
 def test_false_alarms_cell():

@@ -1,9 +1,9 @@
-"""report/dataset.py: the report's counts table of a prepared dataset, from prep's own stats."""
+"""reporting/dataset.py: the report's counts table of a prepared dataset, from prep's own stats."""
 
 from __future__ import annotations
 
 from wood.prep.stats import compute_stats
-from wood.report.dataset import counts_table
+from wood.reporting.dataset import counts_table
 
 
 def rec(split, defect, areas):

@@ -1,13 +1,13 @@
-"""report/classify.py: a classification run's approach, headline and the best run (test accuracy, then
+"""reporting/classify.py: a classification run's approach, headline and the best run (test accuracy, then
 val accuracy, then name), read from run folders written here."""
 
 from __future__ import annotations
 
 import json
 
-from wood.report.classify import approach, best_run, headline
-from wood.report.format import DASH
-from wood.report.runs import load_run
+from wood.reporting.classify import approach, best_run, headline
+from wood.reporting.format import DASH
+from wood.reporting.runs import load_run
 
 
 def write_run(folder, test_acc, val_acc=None, config: str = "arch: small_cnn\nstrategy: scratch\n"):

@@ -1,11 +1,11 @@
-"""report/format.py: the report's number formatting and the cost columns of a run's row."""
+"""reporting/format.py: the report's number formatting and the cost columns of a run's row."""
 
 from __future__ import annotations
 
 import json
 
-from wood.report.format import DASH, classify_params, cost, count, duration, num, pct
-from wood.report.runs import load_run
+from wood.reporting.format import DASH, classify_params, cost, count, duration, num, pct
+from wood.reporting.runs import load_run
 
 
 def test_num_and_pct_dash_what_is_not_a_number():

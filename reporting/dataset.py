@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import DataError
-from wood.report.plots import class_count_chart, encode_png
-from wood.report.render import Figure, Gallery, Section, Table, Text
 from wood.prep.dataset import STATS, PreparedDataset
+from wood.reporting.plots import class_count_chart, encode_png
+from wood.reporting.render import Figure, Gallery, Section, Table, Text
 
 SPLITS = ("train", "val", "test")
 

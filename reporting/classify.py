@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from wood.report.format import COST_COLUMNS, DASH, classify_params, cost, duration, pct, run_ref
-from wood.report.plots import confusion_png, thumbnail
-from wood.report.render import Figure, RunRef, Section, Table, Text, run_section
-from wood.report.runs import Experiments, Run
 from wood.finetune.classify.experiments import COLUMNS as TABLE_COLUMNS
+from wood.reporting.format import COST_COLUMNS, DASH, classify_params, cost, duration, pct, run_ref
+from wood.reporting.plots import confusion_png, thumbnail
+from wood.reporting.render import Figure, RunRef, Section, Table, Text, run_section
+from wood.reporting.runs import Experiments, Run
 
 COLUMNS = TABLE_COLUMNS + ["run"] + COST_COLUMNS  # the experiments table, then its run and cost
 

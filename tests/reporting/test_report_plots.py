@@ -1,4 +1,4 @@
-"""report/plots.py: report figures are PNG bytes of the expected size (decoded back with OpenCV), None
+"""reporting/plots.py: report figures are PNG bytes of the expected size (decoded back with OpenCV), None
 when there is nothing to draw; Ultralytics' results.csv is read with its padded column names stripped."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import cv2
 import numpy as np
 
-from wood.report.plots import (
+from wood.reporting.plots import (
     class_count_chart,
     encode_png,
     read_results_csv,

@@ -1,7 +1,7 @@
 """`wood report`: one page comparing every run: which approach finds the defects, and at what cost.
 
 ``build_report(run_dirs, out, prepared=None) -> dict`` reads run folders (see
-``wood.report.runs``: YOLO/YOLO-World, SAM and classification runs, experiments tables)
+``wood.reporting.runs``: YOLO/YOLO-World, SAM and classification runs, experiments tables)
 and writes ``out/report.md`` (figures in ``out/images/``) and ``out/report.html`` (one
 self-contained file: CSS inline, figures as base64 data URIs, no scripts, opens from disk with no
 server and no network). Sections: Overview (headline metric and cost of every run), Dataset,
@@ -19,23 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import ConfigError, DataError
-from wood.report.anomaly import anomaly_section, scale_cells
-from wood.report.anomaly import approach as anomaly_approach
-from wood.report.anomaly import headline as anomaly_headline
-from wood.report.classify import approach as classify_approach
-from wood.report.classify import classification_section
-from wood.report.classify import headline as classify_headline
-from wood.report.dataset import dataset_section
-from wood.report.detect import approach as detect_approach
-from wood.report.detect import detection_section
-from wood.report.detect import headline as detect_headline
-from wood.report.format import COST_COLUMNS, cost, run_ref
-from wood.report.render import Section, Table, Text, write_report
-from wood.report.runs import Collection, collect, prepared_dirs
-from wood.report.segment import approach as sam_approach
-from wood.report.segment import headline as sam_headline
-from wood.report.segment import segmentation_section
 from wood.outdir import atomic_output, check_replaceable
+from wood.reporting.anomaly import anomaly_section, scale_cells
+from wood.reporting.anomaly import approach as anomaly_approach
+from wood.reporting.anomaly import headline as anomaly_headline
+from wood.reporting.classify import approach as classify_approach
+from wood.reporting.classify import classification_section
+from wood.reporting.classify import headline as classify_headline
+from wood.reporting.dataset import dataset_section
+from wood.reporting.detect import approach as detect_approach
+from wood.reporting.detect import detection_section
+from wood.reporting.detect import headline as detect_headline
+from wood.reporting.format import COST_COLUMNS, cost, run_ref
+from wood.reporting.render import Section, Table, Text, write_report
+from wood.reporting.runs import Collection, collect, prepared_dirs
+from wood.reporting.segment import approach as sam_approach
+from wood.reporting.segment import headline as sam_headline
+from wood.reporting.segment import segmentation_section
 
 TITLE = "wood report: which approach finds the defects, and at what cost?"
 APPROACH = {

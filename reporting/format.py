@@ -7,8 +7,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from wood.report.render import RunRef
-from wood.report.runs import Run
+from wood.reporting.render import RunRef
+from wood.reporting.runs import Run
 from wood.torchutil import count_params
 
 DASH = "–"

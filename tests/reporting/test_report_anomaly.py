@@ -1,13 +1,13 @@
-"""report/anomaly.py: an anomaly run's approach and headline, and the one anomaly scale (image / pixel
+"""reporting/anomaly.py: an anomaly run's approach and headline, and the one anomaly scale (image / pixel
 AUROC) every kind of run gets in the report, read from run folders written here."""
 
 from __future__ import annotations
 
 import json
 
-from wood.report.anomaly import approach, headline, scale_cells
-from wood.report.format import DASH
-from wood.report.runs import load_run
+from wood.reporting.anomaly import approach, headline, scale_cells
+from wood.reporting.format import DASH
+from wood.reporting.runs import load_run
 
 
 def write_run(folder, kind: str, metrics: dict, evals: dict[str, dict], config: str = "x: 1\n"):

@@ -209,7 +209,7 @@ def test_broken_json_and_moved_experiments_folder(report_runs, tmp_path, capsys)
 
 
 def test_helpers_exact_values():
-    from wood.report.format import count, duration, num, pct
+    from wood.reporting.format import count, duration, num, pct
     from wood.runs import guess_kind as run_kind
 
     assert [duration(None), duration(12.34), duration(300), duration(9000)] == ["–", "12.3 s", "5.0 min", "2.5 h"]

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from wood.report.format import COST_COLUMNS, DASH, breakdown_rows, cost, num, pct, run_ref
-from wood.report.plots import sam_training_curves, thumbnail
-from wood.report.render import Figure, Gallery, Section, Table, Text, run_section
-from wood.report.runs import Run, pick_eval
+from wood.reporting.format import COST_COLUMNS, DASH, breakdown_rows, cost, num, pct, run_ref
+from wood.reporting.plots import sam_training_curves, thumbnail
+from wood.reporting.render import Figure, Gallery, Section, Table, Text, run_section
+from wood.reporting.runs import Run, pick_eval
 
 PROMPTS = (("gt", "GT boxes"), ("detector", "detector boxes"))
 

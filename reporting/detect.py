@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from wood.errors import DataError
-from wood.report.format import COST_COLUMNS, DASH, breakdown_rows, cost, num, run_ref
-from wood.report.plots import read_results_csv, thumbnail, yolo_training_curves
-from wood.report.render import Figure, Gallery, Section, Table, Text, run_section
-from wood.report.runs import Run, pick_eval
 from wood.prep.dataset import PreparedDataset, manifest_path
-
+from wood.reporting.format import COST_COLUMNS, DASH, breakdown_rows, cost, num, run_ref
+from wood.reporting.plots import read_results_csv, thumbnail, yolo_training_curves
+from wood.reporting.render import Figure, Gallery, Section, Table, Text, run_section
+from wood.reporting.runs import Run, pick_eval
 
 NO_RUNS = "No YOLO or YOLO-World run found (runs of `wood finetune yolo`)."
 INTRO = (
