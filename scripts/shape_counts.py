@@ -14,7 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = {"wood": "wood", "prep": "wood.prep", "finetune": "wood.finetune", "eval": "wood.eval"}
-PACKAGES |= {name: f"wood.{name}" for name in ("deploy", "report") if (REPO / name).is_dir()}
+PACKAGES |= {name: f"wood.{name}" for name in ("deploy", "reporting") if (REPO / name).is_dir()}
 
 
 def sources() -> dict[str, Path]:
@@ -45,8 +45,9 @@ def main() -> None:
     texts = {m: p.read_text(encoding="utf-8") for m, p in mods.items()}
     rows: list[tuple[str, object]] = []
 
-    manifest = sorted(m for m, t in texts.items() if re.search(r"manifest\.json|MANIFEST\b", t) and "json.load" in t)
-    rows.append(("modules that read manifest.json themselves (json.load + the name)", f"{len(manifest)} {manifest}"))
+    parses = re.compile(r"^[^\n]*manifest[^\n]*json\.loads?\(|json\.loads?\([^\n]*manifest", re.I | re.M)
+    manifest = sorted(m for m, t in texts.items() if parses.search(t))
+    rows.append(("modules that parse manifest.json (json.load(s) of it)", f"{len(manifest)} {manifest}"))
     imageio = sorted(
         m for m, tr in trees.items() if not m.startswith("wood.prep") and "wood.prep.imageio" in imported_modules(tr)
     )
@@ -62,7 +63,7 @@ def main() -> None:
         m for m, tr in trees.items() for n in ast.walk(tr) if isinstance(n, ast.FunctionDef) and n.name == "_help"
     )
     rows.append(("`_help` field helpers defined", len(helpers)))
-    options = sum(t.count("typer.Option(") for m, t in texts.items() if m.startswith(("wood.cli", "wood.cli.commands")))
+    options = sum(t.count("typer.Option(") for m, t in texts.items() if m.startswith(("wood.cli", "wood.commands")))
     rows.append(("hand-written typer.Option( in the CLI layer", options))
     conf = sorted(m for m, t in texts.items() if re.search(r"^[A-Z_]+ = 0\.001\b", t, re.M))
     rows.append(("modules defining a 0.001 confidence constant", f"{len(conf)} {conf}"))
