@@ -177,7 +177,7 @@ def real_wood(job: dict[str, Any]) -> dict[str, Any]:
     from wood.finetune.anomaly import features as feat
     from wood.finetune.anomaly import patchcore
     from wood.finetune.anomaly.backbones import load_backbone
-    from wood.prep.imageio import read_image_rgb
+    from wood.imageio import read_image_rgb
 
     torch.set_num_threads(job["threads"])
     root, imgsz = Path(job["real"]), job["imgsz"]

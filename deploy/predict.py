@@ -130,7 +130,7 @@ def predict_images(
     """
     import cv2
 
-    from wood.prep.imageio import read_image_rgb
+    from wood.imageio import read_image_rgb
 
     if not 0.0 < conf < 1.0:
         raise DataError(f"conf must be in (0, 1), but got {conf}")

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from wood.errors import ConfigError, DataError, MisMatchError
-from wood.prep.imageio import MASK_THRESHOLD, check_upright, decode, mask_to_bool, read_bytes
+from wood.imageio import MASK_THRESHOLD, check_upright, decode, mask_to_bool, read_bytes
 from wood.prep.instances import find_instances
 from wood.prep.mvtec import Sample
 from wood.prep.tiling.grid import TileSpec, clip_to_tiles

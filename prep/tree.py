@@ -20,8 +20,8 @@ import yaml
 from wood.dataset_config import DatasetConfig
 from wood.errors import DataError
 from wood.fsutil import file_sha256, link_or_copy, write_json
+from wood.imageio import decode, read_bytes, read_image_rgb
 from wood.prep.formats.convert import coco_dataset, label_text, yolo_box_line, yolo_seg_line
-from wood.prep.imageio import decode, read_bytes, read_image_rgb
 from wood.prep.preview import draw_overlay, pick_preview_records
 from wood.prep.splits import SPLITS
 

@@ -86,7 +86,7 @@ def overlay_samples(dataset: PreparedDataset, n: int) -> tuple[list[Figure], lis
     """Up to ``n`` ground-truth overlays (round-robin over defect types) and any problems met."""
     from wood.dataset_config import load_dataset_config
     from wood.errors import WoodError
-    from wood.prep.imageio import read_image_rgb
+    from wood.imageio import read_image_rgb
     from wood.prep.preview import draw_overlay, pick_preview_records
 
     classes = dataset.classes

@@ -183,7 +183,7 @@ def encode_png(rgb: np.ndarray, max_side: int | None = THUMB_SIDE) -> bytes:
 def thumbnail(path: Path, max_side: int | None = THUMB_SIDE) -> bytes | None:
     """A PNG file shrunk to ``max_side`` (None if it cannot be read); small files are passed as they are."""
     from wood.errors import WoodError
-    from wood.prep.imageio import read_image_rgb
+    from wood.imageio import read_image_rgb
 
     try:
         rgb = read_image_rgb(path)

@@ -49,9 +49,9 @@ def main() -> None:
     manifest = sorted(m for m, t in texts.items() if parses.search(t))
     rows.append(("modules that parse manifest.json (json.load(s) of it)", f"{len(manifest)} {manifest}"))
     imageio = sorted(
-        m for m, tr in trees.items() if not m.startswith("wood.prep") and "wood.prep.imageio" in imported_modules(tr)
+        m for m, tr in trees.items() if not m.startswith("wood.prep") and "wood.imageio" in imported_modules(tr)
     )
-    rows.append(("modules outside prep importing wood.prep.imageio", len(imageio)))
+    rows.append(("modules outside prep importing wood.imageio", len(imageio)))
     loaders = sorted(
         f"{m}.{n.name}"
         for m, tr in trees.items()

@@ -1,7 +1,7 @@
 """Test helper: a tiny prepared-dataset `classify/` tree written into a temp folder.
 
 Each class gets its own mean colour plus noise, so a model can learn something in one epoch,
-and images are saved as PNG so they go through wood.prep.imageio like real data.
+and images are saved as PNG so they go through wood.imageio like real data.
 """
 
 from __future__ import annotations

@@ -149,8 +149,8 @@ def write_sam_eval(prepared: Path, run: Path, out: Path, boxes: str, shift: int)
     from wood.eval.coco_metrics import coco_eval
     from wood.eval.segment.evaluate import _write_png, draw_overlay
     from wood.eval.segment.scores import ImageResult, SegmentScorer, rle_results
+    from wood.imageio import read_image_rgb
     from wood.prep.formats.coco_masks import segmentation_to_mask
-    from wood.prep.imageio import read_image_rgb
 
     gt = _coco(prepared, "test")
     categories = {c["id"]: c["name"] for c in gt["categories"]}

@@ -134,7 +134,7 @@ def export_yolo(
     ``out/export.json``; return its content (``ok`` False and ``problems`` when parity failed)."""
     from wood.deploy.export.deps import check_imgsz, write_export_json
     from wood.eval.yolo_run import checkpoint_imgsz
-    from wood.prep.imageio import read_image_rgb
+    from wood.imageio import read_image_rgb
 
     run = read_run(run_dir)
     files = parity_images(run.data, n_images)

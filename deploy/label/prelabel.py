@@ -115,8 +115,8 @@ def label_images(cfg: LabelConfig, images: list[Path]) -> Path:
     """Pre-label ``images`` (files or folders) as ``cfg`` says; returns the output folder."""
     from wood.deploy.label import formats
     from wood.deploy.predict import collect_images
+    from wood.imageio import read_image_rgb
     from wood.outdir import atomic_output, check_not_input, check_replaceable
-    from wood.prep.imageio import read_image_rgb
 
     files = collect_images(images)
     names = unique_names(files)

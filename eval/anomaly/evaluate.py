@@ -146,7 +146,7 @@ def summarise(rows: list[dict[str, Any]], threshold: dict[str, Any] | None) -> d
 def write_overlays(rows: list[dict[str, Any]], folder: Path, count: int) -> list[str]:
     """best_* / worst_* (defective, highest / lowest score) and false_alarm_* (good, highest score) PNGs."""
     from wood.eval.anomaly.overlays import write_overlay
-    from wood.prep.imageio import read_image_rgb
+    from wood.imageio import read_image_rgb
 
     if count == 0:
         return []

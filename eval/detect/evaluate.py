@@ -86,7 +86,7 @@ def predict_split(
 ):
     """Run the model on every image of ``gt``; COCO results (bbox, segm) and max score per image.
     ``sliced`` (boxes only): predict with it instead (sliced inference); ``timer`` times each prediction."""
-    from wood.prep.imageio import read_image_rgb
+    from wood.imageio import read_image_rgb
 
     timer = timer if timer is not None else Timer()
     boxes: list[dict[str, Any]] = []

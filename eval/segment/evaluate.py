@@ -42,6 +42,7 @@ from wood.eval.coco_results import mask_results, write_json
 from wood.eval.detections import COCO_MIN_CONF, Detections
 from wood.eval.segment.overlay import _write_png, draw_overlay
 from wood.eval.segment.scores import ImageResult, SegmentScorer, keep_confident
+from wood.eval.segment.text import format_summary
 from wood.outdir import check_replaceable
 from wood.runs import claim_in_run
 
@@ -387,23 +388,3 @@ def write_summary(out: Path, summary: dict[str, Any], final: Path | None = None)
     (out / "segment_metrics.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     console.print(format_summary(summary))
     console.print(f"metrics and overlays written to {final or out}")
-
-
-def _fmt(value: Any) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
-def format_summary(s: dict[str, Any]) -> str:
-    """A few lines for the console: per-class IoU/Dice, mIoU, pixel F1, segm mAP."""
-    lines = [f"{'class':<12} {'IoU':>8} {'Dice':>8} {'inst IoU':>9}"]
-    for name, v in s["per_class"].items():
-        lines.append(f"{name:<12} {_fmt(v['iou']):>8} {_fmt(v['dice']):>8} {_fmt(v['instance_iou']):>9}")
-    lines.append(
-        f"mIoU {_fmt(s['mIoU'])}  mDice {_fmt(s['mDice'])}  instance mIoU {_fmt(s['instance_mIoU'])}  "
-        f"pixel F1 {_fmt(s['pixel']['f1'])} "
-        f"(good images with false alarms: {s['pixel']['good_images_with_false_alarm']}/"
-        f"{s['pixel']['good_images']})  segm mAP50 {_fmt(s['segm']['mAP50'])} mAP50-95 {_fmt(s['segm']['mAP50-95'])}"
-    )
-    if s.get("map_conf") is not None:
-        lines.append(f"segm mAP from detections >= {s['map_conf']}; the other scores from detections >= {s['conf']}")
-    return "\n".join(lines)

@@ -31,7 +31,7 @@ def load_image(path: str | Path, imgsz: int) -> np.ndarray:
     """(imgsz, imgsz, 3) uint8 RGB of an image file (any bit depth or channel count)."""
     import cv2
 
-    from wood.prep.imageio import read_image_rgb
+    from wood.imageio import read_image_rgb
 
     rgb = read_image_rgb(path)
     h, w = rgb.shape[:2]

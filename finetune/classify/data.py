@@ -2,7 +2,7 @@
 
 `wood prep` writes DATA/classify/<split>/<class>/<name> (docs/prep_format.md). The class list is
 the sorted union of the class folders of all three splits, so a class missing from one split
-(a rare defect) keeps its index everywhere. Images are read with wood.prep.imageio.read_image_rgb,
+(a rare defect) keeps its index everywhere. Images are read with wood.imageio.read_image_rgb,
 resized once to (imgsz, imgsz) and stored as uint8 tensors (N, 3, imgsz, imgsz): the MVTec
 category sets are small (tens to hundreds of images), so each epoch costs no disk reads.
 """
@@ -70,7 +70,7 @@ def read_images(items: list[tuple[Path, int]], imgsz: int, description: str = "l
     import torch
 
     from wood.console import track
-    from wood.prep.imageio import read_image_rgb
+    from wood.imageio import read_image_rgb
 
     arrays = []
     for path, _ in track(items, description):

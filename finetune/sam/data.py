@@ -224,7 +224,7 @@ class ImageCache:
 
 def read_rgb(image: SamImage) -> np.ndarray:
     """The image file as uint8 (H, W, 3) RGB; a size other than its COCO entry's is a MisMatchError."""
-    from wood.prep.imageio import read_image_rgb
+    from wood.imageio import read_image_rgb
 
     rgb = read_image_rgb(image.path)
     if rgb.shape[:2] != image.original_size:

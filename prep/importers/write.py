@@ -18,7 +18,7 @@ import numpy as np
 from wood.dataset_config import describe_unknown_types, load_dataset_config, unknown_defect_types
 from wood.errors import ConfigError, DataError, MisMatchError
 from wood.fsutil import write_json
-from wood.prep.imageio import decode
+from wood.imageio import decode
 from wood.prep.importers.config import ImportConfig
 from wood.prep.importers.masks import annotation_mask, image_defect
 from wood.prep.importers.sources import LabelSet, open_labels

@@ -17,9 +17,9 @@ import numpy as np
 
 from wood.console import track
 from wood.errors import DataError
+from wood.imageio import decode, read_bytes, to_rgb8
 from wood.prep.dataset import PreparedDataset
 from wood.prep.formats.coco_masks import segmentation_to_mask
-from wood.prep.imageio import decode, read_bytes, to_rgb8
 
 CONTEXT_PX = 8
 """Width of the ring around an instance whose colour statistics stand for its surroundings."""

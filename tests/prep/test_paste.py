@@ -15,10 +15,10 @@ from _mvtec_fixtures import WOOD_DERIVED_512, make_category, prep_wood_derived, 
 from pycocotools.coco import COCO
 
 from wood.cli import main
+from wood.imageio import read_image_rgb
 from wood.prep.config import PrepConfig
 from wood.prep.formats.coco_masks import segmentation_to_mask
 from wood.prep.formats.convert import yolo_seg_line
-from wood.prep.imageio import read_image_rgb
 from wood.prep.instances import find_instances
 from wood.prep.paste.bank import Cutout
 from wood.prep.paste.compose import Transform, feather_alpha, keep_components, paste, transform_cutout

@@ -19,7 +19,7 @@ from _mvtec_fixtures import make_category, write_png
 
 from wood.cli import main
 from wood.errors import DataError
-from wood.prep.imageio import decode
+from wood.imageio import decode
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str]:

@@ -15,9 +15,9 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from wood.imageio import read_mask
 from wood.prep.config import PrepConfig
 from wood.prep.formats.coco_masks import segmentation_to_mask
-from wood.prep.imageio import read_mask
 from wood.prep.pipeline import run_prep
 
 SPLITS = ("train", "val", "test")

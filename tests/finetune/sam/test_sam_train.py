@@ -94,7 +94,7 @@ def test_each_mode_trains_two_steps_with_falling_loss(prep, tmp_path, mode, prom
 
 def _outputs(sam, image, device="cpu"):
     from wood.finetune.sam.data import image_tensor, resize_image
-    from wood.prep.imageio import read_image_rgb
+    from wood.imageio import read_image_rgb
 
     small = resize_image(read_image_rgb(image.path), sam.image_encoder.img_size)
     boxes = torch.from_numpy(
@@ -177,7 +177,7 @@ def test_train_run_folder_resume_and_merge(prep, tmp_path):
 @pytest.mark.slow
 def test_patch_size_and_box_mask_prompt_survive_the_run_folder(prep, tmp_path):
     from wood.finetune.sam.data import image_tensor, resize_image
-    from wood.prep.imageio import read_image_rgb
+    from wood.imageio import read_image_rgb
 
     torch.manual_seed(0)
     run = train(
