@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -187,8 +187,7 @@ def _sam(r: DemoResult) -> None:
     from wood.finetune.sam.models import PACKAGED
     from wood.finetune.sam.train import train
 
-    cfg = stage_config("sam", r.configs, data=str(r.out / "prepared"), out=str(r.out / "runs" / "sam"))
-    cfg = replace(cfg, name=f"sam-{cfg.adapter}")  # sam-lora, sam-adapter or sam-decoder
+    cfg = stage_config("sam", r.configs, data=str(r.out / "prepared"), out=str(r.out / "runs" / "sam"), name="sam-lora")
     # Image embeddings of the test images by path: both evaluations of the run encode each image once, and a
     # decoder-only run (its encoder is the pretrained one, unchanged) reuses the zero-shot evaluation's.
     embeddings: dict = {}
