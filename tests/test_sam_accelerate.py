@@ -230,7 +230,8 @@ def test_bf16_autocast_runs_on_cpu_with_a_finite_loss(tmp_path, adapter):
     apply_adapters(sam, cfg.adapter_settings())
     trainer = SamTrainer(cfg, sam, "cpu", total_updates=2)
     dtypes = []
-    sam.image_encoder.blocks[0].attn.qkv.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    qkv = next(m for n, m in sam.image_encoder.named_modules() if n.endswith("qkv"))  # adapter mode wraps attn
+    qkv.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
     before = [p.detach().clone() for p in trainer.params]
     losses = [trainer.train_step(images[:2]), trainer.train_step(images[1:])]
     assert trainer.accelerator.mixed_precision == "bf16" and torch.bfloat16 in dtypes
