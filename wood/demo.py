@@ -1,6 +1,6 @@
 """`wood demo`: the whole pipeline on synthetic data, offline, small enough for 2 CPU cores.
 
-synth -> prep -> YOLO -> YOLO-World -> SAM (pretrained LiteMedSAM zero-shot, then LoRA) -> classification
+synth -> prep -> YOLO -> YOLO-World -> SAM (pretrained LiteMedSAM zero-shot, then fine-tuned) -> classification
 (quick) -> PatchCore (good images only) -> eval -> report.
 Each stage's settings come from a checked-in config (datasets/demo_*.yaml), read by the one loader
 (wood.config.build_config into the stage's dataclass, so a typo is one line naming the file and key);

@@ -11,7 +11,7 @@ def demo(
     out: Path = typer.Option(Path("wood-demo"), "--out", "-o", help="Folder for the data, runs and report."),
     force: bool = typer.Option(False, "--force", help="Replace a previous demo in --out."),
 ) -> None:
-    """Run synth -> prep -> YOLO -> YOLO-World -> SAM LoRA -> classification -> PatchCore -> eval -> report.
+    """Run synth -> prep -> YOLO -> YOLO-World -> SAM -> classification -> PatchCore -> eval -> report.
 
     Everything runs offline (network access is blocked while it runs) on synthetic data sized
     for a 2-core CPU: about 14 minutes. Settings come from datasets/demo_*.yaml.
