@@ -77,10 +77,13 @@ def evaluate_zero_shot(
     crop_to_box: bool = False,
     slicing: Any = None,
     checkpoint: str | Path | None = None,
+    embeddings: dict[Any, Any] | None = None,
 ) -> dict[str, Any]:
     """Score the pretrained SAM ``model`` (its packaged or cached weights, or ``checkpoint``) on ``split`` of
     the prepared dataset ``data``, prompted as `wood.eval.segment.evaluate.evaluate` is. Writes ``out`` (default
-    `default_out`) and returns the metrics dict (``zero_shot: true``)."""
+    `default_out`) and returns the metrics dict (``zero_shot: true``). ``embeddings``: a dict the caller keeps
+    (filled here, by image path) to hand this model's image embeddings to a later evaluation whose image
+    encoder is the same, e.g. a decoder-only run of ``model`` (`wood.eval.segment.evaluate.evaluate`)."""
     from wood.device import resolve_device
     from wood.eval.detections import COCO_MIN_CONF
     from wood.eval.manifest import defect_types
@@ -140,6 +143,7 @@ def evaluate_zero_shot(
             overlays,
             defects,
             slicing,
+            embeddings,
         )
         summary = run_job(job, final) | {"zero_shot": True, "model": model, "checkpoint": source}
         (tmp / "segment_metrics.json").write_text(_dumps(summary), encoding="utf-8")

@@ -83,6 +83,18 @@ class EmbeddingCache:
         return torch.cat([value.reshape(1, *value.shape[-3:]) for value in found])
 
 
+def frozen_batchnorm(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The BatchNorm layers of ``model`` whose parameters do not train. Training keeps them in eval mode, normalising
+    with their pretrained running statistics as evaluation does: in train mode they would normalise each image by
+    its own statistics (LiteMedSAM's encoder then gives embeddings about 100% away from its eval-mode ones) and
+    overwrite the running statistics with those of the few training images."""
+    return [
+        m
+        for m in model.modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in m.parameters())
+    ]
+
+
 def warmup_cosine(warmup: int, total: int) -> Any:
     """LR factor per optimizer update: linear 0→1 over ``warmup``, then cosine 1→0 until ``total``."""
 
@@ -183,10 +195,16 @@ class SamTrainer:
         local = shard(batch, acc.process_index, acc.num_processes)
         return (local, 1.0) if local else (batch[:1], 0.0)
 
+    def train_mode(self) -> None:
+        """Training mode, except `frozen_batchnorm` layers (LiteMedSAM's TinyViT has 27), which stay in eval mode."""
+        self.model.train()
+        for module in frozen_batchnorm(self.sam):
+            module.eval()
+
     def backward_step(self, batch: list[SamImage], group_size: int = 1) -> tuple[float, int]:
         """Forward + backward of this process's share of the global micro-batch ``batch``, one of the
         ``group_size`` micro-batches of an update. Returns (sum of its image losses, images)."""
-        self.model.train()
+        self.train_mode()
         local, weight = self.local_share(batch)
         losses = self.batch_losses(local, self.rng, grad=True)
         divisor = len(batch) * group_size / self.accelerator.num_processes

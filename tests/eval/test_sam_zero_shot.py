@@ -58,3 +58,20 @@ def test_run_and_model_exclude_each_other_and_tiny_has_no_zero_shot(prep, tmp_pa
     assert code == 2 and "either --run" in err
     code, err = run_cli(["eval", "segment", "--model", "tiny", "--data", prep, "--out", tmp_path / "o"], capsys)
     assert code == 2 and "no pretrained weights" in err and not (tmp_path / "o").exists()
+
+
+def test_shared_embeddings_give_the_masks_of_recomputed_ones(prep, tmp_path):
+    """The demo hands the zero-shot evaluation's image embeddings to a decoder-only run's evaluation (the same
+    encoder): an evaluation that reuses them writes the masks of one that encodes every image itself."""
+    from wood.eval.segment.zero_shot import evaluate_zero_shot
+
+    shared: dict = {}
+    evaluate_zero_shot("litemedsam", prep, out=tmp_path / "a", device="cpu", overlays=0, embeddings=shared)
+    assert len(shared) == 3 and all(e.shape == (1, 256, 64, 64) for e in shared.values())  # one per test image
+    kept = dict(shared)
+    evaluate_zero_shot("litemedsam", prep, out=tmp_path / "b", device="cpu", overlays=0, embeddings=shared)
+    assert shared.keys() == kept.keys() and all(e is kept[k] for k, e in shared.items())  # reused, not recomputed
+    fresh = evaluate_zero_shot("litemedsam", prep, out=tmp_path / "c", device="cpu", overlays=0)
+    masks = [json.loads((tmp_path / k / "predictions_segm.json").read_text()) for k in ("a", "b", "c")]
+    assert masks[0] == masks[1] == masks[2] and masks[0]
+    assert fresh["mIoU"] == json.loads((tmp_path / "b" / "segment_metrics.json").read_text())["mIoU"]

@@ -1,6 +1,6 @@
 """`wood demo`: the whole pipeline on synthetic data, offline, small enough for 2 CPU cores.
 
-synth -> prep -> YOLO -> YOLO-World -> SAM (pretrained LiteMedSAM zero-shot, then LoRA) -> classification
+synth -> prep -> YOLO -> YOLO-World -> SAM (pretrained LiteMedSAM zero-shot, then fine-tuned) -> classification
 (quick) -> PatchCore (good images only) -> eval -> report.
 Each stage's settings come from a checked-in config (datasets/demo_*.yaml), read by the one loader
 (wood.config.build_config into the stage's dataclass, so a typo is one line naming the file and key);
@@ -188,18 +188,21 @@ def _sam(r: DemoResult) -> None:
     from wood.finetune.sam.train import train
 
     cfg = stage_config("sam", r.configs, data=str(r.out / "prepared"), out=str(r.out / "runs" / "sam"), name="sam-lora")
+    # Image embeddings of the test images by path: both evaluations of the run encode each image once, and a
+    # decoder-only run (its encoder is the pretrained one, unchanged) reuses the zero-shot evaluation's.
+    embeddings: dict = {}
     if cfg.model in PACKAGED:  # the pretrained model untrained: the row fine-tuning must beat
         if cfg.threads is not None:
             import torch
 
             torch.set_num_threads(cfg.threads)
         zero = r.out / "runs" / "sam" / f"{cfg.model}-zero-shot"
-        base = evaluate_zero_shot(cfg.model, cfg.data, "test", out=zero, device=cfg.device)
+        shared = embeddings if cfg.adapter == "decoder" and cfg.checkpoint is None else None
+        base = evaluate_zero_shot(cfg.model, cfg.data, "test", out=zero, device=cfg.device, embeddings=shared)
         r.runs["sam-zero-shot"] = zero
         r.numbers["sam_zero_shot_mIoU_gt_boxes"] = base.get("mIoU")
     run = train(cfg)
     r.runs["sam"] = run
-    embeddings: dict = {}  # both evaluations of the run encode each test image once
     gt = evaluate(run, "test", boxes="gt", embeddings=embeddings)  # prints its own summary
     r.numbers["sam_mIoU_gt_boxes"] = gt.get("mIoU")
     if "yolo" in r.runs:

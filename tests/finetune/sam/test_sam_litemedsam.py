@@ -98,6 +98,30 @@ def test_lora_update_changes_only_lora_and_the_decoder(lora_run):
 
 
 @pytest.mark.slow
+def test_training_keeps_the_encoders_frozen_batchnorm_in_eval_mode(prep):
+    """TinyViT's 27 BatchNorm layers do not train: during an update they normalise with their pretrained
+    statistics (as evaluation does) and those stay as loaded, while LoRA trains."""
+    from wood.finetune.sam.adapters import apply_adapters
+    from wood.finetune.sam.config import SamTrainConfig
+    from wood.finetune.sam.trainer import SamTrainer, frozen_batchnorm
+
+    cfg = SamTrainConfig(data=str(prep), model="litemedsam", device="cpu", val_split="none", warmup_steps=0)
+    sam, _ = load_sam("litemedsam")
+    apply_adapters(sam, cfg.adapter_settings())
+    trainer = SamTrainer(cfg, sam, "cpu", total_updates=1)
+    norms = frozen_batchnorm(sam)
+    modes: list[bool] = []
+    for norm in norms:
+        norm.register_forward_hook(lambda m, i, o: modes.append(m.training))
+    stats = {k: v.clone() for k, v in sam.state_dict().items() if "running_" in k}
+    lora = {n: p.detach().clone() for n, p in sam.named_parameters() if "lora_B" in n}
+    trainer.train_step([im for im in load_split(prep, "train")[0] if im.instances][:1])
+    assert len(norms) == 27 and len(modes) == 27 and not any(modes) and sam.mask_decoder.training
+    assert len(stats) == 54 and all(torch.equal(v, sam.state_dict()[k]) for k, v in stats.items())
+    assert any(not torch.equal(v, dict(sam.named_parameters())[n]) for n, v in lora.items())
+
+
+@pytest.mark.slow
 def test_run_loads_through_its_model_card_and_gives_evals_masks(lora_run, prep, monkeypatch):
     image = load_split(prep, "test")[0][0]
     rgb, box = read_rgb(image), image.instances[0].bbox_xyxy[None]

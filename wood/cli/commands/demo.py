@@ -10,7 +10,7 @@ from wood.cli.options import config_command
 
 @config_command(DemoConfig, config=False)
 def demo(cfg: DemoConfig) -> None:
-    """Run synth -> prep -> YOLO -> YOLO-World -> SAM LoRA -> classification -> PatchCore -> eval -> report.
+    """Run synth -> prep -> YOLO -> YOLO-World -> SAM -> classification -> PatchCore -> eval -> report.
 
     Everything runs offline (network access is blocked while it runs) on synthetic data sized
     for a 2-core CPU: about 14 minutes. Settings come from datasets/demo_*.yaml.
