@@ -3,7 +3,7 @@
 # JSON file they write with timings and the output root taken out. Run it on two commits and diff:
 #   scripts/golden_outputs.sh /tmp/before && (checkout the other commit) && scripts/golden_outputs.sh /tmp/after
 #   diff -r /tmp/before/json /tmp/after/json
-# Takes as long as the demo (about 14 minutes on 2 cores).
+# Takes as long as the demo (about 11 minutes on 2 cores).
 set -euo pipefail
 root="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 demo="$root/demo"
