@@ -269,22 +269,28 @@ def draw_liquid(rng, img, center, tiny, holed) -> Stroke:
     return Stroke(rows, cols, mask, np.minimum(wet + gloss, 255.0))
 
 
+def bezier_line(rng, img, center, length: float, thick: int, bend: float):
+    """A quadratic Bezier line of ``length`` px and ``thick`` px through ``center``, at a random angle and
+    bent by up to ``bend`` of its length: (rows, cols, window of img, bool mask in the window)."""
+    a = rng.uniform(0, np.pi)
+    half = np.array([np.cos(a), np.sin(a)]) * length / 2
+    side = rng.uniform(-bend, bend) * 2 * np.array([-half[1], half[0]])
+    rows, cols, c = _window(img, center, length * 0.75 + thick)
+    win = img[rows, cols]
+    c = np.asarray(c, np.float64)
+    t = np.linspace(0.0, 1.0, 24)[:, None]
+    pts = (1 - t) ** 2 * (c - half) + 2 * (1 - t) * t * (c + side) + t**2 * (c + half)
+    m8 = np.zeros(win.shape[:2], np.uint8)
+    cv2.polylines(m8, [np.round(pts).astype(np.int32)], False, 255, thickness=thick, lineType=cv2.LINE_8)
+    return rows, cols, win, m8 > 0
+
+
 def draw_scratch(rng, img, center, tiny, holed) -> Stroke:
     """A thin long line, straight or curved (quadratic Bezier), lighter or darker than the wood."""
     size = img.shape[0]
     length = rng.uniform(8.0, 14.0) if tiny else rng.uniform(0.25, 0.6) * size
     thick = 1 if tiny else int(rng.integers(1, max(2, round(size / 128)) + 1))
-    a = rng.uniform(0, np.pi)
-    half = np.array([np.cos(a), np.sin(a)]) * length / 2
-    bend = rng.uniform(-0.25, 0.25) * 2 * np.array([-half[1], half[0]])
-    rows, cols, c = _window(img, center, length * 0.75 + thick)
-    win = img[rows, cols]
-    c = np.asarray(c, np.float64)
-    t = np.linspace(0.0, 1.0, 24)[:, None]
-    pts = (1 - t) ** 2 * (c - half) + 2 * (1 - t) * t * (c + bend) + t**2 * (c + half)
-    m8 = np.zeros(win.shape[:2], np.uint8)
-    cv2.polylines(m8, [np.round(pts).astype(np.int32)], False, 255, thickness=thick, lineType=cv2.LINE_8)
-    mask = m8 > 0
+    rows, cols, win, mask = bezier_line(rng, img, center, length, thick, 0.25)
     if _luma(win, mask) > 140:
         out = win * rng.uniform(0.35, 0.5)
     else:

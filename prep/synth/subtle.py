@@ -28,6 +28,7 @@ from wood.prep.synth.draw import (
     _edge_ramp,
     _luma,
     _window,
+    bezier_line,
     blob,
     value_noise,
     wood_texture,
@@ -91,17 +92,7 @@ def draw_faint_scratch(rng, img, center, tiny, holed) -> Stroke:
     size = img.shape[0]
     length = rng.uniform(8.0, 14.0) if tiny else rng.uniform(0.2, 0.5) * size
     thick = max(1, round(size / 256))
-    a = rng.uniform(0, np.pi)
-    half = np.array([np.cos(a), np.sin(a)]) * length / 2
-    bend = rng.uniform(-0.2, 0.2) * 2 * np.array([-half[1], half[0]])
-    rows, cols, c = _window(img, center, length * 0.75 + thick)
-    win = img[rows, cols]
-    c = np.asarray(c, np.float64)
-    t = np.linspace(0.0, 1.0, 24)[:, None]
-    pts = (1 - t) ** 2 * (c - half) + 2 * (1 - t) * t * (c + bend) + t**2 * (c + half)
-    m8 = np.zeros(win.shape[:2], np.uint8)
-    cv2.polylines(m8, [np.round(pts).astype(np.int32)], False, 255, thickness=thick, lineType=cv2.LINE_8)
-    mask = m8 > 0
+    rows, cols, win, mask = bezier_line(rng, img, center, length, thick, 0.2)
     change = rng.uniform(0.18, 0.30) * (2.0 if tiny else 1.0)
     lighter = _luma(win, mask) < 150 if rng.random() < 0.8 else _luma(win, mask) >= 150
     out = win * (1.0 + change) + 6.0 if lighter else win * (1.0 - change)
