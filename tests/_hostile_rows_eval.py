@@ -146,6 +146,11 @@ SEGMENT = [
         "nope: run folder does not exist",
     ),
     ("eval-segment-device-cuda-7", lambda w, t: _segment_out(w, t, "--device", "cuda:7")),
+    (
+        "eval-segment-map-conf-above-conf",
+        lambda w, t: _segment_out(w, t, "--map-conf", "0.5"),
+        "map-conf must be in (0, conf=0.25], but got 0.5",
+    ),
     ("eval-segment-slice-overlap-without-slice", lambda w, t: _segment(w, "--slice-overlap", "0.1")),
     ("eval-segment-slice-merge-without-slice", lambda w, t: _segment(w, "--slice-merge", "nmm")),
     ("eval-segment-out-name-300-bytes", lambda w, t: _segment(w, "--out", long_name(t))),

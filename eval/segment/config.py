@@ -7,6 +7,7 @@ from pathlib import Path
 
 from wood.config import option
 from wood.device import device_help
+from wood.eval.detections import COCO_MIN_CONF
 from wood.eval.slice_config import SliceConfig
 
 
@@ -32,6 +33,12 @@ class EvalSegmentConfig:
         "With --boxes <yolo run>: detector confidence for IoU/Dice, pixel scores and overlays "
         "(segm mAP uses every box >= 0.001).",
         0.25,
+    )
+    map_conf: float = option(
+        "With --boxes <yolo run>: the lowest detector confidence SAM segments for segm mAP (every box is one "
+        "mask decode: a higher floor is faster and truncates the PR curve; IoU/Dice keep --conf).",
+        COCO_MIN_CONF,
+        default_text="0.001, COCO's protocol",
     )
     data: Path | None = option("Prepared dataset folder.", None, default_text="the run's")
     out: Path | None = option(

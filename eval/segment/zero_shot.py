@@ -78,6 +78,7 @@ def evaluate_zero_shot(
     slicing: Any = None,
     checkpoint: str | Path | None = None,
     embeddings: dict[Any, Any] | None = None,
+    map_conf: float | None = None,
 ) -> dict[str, Any]:
     """Score the pretrained SAM ``model`` (its packaged or cached weights, or ``checkpoint``) on ``split`` of
     the prepared dataset ``data``, prompted as `wood.eval.segment.evaluate.evaluate` is. Writes ``out`` (default
@@ -98,7 +99,8 @@ def evaluate_zero_shot(
     from wood.runs import write_metrics_json
 
     conf = DEFAULT_CONF if conf is None else conf
-    check_options(split, conf, overlays)
+    map_conf = COCO_MIN_CONF if map_conf is None else map_conf
+    check_options(split, conf, overlays, map_conf)
     if model not in SAM_VARIANTS:
         raise ConfigError(f"unknown SAM variant {model!r}; expected one of {sorted(SAM_VARIANTS)}")
     if model == "tiny" and checkpoint is None:
@@ -117,7 +119,7 @@ def evaluate_zero_shot(
     gt_coco = read_coco(data, split)
     defects = defect_types(data, split)
     sliced = {} if slicing is None else {"slicing": slicing}
-    detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, COCO_MIN_CONF, **sliced)
+    detector = None if boxes == "gt" else yolo_predictor(boxes, categories, device, map_conf, **sliced)
     sam, source = load_sam(model, checkpoint)
     sam = sam.to(device).eval()
     for p in sam.parameters():
@@ -144,6 +146,7 @@ def evaluate_zero_shot(
             defects,
             slicing,
             embeddings,
+            map_conf,
         )
         summary = run_job(job, final) | {"zero_shot": True, "model": model, "checkpoint": source}
         (tmp / "segment_metrics.json").write_text(_dumps(summary), encoding="utf-8")

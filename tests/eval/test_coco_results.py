@@ -207,3 +207,22 @@ def test_eval_segment_scores_map_at_0001_views_at_conf_and_writes_coco(tiny_sam,
     assert out["pixel"]["good_images"] == 1  # the scratch image without instances is not good
     gt = json.loads((prep / "coco" / "test.json").read_text())
     load_both(gt, results, "segm")
+
+
+@pytest.mark.slow
+def test_eval_segment_map_conf_sets_the_detector_floor_and_says_so(tiny_sam, tmp_path, monkeypatch):
+    import wood.eval.segment.evaluate as seg
+
+    run, _ = tiny_sam
+    seen = {}
+
+    def fake_predictor(yolo_run, categories, device, conf):
+        seen["conf"] = conf
+        return lambda rgb: Detections(np.array([[0, 0, 32, 32]], np.float32), np.array([0.7]), np.array([0]))
+
+    monkeypatch.setattr(seg, "yolo_predictor", fake_predictor)
+    out = seg.evaluate(run, "test", boxes="yolo-run", out=tmp_path / "ev", overlays=0, device="cpu", map_conf=0.05)
+    assert seen["conf"] == 0.05 and out["map_conf"] == 0.05 and out["conf"] == 0.25
+    assert "confidence >= 0.05 (above COCO's 0.001: a truncated PR curve" in out["notes"][0]
+    default = seg.evaluate(run, "test", boxes="yolo-run", out=tmp_path / "ev2", overlays=0, device="cpu")
+    assert "confidence >= 0.001 (COCO's protocol, as eval detect)" in default["notes"][0]

@@ -40,6 +40,7 @@ def eval_segment(cfg: EvalSegmentConfig) -> None:
         "overlays": cfg.overlays,
         "device": cfg.device,
         "conf": cfg.conf,
+        "map_conf": cfg.map_conf,
         "crop_to_box": cfg.crop_to_box,
     }
     # the --slice* options are checked after --data/--checkpoint
