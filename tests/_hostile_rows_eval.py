@@ -151,6 +151,7 @@ SEGMENT = [
         lambda w, t: _segment_out(w, t, "--map-conf", "0.5"),
         "map-conf must be in (0, conf=0.25], but got 0.5",
     ),
+    ("eval-segment-zoom-below-1", lambda w, t: _segment_out(w, t, "--zoom", "0.5"), "zoom must be 0 (off) or >= 1"),
     ("eval-segment-slice-overlap-without-slice", lambda w, t: _segment(w, "--slice-overlap", "0.1")),
     ("eval-segment-slice-merge-without-slice", lambda w, t: _segment(w, "--slice-merge", "nmm")),
     ("eval-segment-out-name-300-bytes", lambda w, t: _segment(w, "--out", long_name(t))),

@@ -210,6 +210,8 @@ SAM = [
     ("sam-prep-without-images", lambda w, t: _sam(prep_copy(w, t, "yolo/images"), t)),
     ("sam-adapter-bogus", lambda w, t: _sam(w.prep, t, "--adapter", "bogus")),
     ("sam-lora-r-0", lambda w, t: _sam(w.prep, t, "--lora-r", "0")),
+    ("sam-zoom-below-1", lambda w, t: _sam(w.prep, t, "--zoom", "0.5"), "zoom must be 0 (off) or >= 1"),
+    ("sam-zoom-with-points", lambda w, t: _sam(w.prep, t, "--zoom", "2", "--prompt", "points"), "(points)"),
     ("sam-device-cuda-7", lambda w, t: _sam(w.prep, t, "--device", "cuda:7"), "device 'cuda:7'"),
     ("sam-device-index", lambda w, t: _sam(w.prep, t, "--device", "7")),
     (

@@ -53,6 +53,7 @@ class Labeller:
         self.names = model_names(self.model)
         self.imgsz = run.imgsz or checkpoint_imgsz(self.model)
         self.sam = None
+        self.zoom = 0.0  # the SAM run's: each box in its own crop (wood.finetune.sam.zoom)
         if cfg.sam is not None:
             from wood.finetune.sam.predictor import SamPredictor
             from wood.finetune.sam.run import load as load_sam
@@ -61,6 +62,7 @@ class Labeller:
                 raise DataError("SAM run folder does not exist", cfg.sam)
             sam, sam_cfg = load_sam(cfg.sam, self.device)
             self.sam = SamPredictor(sam, self.device, box_mask=sam_cfg.box_mask_prompt)
+            self.zoom = sam_cfg.zoom
 
     def model_version(self) -> str:
         if self.cfg.model_version:
@@ -104,11 +106,12 @@ class Labeller:
         return labels, near
 
     def segment(self, rgb: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
-        from wood.eval.segment.evaluate import sam_masks
+        from wood.eval.segment.masks import prompt_masks
         from wood.finetune.sam.data import box_prompts
 
-        prompts = box_prompts(np.asarray(boxes_xyxy, np.float32), rgb.shape[:2], self.sam.target)
-        return sam_masks(self.sam, rgb, prompts)[0]
+        boxes = np.asarray(boxes_xyxy, np.float32)
+        prompts = box_prompts(boxes, rgb.shape[:2], self.sam.target)
+        return prompt_masks(self.sam, rgb, prompts, boxes, self.zoom)[0]
 
 
 def label_images(cfg: LabelConfig, images: list[Path]) -> Path:

@@ -49,4 +49,10 @@ class EvalSegmentConfig:
     overlays: int = option("Overlay PNGs per class (and for good images).", 2)
     device: str = option(device_help(), "auto")
     crop_to_box: bool = option("Zero mask pixels outside each prompt box (+5% margin).", False)
+    zoom: float | None = option(
+        "Segment each box in its own square crop, ZOOM x its longer side (at least 64 px), resized to the model's "
+        "input; 0: the whole image.",
+        None,
+        default_text="the run's (--model: 0)",
+    )
     slicing: SliceConfig = option("Sliced inference (the --slice* options).", default_factory=SliceConfig)

@@ -41,6 +41,7 @@ from wood.console import console, track
 from wood.errors import ConfigError, DataError, MisMatchError, WeightsError
 from wood.eval.coco_results import mask_results, write_json
 from wood.eval.detections import COCO_MIN_CONF, Detections
+from wood.eval.segment.masks import CROP_MARGIN, crop_masks_to_boxes, prompt_masks
 from wood.eval.segment.overlay import _write_png, draw_overlay
 from wood.eval.segment.scores import ImageResult, SegmentScorer, keep_confident
 from wood.eval.segment.text import format_summary
@@ -54,24 +55,6 @@ DEFAULT_CONF = 0.25
 """Detector confidence threshold for `--boxes <yolo run>`: boxes below it count for segm mAP only."""
 MAX_DET = 100
 """COCO evaluates at most 100 detections per image."""
-SAM_CHUNK = 16
-"""Prompts decoded at once: masks at the original size, so memory grows with the chunk."""
-CROP_MARGIN = 0.05
-"""With crop_to_box, masks keep pixels within their box grown by 5% of its side (+1 px)."""
-
-
-def crop_masks_to_boxes(masks: np.ndarray, boxes_xyxy: np.ndarray, margin: float) -> np.ndarray:
-    """Zero each (N, H, W) mask outside its XYXY box (pixel edges), grown by ``margin`` x the box
-    side + 1 px on every side. A box prompt says where the instance is, so pixels far outside it
-    belong to other instances (Ultralytics crops YOLO-seg masks to their boxes the same way)."""
-    out = np.zeros_like(masks)
-    h, w = masks.shape[-2:]
-    for k, (x0, y0, x1, y1) in enumerate(np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)):
-        mx, my = margin * (x1 - x0) + 1, margin * (y1 - y0) + 1
-        xa, ya = max(0, int(np.floor(x0 - mx))), max(0, int(np.floor(y0 - my)))
-        xb, yb = min(w, int(np.ceil(x1 + mx))), min(h, int(np.ceil(y1 + my)))
-        out[k, ya:yb, xa:xb] = masks[k, ya:yb, xa:xb]
-    return out
 
 
 def yolo_predictor(
@@ -127,6 +110,7 @@ class SegmentJob:
     slicing: Any = None  # wood.eval.slicing.SliceSettings of the detector, or None
     embeddings: dict[Any, Any] | None = None  # image embeddings by image path, shared by evals of one model
     map_conf: float = COCO_MIN_CONF  # with a detector: the lowest confidence segmented (segm mAP)
+    zoom: float = 0.0  # > 0: every box segmented in its own crop (wood.finetune.sam.zoom)
 
 
 def evaluate(
@@ -142,11 +126,13 @@ def evaluate(
     slicing: Any = None,
     embeddings: dict[Any, Any] | None = None,
     map_conf: float = COCO_MIN_CONF,
+    zoom: float | None = None,
 ) -> dict[str, Any]:
     """Score the SAM run ``run_dir`` on ``split``. ``boxes``: "gt" or a YOLO run folder; ``slicing``
     (wood.eval.slicing.SliceSettings, with a YOLO run only): the detector predicts slices. ``embeddings``: a
     dict the caller keeps to share image embeddings between evaluations of the same run (filled here).
     ``map_conf``: with a YOLO run, the lowest detector confidence that is segmented (for segm mAP).
+    ``zoom``: segment each box in its own crop (`wood.finetune.sam.zoom`); None: as the run was trained.
 
     Writes ``<out>/segment_metrics.json``, ``<out>/predictions_segm.json`` and ``<out>/overlays/*.png``
     (``out`` defaults to ``<run>/eval-<split>`` or ``<run>/eval-<split>-yolo``) and returns the metrics dict.
@@ -157,7 +143,7 @@ def evaluate(
 
     from wood.outdir import atomic_output
 
-    job = load_job(run_dir, split, boxes, data, out, overlays, device, conf, crop_to_box, slicing, map_conf)
+    job = load_job(run_dir, split, boxes, data, out, overlays, device, conf, crop_to_box, slicing, map_conf, zoom)
     final = job.out
     with atomic_output(final, OUTPUT_KIND, relocate=True) as tmp:  # the old output stays until the new is whole
         job = replace(job, out=tmp, embeddings=embeddings)
@@ -197,6 +183,13 @@ def check_options(split: str, conf: float, overlays: int, map_conf: float = COCO
         raise ConfigError(f"overlays must be >= 0, but got {overlays}")
 
 
+def check_zoom(zoom: float, points: bool) -> float:
+    """``zoom`` as a float: 0 (off) or >= 1, and only with box prompts (``points``: GT point prompts)."""
+    if zoom != 0 and (zoom < 1 or points):
+        raise ConfigError(f"zoom must be 0 (off) or >= 1, with box prompts, but got {zoom}" + (" (points)" * points))
+    return float(zoom)
+
+
 def load_job(
     run_dir: str | Path,
     split: str,
@@ -209,6 +202,7 @@ def load_job(
     crop_to_box: bool,
     slicing: Any = None,
     map_conf: float = COCO_MIN_CONF,
+    zoom: float | None = None,
 ) -> SegmentJob:
     """Check the options and the run, read the split, load the detector (``boxes`` a YOLO run) and the run's
     SAM; the output folder is made last."""
@@ -233,6 +227,7 @@ def load_job(
     check_out_folder(out)
     check_replaceable(out, OUTPUT_KIND)  # a folder wood did not write is never replaced
     cfg = read_run(run_dir)
+    zoom = check_zoom(cfg.zoom if zoom is None else zoom, boxes == "gt" and cfg.prompt == "points")
     if not (run_dir / "weights" / DECODER_FILE).is_file():
         raise WeightsError(f"run has no weights/{DECODER_FILE}: training did not finish an epoch", run_dir)
     data = Path(data or cfg.data)
@@ -265,6 +260,7 @@ def load_job(
         defects,
         slicing,
         map_conf=map_conf,
+        zoom=zoom,
     )
 
 
@@ -300,7 +296,7 @@ def predict_image(job: SegmentJob, image: Any, rgb: np.ndarray) -> tuple[ImageRe
     prompt_boxes, classes, det_scores, prompts = prompt_source(job, image, rgb)
     masks, scores = np.zeros((0, *image.original_size), bool), []
     if len(classes):
-        masks, iou = sam_masks(job.predictor, rgb, prompts, job.embeddings, image.path)
+        masks, iou = prompt_masks(job.predictor, rgb, prompts, prompt_boxes, job.zoom, job.embeddings, image.path)
         if job.crop:
             masks = crop_masks_to_boxes(masks, prompt_boxes, CROP_MARGIN)
         scores = [q * s for q, s in zip(iou, det_scores, strict=True)]
@@ -319,32 +315,6 @@ def predict_image(job: SegmentJob, image: Any, rgb: np.ndarray) -> tuple[ImageRe
         defect=(job.defects or {}).get(image.file_name),
     )
     return result, prompt_boxes, list(det_scores)
-
-
-def sam_masks(
-    predictor: Any, rgb: np.ndarray, prompts: dict[str, np.ndarray], embeddings: dict | None = None, key: Any = None
-) -> tuple[np.ndarray, list[float]]:
-    """Binary masks (N, H, W) at logit 0 and SAM's IoU predictions, clamped to [0, 1]. ``embeddings``: image
-    embeddings of this predictor's model by ``key``, filled and reused (GT-box and detector-box evals of one
-    run encode each image once)."""
-    import torch
-
-    from wood.finetune.sam.data import resize_image
-
-    n = len(next(iter(prompts.values())))
-    masks, ious = [], []
-    with torch.inference_mode():
-        if embeddings is None:
-            predictor.set_image(rgb)
-        else:
-            resized = resize_image(rgb, predictor.target)
-            predictor.set_resized_image(resized, rgb.shape[:2], embeddings.get(key))
-            embeddings[key] = predictor.embedding
-        for start in range(0, n, SAM_CHUNK):
-            logits, iou_pred = predictor.predict({k: v[start : start + SAM_CHUNK] for k, v in prompts.items()})
-            masks.append((logits[:, 0] > 0).cpu().numpy())
-            ious += iou_pred[:, 0].clamp(0, 1).cpu().tolist()
-    return np.concatenate(masks), ious
 
 
 def write_overlay(job: SegmentJob, drawn: dict[str, int], rgb: np.ndarray, r: ImageResult, boxes: np.ndarray) -> None:
@@ -376,6 +346,7 @@ def summarise(
             "map_conf": None if job.detector is None else job.map_conf,
             "images": len(job.images),
             "crop_to_box": job.crop,
+            "zoom": job.zoom,
             "slice": None if job.slicing is None else job.slicing.record(),
         }
     )

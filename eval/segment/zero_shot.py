@@ -79,6 +79,7 @@ def evaluate_zero_shot(
     checkpoint: str | Path | None = None,
     embeddings: dict[Any, Any] | None = None,
     map_conf: float | None = None,
+    zoom: float = 0.0,
 ) -> dict[str, Any]:
     """Score the pretrained SAM ``model`` (its packaged or cached weights, or ``checkpoint``) on ``split`` of
     the prepared dataset ``data``, prompted as `wood.eval.segment.evaluate.evaluate` is. Writes ``out`` (default
@@ -88,7 +89,7 @@ def evaluate_zero_shot(
     from wood.device import resolve_device
     from wood.eval.detections import COCO_MIN_CONF
     from wood.eval.manifest import defect_types
-    from wood.eval.segment.evaluate import DEFAULT_CONF, SegmentJob, check_options, run_job, yolo_predictor
+    from wood.eval.segment.evaluate import DEFAULT_CONF, SegmentJob, check_options, check_zoom, run_job, yolo_predictor
     from wood.eval.slicing import check_fits
     from wood.eval.yolo_run import check_out_folder
     from wood.finetune.sam.data import load_split
@@ -101,6 +102,7 @@ def evaluate_zero_shot(
     conf = DEFAULT_CONF if conf is None else conf
     map_conf = COCO_MIN_CONF if map_conf is None else map_conf
     check_options(split, conf, overlays, map_conf)
+    zoom = check_zoom(zoom, False)
     if model not in SAM_VARIANTS:
         raise ConfigError(f"unknown SAM variant {model!r}; expected one of {sorted(SAM_VARIANTS)}")
     if model == "tiny" and checkpoint is None:
@@ -147,6 +149,7 @@ def evaluate_zero_shot(
             slicing,
             embeddings,
             map_conf,
+            zoom,
         )
         summary = run_job(job, final) | {"zero_shot": True, "model": model, "checkpoint": source}
         (tmp / "segment_metrics.json").write_text(_dumps(summary), encoding="utf-8")

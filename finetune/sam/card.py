@@ -183,6 +183,12 @@ def model_card(cfg: SamTrainConfig, base_name: str, has_base_file: bool) -> str:
         f"- {trained_parts(cfg)}.",
         f"- Data: `{cfg.data}`, prompts: {cfg.prompt}.",
     ]
+    if cfg.zoom:
+        body.append(
+            f"- Zoom {cfg.zoom:g}: trained and scored on one square crop per box, {cfg.zoom:g} x the box's longer "
+            "side (at least 64 px), resized to the input; give `segment` that crop and the box in its frame, "
+            "then paste the mask back (`wood.finetune.sam.zoom.zoom_window`)."
+        )
     if cfg.adapter == "adapter":
         return "\n".join(head + body + adapter_note()) + "\n"
     body += ["", "## Load it without wood (from the run folder)", "", "```python"]

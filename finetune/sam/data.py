@@ -43,6 +43,9 @@ class SamImage:
     height: int
     width: int
     instances: list[SamInstance] = field(default_factory=list)
+    crop: tuple[int, int, int, int] | None = None
+    """A zoomed crop of the file (`zoom.zoomed_images`): (x0, y0, file height, file width); height and width
+    are the crop's."""
 
     @property
     def original_size(self) -> tuple[int, int]:
@@ -223,13 +226,18 @@ class ImageCache:
 
 
 def read_rgb(image: SamImage) -> np.ndarray:
-    """The image file as uint8 (H, W, 3) RGB; a size other than its COCO entry's is a MisMatchError."""
+    """The image file (its crop, for a zoomed image) as uint8 (H, W, 3) RGB; a file size other than its COCO
+    entry's is a MisMatchError."""
     from wood.imageio import read_image_rgb
 
     rgb = read_image_rgb(image.path)
-    if rgb.shape[:2] != image.original_size:
-        size = f"{rgb.shape[1]}x{rgb.shape[0]} but the COCO file says {image.width}x{image.height}"
+    expected = image.original_size if image.crop is None else image.crop[2:]
+    if rgb.shape[:2] != expected:
+        size = f"{rgb.shape[1]}x{rgb.shape[0]} but the COCO file says {expected[1]}x{expected[0]}"
         raise MisMatchError(f"image is {size}", image.path)
+    if image.crop is not None:
+        x, y = image.crop[:2]
+        rgb = np.ascontiguousarray(rgb[y : y + image.height, x : x + image.width])
     return rgb
 
 

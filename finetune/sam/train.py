@@ -37,6 +37,8 @@ from wood.torchutil import read_state_dict
 
 PATH_KEYS = ("data", "checkpoint")
 """RESUME_FIXED keys that hold paths: a run stores them absolute, so they are compared as absolute paths."""
+ADDED_LATER = {"zoom": 0.0}
+"""RESUME_FIXED keys newer than some runs: their value in a run whose config.yaml lacks them."""
 
 
 def resume_mismatch(saved: dict[str, Any], ours: dict[str, Any]) -> list[str]:
@@ -52,7 +54,8 @@ def resume_mismatch(saved: dict[str, Any], ours: dict[str, Any]) -> list[str]:
     return [
         k
         for k in RESUME_FIXED
-        if not (k == "checkpoint" and ours.get(k) is None) and norm(k, saved.get(k)) != norm(k, ours.get(k))
+        if not (k == "checkpoint" and ours.get(k) is None)
+        and norm(k, saved.get(k, ADDED_LATER.get(k))) != norm(k, ours.get(k))
     ]
 
 
@@ -138,7 +141,8 @@ def setup_accelerator(cfg: SamTrainConfig) -> Any:
 
 
 def load_images(cfg: SamTrainConfig) -> tuple[list[SamImage], list[SamImage]]:
-    """The train and val images that have instances (val: none without a val split)."""
+    """The train and val images that have instances (val: none without a val split); with ``cfg.zoom``, one
+    crop per instance (`zoom.zoomed_images`)."""
     where = coco_path(cfg.data, cfg.train_split)
     if not where.is_file():
         raise DataError(f"no coco/{cfg.train_split}.json here; pass --data <folder written by `wood prep`>", cfg.data)
@@ -148,6 +152,10 @@ def load_images(cfg: SamTrainConfig) -> tuple[list[SamImage], list[SamImage]]:
     val_images: list[SamImage] = []
     if cfg.val_split and coco_path(cfg.data, cfg.val_split).is_file():
         val_images = [im for im in load_split(cfg.data, cfg.val_split)[0] if im.instances]
+    if cfg.zoom:  # every instance its own crop: the trainer sees them as images
+        from wood.finetune.sam.zoom import zoomed_images
+
+        return zoomed_images(train_images, cfg.zoom), zoomed_images(val_images, cfg.zoom)
     return train_images, val_images
 
 

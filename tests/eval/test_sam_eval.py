@@ -144,7 +144,7 @@ def test_cli_missing_weights_exits_2_with_one_line(tmp_path, monkeypatch, capsys
 
 
 def test_crop_masks_to_boxes_keeps_the_grown_box_only():
-    from wood.eval.segment.evaluate import crop_masks_to_boxes
+    from wood.eval.segment.masks import crop_masks_to_boxes
 
     masks = np.ones((2, H, W), bool)
     out = crop_masks_to_boxes(masks, np.array([[5, 5, 10, 10], [0, 0, 20, 20]], np.float32), margin=0.0)

@@ -14,7 +14,7 @@ import pytest
 import torch
 from _sam_fixtures import make_prep_dataset, train_tiny_sam
 
-from wood.eval.segment.evaluate import sam_masks
+from wood.eval.segment.masks import sam_masks
 from wood.finetune.sam.data import box_prompts, load_split, read_rgb
 from wood.finetune.sam.io import load_run, plain_state
 from wood.finetune.sam.models import build_sam, load_sam

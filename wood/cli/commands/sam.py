@@ -50,13 +50,19 @@ def eval_segment(cfg: EvalSegmentConfig) -> None:
         if cfg.data is None:
             raise ConfigError("--model (zero-shot) needs --data <folder written by `wood prep`>")
         zero = evaluate_zero_shot(
-            cfg.model, cfg.data, cfg.split, checkpoint=cfg.checkpoint, slicing=cfg.slicing.settings(), **common
+            cfg.model,
+            cfg.data,
+            cfg.split,
+            checkpoint=cfg.checkpoint,
+            slicing=cfg.slicing.settings(),
+            zoom=cfg.zoom or 0.0,
+            **common,
         )
         typer.echo(zero["files"]["json"])
         return
     if cfg.checkpoint is not None:
         raise ConfigError("--checkpoint goes with --model (zero-shot); a run records its own weights")
-    result = evaluate(cfg.run, cfg.split, data=cfg.data, slicing=cfg.slicing.settings(), **common)
+    result = evaluate(cfg.run, cfg.split, data=cfg.data, slicing=cfg.slicing.settings(), zoom=cfg.zoom, **common)
     typer.echo(result["files"]["json"])
 
 
