@@ -35,8 +35,8 @@ class EvalSegmentConfig:
         0.25,
     )
     map_conf: float = option(
-        "With --boxes <yolo run>: the lowest detector confidence SAM segments for segm mAP (every box is one "
-        "mask decode: a higher floor is faster and truncates the PR curve; IoU/Dice keep --conf).",
+        "With --boxes <yolo run>: the lowest detector confidence SAM segments, for segm mAP and anomaly_scale "
+        "(every box is one mask decode: a higher floor is faster and truncates both; IoU/Dice keep --conf).",
         COCO_MIN_CONF,
         default_text="0.001, COCO's protocol",
     )

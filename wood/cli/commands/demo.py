@@ -13,7 +13,7 @@ def demo(cfg: DemoConfig) -> None:
     """Run synth -> prep -> YOLO -> YOLO-World -> SAM -> classification -> PatchCore -> eval -> report.
 
     Everything runs offline (network access is blocked while it runs) on synthetic data sized
-    for a 2-core CPU: about 11 minutes. Settings come from datasets/demo_*.yaml.
+    for a 2-core CPU: about 8 minutes. Settings come from datasets/demo_*.yaml.
     """
     from wood.cli.demo import run_demo
     from wood.console import console
