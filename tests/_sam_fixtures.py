@@ -103,3 +103,13 @@ def train_tiny_sam(prep: Path, tmp_path: Path, **kw) -> Path:
     base = dict(data=str(prep), model="tiny", imgsz=64, lr=3e-3, warmup_steps=0, box_jitter=0.0)
     base |= dict(out=str(tmp_path / "runs"), device="cpu", val_split="none", epochs=1, max_steps=2, threads=1)
     return train(SamTrainConfig(**(base | kw)))
+
+
+def disk_image(size: int, centre: tuple[int, int], radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A dark disk on a light (size x size) RGB image, its mask and its (1, 4) XYXY box; ``centre`` is (x, y)."""
+    yy, xx = np.mgrid[:size, :size]
+    rgb = np.full((size, size, 3), 190, np.uint8)
+    mask = (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius**2
+    rgb[mask] = (40, 30, 25)
+    ys, xs = np.nonzero(mask)
+    return rgb, mask, np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)

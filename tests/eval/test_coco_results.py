@@ -186,11 +186,12 @@ def tiny_sam(tmp_path_factory):
     return train(cfg), prep
 
 
-@pytest.mark.slow
-def test_eval_segment_scores_map_at_0001_views_at_conf_and_writes_coco(tiny_sam, tmp_path, monkeypatch):
+@pytest.fixture
+def fake_detector(monkeypatch):
+    """`eval segment`'s detector replaced by two fixed boxes (scores 0.7 and 0.1); returns the confidence it was
+    built with (``seen["conf"]``)."""
     import wood.eval.segment.evaluate as seg
 
-    run, prep = tiny_sam
     seen = {}
 
     def fake_predictor(yolo_run, categories, device, conf):
@@ -199,6 +200,15 @@ def test_eval_segment_scores_map_at_0001_views_at_conf_and_writes_coco(tiny_sam,
         return lambda rgb: Detections(boxes, np.array([0.7, 0.1]), np.array([0, 1]))
 
     monkeypatch.setattr(seg, "yolo_predictor", fake_predictor)
+    return seen
+
+
+@pytest.mark.slow
+def test_eval_segment_scores_map_at_0001_views_at_conf_and_writes_coco(tiny_sam, tmp_path, fake_detector):
+    import wood.eval.segment.evaluate as seg
+
+    run, prep = tiny_sam
+    seen = fake_detector
     out = seg.evaluate(run, "test", boxes="yolo-run", out=tmp_path / "ev", overlays=0, device="cpu")
     assert seen["conf"] == 0.001 and out["map_conf"] == 0.001 and out["conf"] == 0.25
     assert all(p["n_pred"] == 1 for p in out["per_image"])  # the 0.1 box is left out of the view
@@ -210,17 +220,11 @@ def test_eval_segment_scores_map_at_0001_views_at_conf_and_writes_coco(tiny_sam,
 
 
 @pytest.mark.slow
-def test_eval_segment_map_conf_sets_the_detector_floor_and_says_so(tiny_sam, tmp_path, monkeypatch):
+def test_eval_segment_map_conf_sets_the_detector_floor_and_says_so(tiny_sam, tmp_path, fake_detector):
     import wood.eval.segment.evaluate as seg
 
     run, _ = tiny_sam
-    seen = {}
-
-    def fake_predictor(yolo_run, categories, device, conf):
-        seen["conf"] = conf
-        return lambda rgb: Detections(np.array([[0, 0, 32, 32]], np.float32), np.array([0.7]), np.array([0]))
-
-    monkeypatch.setattr(seg, "yolo_predictor", fake_predictor)
+    seen = fake_detector
     out = seg.evaluate(run, "test", boxes="yolo-run", out=tmp_path / "ev", overlays=0, device="cpu", map_conf=0.05)
     assert seen["conf"] == 0.05 and out["map_conf"] == 0.05 and out["conf"] == 0.25
     assert "confidence >= 0.05 (above COCO's 0.001: a truncated PR curve" in out["notes"][0]

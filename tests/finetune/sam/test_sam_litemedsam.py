@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from _sam_fixtures import make_prep_dataset, train_tiny_sam
+from _sam_fixtures import disk_image, make_prep_dataset, train_tiny_sam
 
 from wood.eval.segment.masks import sam_masks
 from wood.finetune.sam.data import box_prompts, load_split, read_rgb
@@ -39,12 +39,7 @@ def lora_run(prep, tmp_path_factory):
 
 def _disk_image() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A dark disk on a light background (128 px), its mask and its XYXY box."""
-    y, x = np.mgrid[:128, :128]
-    rgb = np.full((128, 128, 3), 190, np.uint8)
-    mask = (x - 60) ** 2 + (y - 70) ** 2 <= 22**2
-    rgb[mask] = (40, 30, 25)
-    ys, xs = np.nonzero(mask)
-    return rgb, mask, np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
+    return disk_image(128, (60, 70), 22)
 
 
 def _iou(sam, rgb, mask, box) -> float:

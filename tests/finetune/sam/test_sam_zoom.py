@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _sam_fixtures import make_prep_dataset, train_tiny_sam
+from _sam_fixtures import disk_image, make_prep_dataset, train_tiny_sam
 
 from wood.errors import ConfigError
 from wood.finetune.sam.config import SamTrainConfig
@@ -49,16 +49,6 @@ def test_zoomed_images_one_crop_per_instance_with_its_mask_cut(tmp_path):
         np.testing.assert_allclose(inst.bbox_xyxy, original.bbox_xyxy - [x, y, x, y])
 
 
-def _small_disk() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A 7-px-radius dark disk on a light 512-px image: a few cells of LiteMedSAM's 64 x 64 mask grid."""
-    yy, xx = np.mgrid[:512, :512]
-    rgb = np.full((512, 512, 3), 190, np.uint8)
-    mask = (xx - 300) ** 2 + (yy - 200) ** 2 <= 7**2
-    rgb[mask] = (40, 30, 25)
-    ys, xs = np.nonzero(mask)
-    return rgb, mask, np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
-
-
 @pytest.mark.slow
 def test_litemedsam_segments_a_small_disk_better_zoomed():
     from wood.eval.segment.masks import prompt_masks
@@ -66,7 +56,7 @@ def test_litemedsam_segments_a_small_disk_better_zoomed():
     from wood.finetune.sam.models import load_sam
     from wood.finetune.sam.predictor import SamPredictor
 
-    rgb, mask, box = _small_disk()
+    rgb, mask, box = disk_image(512, (300, 200), 7)  # a few cells of LiteMedSAM's 64 x 64 mask grid
     sam, _ = load_sam("litemedsam")
     predictor = SamPredictor(sam.eval(), "cpu")
     prompts = box_prompts(box, rgb.shape[:2], predictor.target)
