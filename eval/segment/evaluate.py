@@ -186,13 +186,6 @@ def check_options(split: str, conf: float, overlays: int, map_conf: float = COCO
         raise ConfigError(f"overlays must be >= 0, but got {overlays}")
 
 
-def check_zoom(zoom: float, points: bool) -> float:
-    """``zoom`` as a float: 0 (off) or >= 1, and only with box prompts (``points``: GT point prompts)."""
-    if zoom != 0 and (zoom < 1 or points):
-        raise ConfigError(f"zoom must be 0 (off) or >= 1, with box prompts, but got {zoom}" + (" (points)" * points))
-    return float(zoom)
-
-
 def load_job(
     run_dir: str | Path,
     split: str,
@@ -216,6 +209,7 @@ def load_job(
     from wood.finetune.sam.data import load_split
     from wood.finetune.sam.predictor import SamPredictor
     from wood.finetune.sam.run import DECODER_FILE, load, read_run
+    from wood.finetune.sam.zoom import check_zoom
     from wood.prep.formats.coco_split import read_coco
 
     check_options(split, conf, overlays, map_conf)

@@ -89,12 +89,13 @@ def evaluate_zero_shot(
     from wood.device import resolve_device
     from wood.eval.detections import COCO_MIN_CONF
     from wood.eval.manifest import defect_types
-    from wood.eval.segment.evaluate import DEFAULT_CONF, SegmentJob, check_options, check_zoom, run_job, yolo_predictor
+    from wood.eval.segment.evaluate import DEFAULT_CONF, SegmentJob, check_options, run_job, yolo_predictor
     from wood.eval.slicing import check_fits
     from wood.eval.yolo_run import check_out_folder
     from wood.finetune.sam.data import load_split
     from wood.finetune.sam.models import SAM_VARIANTS, load_sam
     from wood.finetune.sam.predictor import SamPredictor
+    from wood.finetune.sam.zoom import check_zoom
     from wood.outdir import atomic_output
     from wood.prep.formats.coco_split import read_coco
     from wood.runs import write_metrics_json

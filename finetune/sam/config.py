@@ -185,8 +185,9 @@ class SamTrainConfig:
                 raise ConfigError(f"{name} must be >= 1, but got {getattr(self, name)}")
         if self.lr <= 0 or self.weight_decay < 0 or self.warmup_steps < 0 or self.box_jitter < 0:
             raise ConfigError("lr must be > 0 and weight_decay, warmup_steps, box_jitter >= 0")
-        if self.zoom != 0 and (self.zoom < 1 or self.prompt != "box"):
-            raise ConfigError(f"zoom must be 0 (off) or >= 1 with --prompt box, but got {self.zoom} ({self.prompt})")
+        from wood.finetune.sam.zoom import check_zoom
+
+        self.zoom = check_zoom(self.zoom, self.prompt != "box")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, but got {self.max_steps}")
         if self.resume and self.exist_ok:

@@ -18,10 +18,18 @@ from typing import Any
 
 import numpy as np
 
+from wood.errors import ConfigError
 from wood.finetune.sam.data import SamImage, SamInstance, box_prompts
 
 ZOOM_MIN_SIDE = 64
 """The smallest crop side in pixels (at most 4x upsampling to LiteMedSAM's 256 px)."""
+
+
+def check_zoom(zoom: float, points: bool) -> float:
+    """``zoom`` as a float: 0 (off) or >= 1, and only with box prompts (``points``: point prompts)."""
+    if zoom != 0 and (zoom < 1 or points):
+        raise ConfigError(f"zoom must be 0 (off) or >= 1, with box prompts, but got {zoom}" + (" (points)" * points))
+    return float(zoom)
 
 
 def zoom_window(box_xyxy: np.ndarray, image_hw: tuple[int, int], context: float) -> tuple[int, int, int, int]:
